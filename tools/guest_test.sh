@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Test wrapper made by sctp_guest_test (tools/sctp.bzl): runs the test binary
+# against real kernel SCTP through tools/sctpvm — in the QEMU guest on a host
+# without SCTP, directly on a host with it. Never skips: no SCTP, no pass.
+set -uo pipefail
+binary="$1"; shift
+# Leave Bazel's own timeout the last word, with room for the guest to report.
+budget=$(( ${TEST_TIMEOUT:-900} > 60 ? ${TEST_TIMEOUT:-900} - 20 : ${TEST_TIMEOUT:-900} ))
+exec tools/sctpvm --timeout "$budget" ${SCTPVM_FLAGS:-} -- "$binary" "$@"
