@@ -25,7 +25,7 @@ def sctp_guest_test(name, srcs, deps = [], args = [], data = [], tags = [], time
         name = name,
         srcs = ["//tools:guest_test.sh"],
         args = ["$(rootpath :%s_bin)" % name] + args,
-        data = data + [":%s_bin" % name, "//tools:sctpvm"],
+        data = data + [":%s_bin" % name, "//tools:sctpvm_files"],
         timeout = timeout,
         tags = tags + ["sctp-guest"],
     )
