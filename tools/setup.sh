@@ -17,8 +17,8 @@ readonly PACKAGES=(
   # build
   bazel-bootstrap bazel-rules-java g++ liburing-dev libabsl-dev libgtest-dev
   libgmock-dev libbenchmark-dev libsctp-dev libcpp-httplib-dev
-  # guest runner
-  qemu-system-x86 busybox-static cpio
+  # guest runner (xz and readelf extract the kernel's PVH entry)
+  qemu-system-x86 busybox-static cpio xz-utils binutils
   # real SCTP peers for tests and benchmarks
   lksctp-tools socat iperf3
 )

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Tests of tools/sctpvm's contract: CMD's status and separate stdout/stderr
+# come back, the working directory and $TMPDIR are writable while the rest of
+# the host is read-only, SCTP is there, and each failure of its own has its
+# own exit code. Boots the guest (--force-vm) a few times: ~4 s each under TCG.
+set -uo pipefail
+SCTPVM=tools/sctpvm
+failures=0
+check() {  # check NAME EXPECTED ACTUAL
+  if [[ "$2" == "$3" ]]; then echo "ok   $1"
+  else echo "FAIL $1: expected [$2], got [$3]"; failures=$((failures + 1)); fi
+}
+cd "${TEST_TMPDIR:?}" && cp -r "$OLDPWD/tools" . || exit 1
+
+out="$($SCTPVM --force-vm -- sh -c 'echo to-out; echo to-err >&2; exit 7' 2>err.txt)"
+check "exit status passes through" 7 "$?"
+check "stdout comes back" to-out "$out"
+check "stderr comes back separately" to-err "$(cat err.txt)"
+
+$SCTPVM --force-vm -- false; check "false exits 1" 1 "$?"
+
+out="$($SCTPVM --force-vm -- sh -c '
+  grep -q . /proc/net/sctp/assocs 2>/dev/null; [ -d /proc/net/sctp ] && echo sctp
+  echo x > in-cwd && echo cwd-writable
+  echo y > "${TMPDIR:-/tmp}/in-tmp" && echo tmp-writable
+  touch /usr/sctpvm-must-fail 2>/dev/null || echo root-readonly
+  ip -o addr show lo | grep -q 127.0.0.1 && echo lo-up
+  pwd')"
+check "guest sees SCTP, writable cwd and TMPDIR, read-only root, lo up, same cwd" \
+  "sctp cwd-writable tmp-writable root-readonly lo-up $PWD" "$(echo $out)"
+check "file written in the guest is on the host" x "$(cat in-cwd)"
+
+SCTPDP_CACHE="$TEST_TMPDIR/empty-cache" $SCTPVM --force-vm -- true 2>msg.txt
+check "missing kernel exits 120" 120 "$?"
+grep -q 'tools/setup.sh' msg.txt; check "missing kernel names the setup command" 0 "$?"
+
+$SCTPVM --force-vm --kernel /etc/hostname -- true 2>/dev/null
+check "unbootable kernel exits 121" 121 "$?"
+
+$SCTPVM --force-vm --timeout 8 -- sleep 60 2>/dev/null
+check "timeout exits 124" 124 "$?"
+
+$SCTPVM --bogus-flag -- true 2>/dev/null; check "unknown option exits 125" 125 "$?"
+$SCTPVM --cpus 0 -- true 2>/dev/null; check "bad --cpus exits 125" 125 "$?"
+$SCTPVM 2>/dev/null; check "no command exits 125" 125 "$?"
+
+echo "$((13 - failures)) passed, $failures failed"
+((failures == 0))
