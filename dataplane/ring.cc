@@ -85,6 +85,12 @@ io_uring_sqe* Ring::GetSqe() {
   return io_uring_get_sqe(&ring_);
 }
 
+void Ring::ReserveSqes(unsigned n) {
+  if (io_uring_sq_space_left(&ring_) >= n) return;
+  ++enter_calls_;
+  io_uring_submit(&ring_);
+}
+
 int Ring::SubmitAndWait(unsigned wait_nr, uint64_t timeout_ns) {
   ++enter_calls_;
   if (timeout_ns == 0) return io_uring_submit_and_wait(&ring_, wait_nr);

@@ -46,6 +46,11 @@ class Ring {
   // SQ stays full after a submit (the kernel is not consuming: a bug).
   io_uring_sqe* GetSqe();
 
+  // Makes room for `n` SQEs in a row, submitting queued ones first if needed:
+  // a link chain split across two submits would become two chains.
+  // REQUIRES: n <= SQ size.
+  void ReserveSqes(unsigned n);
+
   // Submits queued SQEs and waits for at least `wait_nr` CQEs, or until
   // `timeout_ns` passes (0: no limit). Returns the submit count or -errno
   // (-ETIME, -EINTR, -EBUSY are normal). Each call is one io_uring_enter.

@@ -1,0 +1,86 @@
+// The application's view of associations, messages and events. A MessageView
+// points into the provided buffer the kernel wrote (zero-copy) unless the
+// message spanned several buffers, in which case it points at the worker's
+// reassembly of it (`copied`).
+#ifndef SCTPDP_DATAPLANE_MESSAGE_H_
+#define SCTPDP_DATAPLANE_MESSAGE_H_
+
+#include <netinet/in.h>
+#include <netinet/sctp.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+
+#include "absl/types/span.h"
+
+namespace sctpdp {
+
+// Names an association owned by a worker: stable while the association lives,
+// never reused for another one (generation), cheap to copy.
+struct AssocHandle {
+  uint64_t value = 0;
+
+  static constexpr AssocHandle Make(uint8_t worker, uint16_t slot, uint16_t generation) {
+    return AssocHandle{(uint64_t{worker} << 32) | (uint64_t{generation} << 16) | slot};
+  }
+  constexpr uint8_t worker() const { return static_cast<uint8_t>(value >> 32); }
+  constexpr uint16_t generation() const { return static_cast<uint16_t>(value >> 16); }
+  constexpr uint16_t slot() const { return static_cast<uint16_t>(value); }
+  constexpr bool valid() const { return value != 0; }
+  friend constexpr bool operator==(AssocHandle a, AssocHandle b) { return a.value == b.value; }
+};
+
+struct MessageView {
+  AssocHandle assoc;
+  sctp_assoc_t assoc_id = 0;
+  uint16_t stream = 0;
+  uint16_t ssn = 0;
+  uint32_t ppid = 0;        // host byte order
+  uint32_t context = 0;
+  uint16_t rcv_flags = 0;   // SCTP_UNORDERED, ...
+  bool copied = false;      // reassembled from several buffers (one user-space copy)
+  absl::Span<const char> payload;
+
+  // Internal: which buffer holds the payload (for Retain).
+  int32_t buffer_id = -1;
+};
+
+enum class EventType : uint8_t {
+  kAssocChange,
+  kPeerAddrChange,
+  kSendFailed,
+  kRemoteError,
+  kShutdown,
+  kPartialDelivery,
+  kAdaptation,
+  kAuthentication,
+  kSenderDry,
+  kStreamReset,
+  kOther,
+};
+
+const char* EventTypeName(EventType type);
+
+// A decoded SCTP notification (MSG_NOTIFICATION). Fields not meaningful for
+// the type stay zero.
+struct AssociationEvent {
+  EventType type = EventType::kOther;
+  uint16_t raw_type = 0;        // sn_type as the kernel sent it
+  sctp_assoc_t assoc_id = 0;
+  uint16_t state = 0;           // assoc change: SCTP_COMM_UP...; peer addr: SCTP_ADDR_*
+  uint16_t error = 0;           // assoc change / peer addr / remote error: cause code
+  uint16_t inbound_streams = 0;
+  uint16_t outbound_streams = 0;
+  uint32_t indication = 0;      // partial delivery: SCTP_PARTIAL_DELIVERY_ABORTED
+  uint32_t send_failed_ppid = 0;
+  uint16_t send_failed_stream = 0;
+  uint32_t send_failed_bytes = 0;  // payload bytes that were not sent
+  sockaddr_storage address{};   // peer addr change
+
+  // True for the assoc-change states after which the association is gone.
+  bool EndsAssociation() const;
+};
+
+}  // namespace sctpdp
+
+#endif  // SCTPDP_DATAPLANE_MESSAGE_H_

@@ -1,0 +1,81 @@
+// Counters a worker keeps per worker and per association. One writer (the
+// worker thread) and any number of readers: relaxed atomic loads and stores,
+// no read-modify-write on the hot path (a plain mov on x86).
+#ifndef SCTPDP_DATAPLANE_STATS_H_
+#define SCTPDP_DATAPLANE_STATS_H_
+
+#include <atomic>
+#include <cstdint>
+
+namespace sctpdp {
+
+struct Counter {
+  std::atomic<uint64_t> v{0};
+  // REQUIRES: called only by the owning (writer) thread.
+  void Add(uint64_t n) { v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void Set(uint64_t n) { v.store(n, std::memory_order_relaxed); }
+  uint64_t Get() const { return v.load(std::memory_order_relaxed); }
+};
+
+// A plain snapshot of the counters.
+struct AssocStats {
+  uint64_t messages_in = 0, bytes_in = 0, messages_out = 0, bytes_out = 0;
+  uint64_t notifications = 0, reassemblies = 0, copied_bytes = 0;
+  uint64_t send_copied_bytes = 0;  // SendCopy: payloads not built in place
+  uint64_t send_eagain = 0, send_errors = 0, send_dropped = 0;
+  uint64_t send_queue_depth = 0;
+};
+
+struct WorkerStats {
+  AssocStats totals;
+  uint64_t enter_calls = 0;
+  uint64_t cqes = 0;
+  uint64_t enobufs = 0;           // multishot receive ran out of buffers
+  uint64_t recv_rearms = 0;       // multishot receive armed again after ending
+  uint64_t recv_errors = 0;
+  uint64_t oversize_messages = 0; // over max_message_size: association aborted
+  uint64_t associations_adopted = 0;
+  uint64_t associations_closed = 0;
+  uint64_t associations_active = 0;
+  uint64_t retained_buffers = 0;
+  uint64_t send_buffers_in_use = 0;
+  uint64_t inbox_commands = 0;
+
+  double CqesPerEnter() const { return enter_calls ? double(cqes) / double(enter_calls) : 0.0; }
+};
+
+struct AssocCounters {
+  Counter messages_in, bytes_in, messages_out, bytes_out;
+  Counter notifications, reassemblies, copied_bytes, send_copied_bytes;
+  Counter send_eagain, send_errors, send_dropped, send_queue_depth;
+
+  // REQUIRES: writer thread (a slot being reused).
+  void Reset() {
+    for (Counter* c : {&messages_in, &bytes_in, &messages_out, &bytes_out, &notifications,
+                       &reassemblies, &copied_bytes, &send_copied_bytes, &send_eagain, &send_errors, &send_dropped,
+                       &send_queue_depth}) {
+      c->Set(0);
+    }
+  }
+
+  AssocStats Snapshot() const {
+    AssocStats s;
+    s.messages_in = messages_in.Get();
+    s.bytes_in = bytes_in.Get();
+    s.messages_out = messages_out.Get();
+    s.bytes_out = bytes_out.Get();
+    s.notifications = notifications.Get();
+    s.reassemblies = reassemblies.Get();
+    s.copied_bytes = copied_bytes.Get();
+    s.send_copied_bytes = send_copied_bytes.Get();
+    s.send_eagain = send_eagain.Get();
+    s.send_errors = send_errors.Get();
+    s.send_dropped = send_dropped.Get();
+    s.send_queue_depth = send_queue_depth.Get();
+    return s;
+  }
+};
+
+}  // namespace sctpdp
+
+#endif  // SCTPDP_DATAPLANE_STATS_H_

@@ -1,0 +1,513 @@
+// Worker lifecycle, the event loop, the one completion dispatch, the
+// cross-thread inbox, adoption and teardown. Receive is in worker_recv.cc,
+// send in worker_send.cc.
+#include "dataplane/worker.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/base/internal/raw_logging.h"
+#include "absl/strings/str_cat.h"
+#include "dataplane/log.h"
+#include "dataplane/worker_assoc.h"
+
+namespace sctpdp {
+namespace {
+
+constexpr size_t kInboxLimit = 65536;
+
+absl::Status ValidateOptions(const WorkerOptions& o) {
+  auto bad = [](const std::string& what) { return absl::InvalidArgumentError("worker options: " + what); };
+  if (o.max_associations == 0 || o.max_associations > 65535) return bad("max_associations must be 1..65535");
+  if (o.buffer_count == 0 || o.buffer_count > 32768 || (o.buffer_count & (o.buffer_count - 1)) != 0) {
+    return bad("buffer_count must be a power of two <= 32768");
+  }
+  if (o.buffer_size < 256 + kRecvControlBytes || o.buffer_size > (1u << 24)) {
+    return bad(absl::StrCat("buffer_size must be ", 256 + kRecvControlBytes, "..16 MiB"));
+  }
+  if (o.retain_budget >= o.buffer_count / 2 + (o.buffer_count == 1)) {
+    return bad("retain_budget must be below buffer_count / 2");
+  }
+  if (o.max_message_size == 0 || o.max_message_size > (size_t{1} << 30)) {
+    return bad("max_message_size must be 1 B..1 GiB");
+  }
+  if (o.send_batch == 0 || o.send_batch > o.sq_entries) return bad("send_batch must be 1..sq_entries");
+  if (o.send_queue_limit == 0) return bad("send_queue_limit must be > 0");
+  if (o.sq_entries < 8 || o.cq_entries < o.sq_entries) return bad("need 8 <= sq_entries <= cq_entries");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const char* DownReasonName(DownReason reason) {
+  switch (reason) {
+    case DownReason::kShutdown: return "shutdown";
+    case DownReason::kCommLost: return "comm_lost";
+    case DownReason::kPeerClosed: return "peer_closed";
+    case DownReason::kError: return "error";
+    case DownReason::kOversize: return "oversize";
+    case DownReason::kAborted: return "aborted";
+    case DownReason::kStopped: return "stopped";
+  }
+  return "unknown";
+}
+
+const char* SendResultName(SendResult result) {
+  switch (result) {
+    case SendResult::kOk: return "ok";
+    case SendResult::kQueueFull: return "queue_full";
+    case SendResult::kNoBuffers: return "no_buffers";
+    case SendResult::kTooBig: return "too_big";
+    case SendResult::kNoAssociation: return "no_association";
+    case SendResult::kClosing: return "closing";
+  }
+  return "unknown";
+}
+
+Worker::Worker(const WorkerOptions& options, WorkerHandler* handler)
+    : options_(options), handler_(handler) {}
+
+absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerOptions& options,
+                                                       WorkerHandler* handler) {
+  if (handler == nullptr) return absl::InvalidArgumentError("worker: null handler");
+  if (auto s = ValidateOptions(options); !s.ok()) return s;
+  std::unique_ptr<Worker> w(new Worker(options, handler));
+  std::promise<absl::Status> ready;
+  std::future<absl::Status> result = ready.get_future();
+  w->thread_ = std::thread(&Worker::ThreadMain, w.get(), &ready);
+  absl::Status s = result.get();
+  if (!s.ok()) {
+    w->thread_.join();
+    w->stopped_ = true;
+    return s;
+  }
+  return w;
+}
+
+Worker::~Worker() { Stop(); }
+
+void Worker::ThreadMain(std::promise<absl::Status>* ready) {
+  absl::Status s = Init();
+  ready->set_value(s);
+  if (!s.ok()) return;
+  Loop();
+  DrainInbox();  // adoptions that raced with Stop: their fds are closed there
+  // The ring goes with the thread that owns it; the buffer memory stays until
+  // ~Worker so retained messages remain readable.
+  buffers_->Unregister();
+  ring_.reset();
+}
+
+absl::Status Worker::Init() {
+  if (options_.cpu >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(options_.cpu, &set);
+    if (int err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set); err != 0) {
+      return absl::ErrnoToStatus(err, absl::StrCat("pthread_setaffinity_np(cpu ", options_.cpu, ")"));
+    }
+  }
+  auto ring = Ring::Create({.sq_entries = options_.sq_entries,
+                            .cq_entries = options_.cq_entries,
+                            .fixed_files = options_.max_associations,
+                            .single_issuer = true});
+  if (!ring.ok()) return ring.status();
+  ring_ = std::move(*ring);
+  auto buffers = BufferRing::Create(ring_->raw(), 0, options_.buffer_count, options_.buffer_size);
+  if (!buffers.ok()) return buffers.status();
+  buffers_ = std::move(*buffers);
+  auto pool = SendPool::Create(options_.send_buffer_count, options_.send_buffer_size);
+  if (!pool.ok()) return pool.status();
+  send_pool_ = std::move(*pool);
+  wake_fd_.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!wake_fd_) return absl::ErrnoToStatus(errno, "eventfd");
+
+  std::memset(&recv_template_, 0, sizeof(recv_template_));
+  recv_template_.msg_namelen = 0;
+  recv_template_.msg_controllen = kRecvControlBytes;
+  slot_storage_.reset(new Assoc[options_.max_associations]);
+  slots_ = absl::MakeSpan(slot_storage_.get(), options_.max_associations);
+  free_slots_.reserve(options_.max_associations);
+  for (unsigned i = options_.max_associations; i-- > 0;) {
+    slots_[i].slot = static_cast<uint16_t>(i);
+    slots_[i].generation = 1;
+    slots_[i].chain.reserve(options_.send_batch);
+    free_slots_.push_back(static_cast<uint16_t>(i));
+  }
+  rearm_.reserve(options_.max_associations);
+  send_dirty_.reserve(options_.max_associations);
+  ring_fd_for_wake_ = ring_->fd();
+  ArmWake();
+  static std::once_flag features_logged;
+  std::call_once(features_logged, [] { Logf("io_uring features: %s", ProbeRingFeatures().ToString()); });
+  Logf("worker %d: cpu %d, ring %s, %u x %u B receive buffers, %u x %u B send buffers, %u slots",
+       options_.index, options_.cpu, ring_->SetupFlagsString(), options_.buffer_count,
+       options_.buffer_size, options_.send_buffer_count, options_.send_buffer_size,
+       options_.max_associations);
+  return absl::OkStatus();
+}
+
+void Worker::Loop() {
+  while (true) {
+    if (stop_requested_.load(std::memory_order_acquire) && !stopping_) {
+      stopping_ = true;
+      stop_deadline_ = absl::Now() + options_.stop_deadline;
+    }
+    if (stopping_) {
+      // Associations whose sends have drained (or all, past the deadline) end.
+      const bool late = absl::Now() >= stop_deadline_;
+      for (Assoc& a : slots_) {
+        if (a.live() && (late || (a.queued == 0 && a.chain.empty()))) BeginTeardown(a, DownReason::kStopped);
+      }
+      if (StopComplete()) return;
+    }
+    FlushSends();
+    RearmPending();
+    buffers_->Publish();
+    // Idle: sleep until a completion (the wake eventfd is one). Stopping: poll
+    // the drain deadline every 10 ms.
+    int ret = ring_->SubmitAndWait(1, stopping_ ? 10'000'000 : 0);
+    enter_calls_.Set(ring_->enter_calls());
+    if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN) {
+      Logf("worker %d: io_uring_enter: %s", options_.index, std::strerror(-ret));
+    }
+    ProcessCompletions();
+  }
+}
+
+bool Worker::StopComplete() {
+  for (const Assoc& a : slots_) {
+    if (a.state != Assoc::State::kFree) return false;
+  }
+  return true;
+}
+
+void Worker::ProcessCompletions() {
+  io_uring* ring = ring_->raw();
+  io_uring_cqe* cqe;
+  // Handlers may queue SQEs (sends, re-arms) but never reap: a plain loop over
+  // the CQ, advancing once per CQE so dispatch sees a consistent ring.
+  while (io_uring_peek_cqe(ring, &cqe) == 0) {
+    uint64_t user_data = cqe->user_data;
+    int res = cqe->res;
+    uint32_t flags = cqe->flags;
+    io_uring_cqe_seen(ring, cqe);
+    cqes_.Add(1);
+    Dispatch(user_data, res, flags);
+  }
+}
+
+// The one dispatch: every CQE of the worker's ring comes through here.
+void Worker::Dispatch(uint64_t user_data, int res, uint32_t flags) {
+  if (!injections_.empty()) ApplyInjection(user_data, &res, &flags);
+  const Tag tag = Tag::Unpack(user_data);
+  switch (tag.op) {
+    case Op::kRecv:
+    case Op::kSend: {
+      Assoc* a = tag.slot < slots_.size() ? &slots_[tag.slot] : nullptr;
+      if (a == nullptr || a->generation != tag.generation || a->state == Assoc::State::kFree) {
+        // Cannot happen while slots are freed only when idle; never leak a buffer.
+        Logf("worker %d: stale completion op %d slot %d res %d", options_.index, int(tag.op), tag.slot, res);
+        if (flags & IORING_CQE_F_BUFFER) {
+          uint16_t bid = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+          buffers_->Take(bid);
+          buffers_->Recycle(bid);
+        }
+        return;
+      }
+      if (tag.op == Op::kRecv) {
+        OnRecv(*a, res, flags);
+      } else {
+        OnSendComplete(*a, tag.aux, res);
+      }
+      return;
+    }
+    case Op::kWake: {
+      uint64_t count;
+      while (read(wake_fd_.get(), &count, sizeof(count)) > 0) {
+      }
+      DrainInbox();
+      if (!(flags & IORING_CQE_F_MORE)) ArmWake();
+      return;
+    }
+    case Op::kMsgRing:
+      DrainInbox();
+      return;
+    case Op::kCancel:
+      // 0, -ENOENT (already done) and -EALREADY (in progress) are all fine:
+      // the cancelled request reports its own end.
+      return;
+    case Op::kNone:
+    case Op::kSendZcNotif:
+    case Op::kClose:
+      break;
+  }
+  Logf("worker %d: unexpected completion op %d res %d", options_.index, int(tag.op), res);
+}
+
+// --- Cross-thread inbox ---------------------------------------------------
+
+void Worker::ArmWake() {
+  io_uring_sqe* sqe = ring_->GetSqe();
+  io_uring_prep_poll_multishot(sqe, wake_fd_.get(), POLLIN);
+  sqe->user_data = Tag{Op::kWake, 0, 0, 0}.Pack();
+}
+
+void Worker::Wake() {
+  // One eventfd write per batch of posts: the worker clears the flag before
+  // it drains, so a post after that wakes it again.
+  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+  uint64_t one = 1;
+  (void)!write(wake_fd_.get(), &one, sizeof(one));
+}
+
+void Worker::PrepareMsgRingWake(io_uring_sqe* sqe) const {
+  io_uring_prep_rw(IORING_OP_MSG_RING, sqe, ring_fd_for_wake_, nullptr, 0,
+                   Tag{Op::kMsgRing, 0, 0, 0}.Pack());
+}
+
+absl::Status Worker::Post(std::function<void(Worker&)> fn) {
+  if (stop_requested_.load(std::memory_order_acquire)) {
+    return absl::FailedPreconditionError(absl::StrCat("worker ", options_.index, " is stopping"));
+  }
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    if (inbox_.size() >= kInboxLimit) {
+      return absl::ResourceExhaustedError(absl::StrCat("worker ", options_.index, " inbox full"));
+    }
+    inbox_.push_back(std::move(fn));
+  }
+  Wake();
+  return absl::OkStatus();
+}
+
+void Worker::DrainInbox() {
+  wake_pending_.store(false, std::memory_order_release);
+  std::vector<std::function<void(Worker&)>> batch;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    batch.swap(inbox_);
+  }
+  inbox_commands_.Add(batch.size());
+  for (auto& fn : batch) fn(*this);
+}
+
+absl::Status Worker::Adopt(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie) {
+  if (!fd) return absl::InvalidArgumentError("adopt: invalid fd");
+  int raw = fd.release();
+  absl::Status s = Post([raw, assoc_id, cookie](Worker& w) { w.AdoptNow(Fd(raw), assoc_id, cookie); });
+  if (!s.ok()) ::close(raw);
+  return s;
+}
+
+void Worker::Stop() {
+  std::lock_guard<std::mutex> lock(stop_mu_);
+  if (stopped_) return;
+  stop_requested_.store(true, std::memory_order_release);
+  wake_pending_.store(false, std::memory_order_release);
+  Wake();
+  if (thread_.joinable()) thread_.join();
+  stopped_ = true;
+}
+
+WorkerStats Worker::Snapshot() const {
+  WorkerStats s;
+  s.totals = totals_.Snapshot();
+  s.enter_calls = enter_calls_.Get();
+  s.cqes = cqes_.Get();
+  s.enobufs = enobufs_.Get();
+  s.recv_rearms = recv_rearms_.Get();
+  s.recv_errors = recv_errors_.Get();
+  s.oversize_messages = oversize_.Get();
+  s.associations_adopted = adopted_.Get();
+  s.associations_closed = closed_.Get();
+  s.associations_active = active_.Get();
+  s.retained_buffers = retained_gauge_.Get();
+  s.send_buffers_in_use = send_in_use_.Get();
+  s.inbox_commands = inbox_commands_.Get();
+  return s;
+}
+
+bool Worker::AssocSnapshot(AssocHandle assoc, AssocStats* out) {
+  Assoc* a = Lookup(assoc);
+  if (a == nullptr) return false;
+  *out = a->stats.Snapshot();
+  return true;
+}
+
+// --- Adoption and teardown ------------------------------------------------
+
+Worker::Assoc* Worker::Lookup(AssocHandle handle) {
+  if (handle.worker() != options_.index || handle.slot() >= slots_.size()) return nullptr;
+  Assoc& a = slots_[handle.slot()];
+  if (a.state == Assoc::State::kFree || a.generation != handle.generation()) return nullptr;
+  return &a;
+}
+
+AssocHandle Worker::HandleOf(const Assoc& a) const {
+  return AssocHandle::Make(options_.index, a.slot, a.generation);
+}
+
+namespace {
+
+// Per-message SCTP_RCVINFO and the notifications the worker acts on. The
+// peeled socket inherits the listener's settings on most kernels; setting
+// them again makes the worker independent of that.
+absl::Status ConfigureSctpSocket(int fd) {
+  int on = 1;
+  if (setsockopt(fd, IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof(on)) != 0) {
+    return absl::ErrnoToStatus(errno, "setsockopt(SCTP_RECVRCVINFO)");
+  }
+  if (setsockopt(fd, IPPROTO_SCTP, SCTP_NODELAY, &on, sizeof(on)) != 0) {
+    return absl::ErrnoToStatus(errno, "setsockopt(SCTP_NODELAY)");
+  }
+  for (uint16_t type : {SCTP_ASSOC_CHANGE, SCTP_PEER_ADDR_CHANGE, SCTP_SEND_FAILED_EVENT,
+                        SCTP_REMOTE_ERROR, SCTP_SHUTDOWN_EVENT, SCTP_PARTIAL_DELIVERY_EVENT}) {
+    sctp_event ev;
+    std::memset(&ev, 0, sizeof(ev));
+    ev.se_type = type;
+    ev.se_on = 1;
+    if (setsockopt(fd, IPPROTO_SCTP, SCTP_EVENT, &ev, sizeof(ev)) != 0) {
+      return absl::ErrnoToStatus(errno, absl::StrCat("setsockopt(SCTP_EVENT ", type, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void Worker::AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie) {
+  if (stopping_ || free_slots_.empty()) {
+    handler_->OnError(*this, AssocHandle{},
+                      absl::ResourceExhaustedError(absl::StrCat(
+                          "worker ", options_.index, ": cannot adopt association ", assoc_id,
+                          stopping_ ? ": stopping" : ": all max_associations slots in use")));
+    return;  // fd closes
+  }
+  int protocol = 0;
+  socklen_t len = sizeof(protocol);
+  const bool sctp = getsockopt(fd.get(), SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0 &&
+                    protocol == IPPROTO_SCTP;
+  if (sctp) {
+    if (absl::Status s = ConfigureSctpSocket(fd.get()); !s.ok()) {
+      handler_->OnError(*this, AssocHandle{}, s);
+      return;
+    }
+  }
+  const uint16_t slot = free_slots_.back();
+  int raw = fd.get();
+  int ret = io_uring_register_files_update(ring_->raw(), slot, &raw, 1);
+  if (ret != 1) {
+    handler_->OnError(*this, AssocHandle{},
+                      absl::ErrnoToStatus(ret < 0 ? -ret : EIO, "io_uring_register_files_update"));
+    return;
+  }
+  free_slots_.pop_back();
+  Assoc& a = slots_[slot];
+  a.state = Assoc::State::kActive;
+  a.fd = std::move(fd);
+  a.sctp = sctp;
+  a.assoc_id = assoc_id;
+  a.cookie = cookie;
+  a.stats.Reset();
+  adopted_.Add(1);
+  active_.Add(1);
+  ArmRecv(a);
+  handler_->OnAdopted(*this, HandleOf(a), assoc_id, cookie);
+}
+
+void Worker::BeginTeardown(Assoc& a, DownReason reason) {
+  if (a.state != Assoc::State::kActive) return;
+  a.state = Assoc::State::kClosing;
+  a.down_reason = reason;
+  FailQueued(a);
+  a.partial_len = 0;
+  // Cancel the receive and whatever sends are in flight; each reports its own
+  // end (-ECANCELED or its real result) before the slot is freed.
+  auto cancel = [&](uint64_t target) {
+    io_uring_sqe* sqe = ring_->GetSqe();
+    io_uring_prep_cancel64(sqe, target, 0);
+    sqe->user_data = Tag{Op::kCancel, a.generation, a.slot, 0}.Pack();
+  };
+  if (a.recv_armed && !a.cancel_sent) {
+    cancel(Tag{Op::kRecv, a.generation, a.slot, 0}.Pack());
+    a.cancel_sent = true;
+  }
+  for (uint32_t id : a.chain) cancel(Tag{Op::kSend, a.generation, a.slot, id}.Pack());
+  MaybeFinishTeardown(a);
+}
+
+void Worker::MaybeFinishTeardown(Assoc& a) {
+  if (a.state != Assoc::State::kClosing || a.busy()) return;
+  int none = -1;
+  io_uring_register_files_update(ring_->raw(), a.slot, &none, 1);
+  const AssocHandle handle = HandleOf(a);
+  const AssocStats final_stats = a.stats.Snapshot();
+  const DownReason reason = a.down_reason;
+  a.fd.reset();
+  a.partial.reset();
+  a.partial_len = a.partial_cap = 0;
+  a.state = Assoc::State::kFree;
+  a.cancel_sent = a.poll_first = a.want_writable = a.shutdown_requested = a.eof_sent = false;
+  a.generation = static_cast<uint16_t>(a.generation + 1 == 0 ? 1 : a.generation + 1);
+  free_slots_.push_back(a.slot);
+  closed_.Add(1);
+  active_.Set(active_.Get() - 1);
+  handler_->OnAssociationDown(*this, handle, reason, final_stats);
+}
+
+// --- Fault injection (tests) ----------------------------------------------
+
+void Worker::InjectRecvFaultForTest(AssocHandle assoc, int res, uint32_t cqe_flags) {
+  Assoc* a = Lookup(assoc);
+  if (a == nullptr) return;
+  faults_.push_back(Fault{a->slot, Op::kRecv, res, cqe_flags});
+  // End the live multishot (-ECANCELED, re-armed as usual): the re-arm is
+  // the NOP that completes with the fault.
+  if (a->recv_armed) {
+    io_uring_sqe* sqe = ring_->GetSqe();
+    io_uring_prep_cancel64(sqe, Tag{Op::kRecv, a->generation, a->slot, 0}.Pack(), 0);
+    sqe->user_data = Tag{Op::kCancel, a->generation, a->slot, 0}.Pack();
+  }
+}
+
+void Worker::InjectSendFaultForTest(AssocHandle assoc, int res) {
+  faults_.push_back(Fault{assoc.slot(), Op::kSend, res, 0});
+}
+
+bool Worker::TakeFault(uint16_t slot, Op op, io_uring_sqe* sqe, uint64_t user_data) {
+  if (faults_.empty()) return false;
+  for (size_t i = 0; i < faults_.size(); ++i) {
+    if (faults_[i].slot != slot || faults_[i].op != op) continue;
+    io_uring_prep_nop(sqe);
+    sqe->user_data = user_data;
+    injections_.push_back({user_data, faults_[i]});
+    faults_.erase(faults_.begin() + i);
+    return true;
+  }
+  return false;
+}
+
+bool Worker::HasFault(uint16_t slot, Op op) const {
+  for (const Fault& f : faults_) {
+    if (f.slot == slot && f.op == op) return true;
+  }
+  return false;
+}
+
+void Worker::ApplyInjection(uint64_t user_data, int* res, uint32_t* flags) {
+  for (size_t i = 0; i < injections_.size(); ++i) {
+    if (injections_[i].first != user_data) continue;
+    *res = injections_[i].second.res;
+    *flags = injections_[i].second.flags;
+    injections_.erase(injections_.begin() + i);
+    return;
+  }
+}
+
+}  // namespace sctpdp

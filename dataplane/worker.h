@@ -1,0 +1,274 @@
+// Worker: one pinned thread with its own io_uring that owns the associations
+// handed to it (peeled-off SCTP sockets) and does their bulk receive and send.
+// This is the hot path:
+//
+//   receive  multishot recvmsg per association, buffer select from one
+//            provided-buffer ring per worker; the handler sees each message in
+//            place (Handler::OnMessage) and the buffer goes back when it
+//            returns (or later, if retained).
+//   send     per-association FIFO queues of messages the application built in
+//            place in SendPool buffers, drained as one IOSQE_IO_LINK chain of
+//            sendmsg SQEs at a time (links keep io_uring from reordering).
+//   loop     flush sends and re-arms, then one io_uring_enter that submits and
+//            waits; one dispatch for every completion (Dispatch).
+//
+// Threads: Create/Adopt/Post/Stop/Snapshot are safe from any thread. Every
+// other method, and every Handler callback, runs on the worker thread only.
+#ifndef SCTPDP_DATAPLANE_WORKER_H_
+#define SCTPDP_DATAPLANE_WORKER_H_
+
+#include <liburing.h>
+#include <netinet/in.h>
+#include <netinet/sctp.h>
+#include <poll.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "dataplane/buffer_ring.h"
+#include "dataplane/fd.h"
+#include "dataplane/message.h"
+#include "dataplane/ring.h"
+#include "dataplane/send_pool.h"
+#include "dataplane/stats.h"
+#include "dataplane/user_data.h"
+
+namespace sctpdp {
+
+class Worker;
+
+struct WorkerOptions {
+  uint8_t index = 0;                    // appears in every AssocHandle
+  int cpu = -1;                         // pin the thread to this CPU (-1: no pinning)
+  unsigned max_associations = 256;      // fixed-file table size
+  unsigned buffer_count = 1024;         // provided receive buffers (power of two)
+  unsigned buffer_size = 8192;          // bytes per receive buffer (incl. ~100 B header)
+  size_t max_message_size = 1 << 20;    // bigger: error event, association aborted
+  unsigned retain_budget = 256;         // receive buffers the app may hold (< count/2)
+  unsigned send_buffer_count = 4096;    // send buffers (messages in queue or flight)
+  unsigned send_buffer_size = 65536;    // bytes per send buffer
+  unsigned send_queue_limit = 1024;     // queued messages per association
+  unsigned send_batch = 32;             // sendmsg SQEs per association per link chain
+  unsigned sq_entries = 512;
+  unsigned cq_entries = 16384;
+  absl::Duration stop_deadline = absl::Seconds(2);  // for draining sends at Stop
+};
+
+// Why an association left its worker.
+enum class DownReason : uint8_t {
+  kShutdown,      // SHUTDOWN_COMP (graceful, either side)
+  kCommLost,      // COMM_LOST: peer abort, or retransmissions exhausted
+  kPeerClosed,    // recv returned 0 (non-SCTP sockets, or a peeled socket's EOF)
+  kError,         // a receive or send error the association cannot survive
+  kOversize,      // a message over max_message_size: aborted
+  kAborted,       // Abort() by the application
+  kStopped,       // the worker stopped
+};
+const char* DownReasonName(DownReason reason);
+
+enum class SendResult : uint8_t {
+  kOk,
+  kQueueFull,     // send_queue_limit reached: wait for OnWritable
+  kNoBuffers,     // send pool exhausted
+  kTooBig,        // over max_message_size or the pool's largest message
+  kNoAssociation, // stale or unknown handle
+  kClosing,       // the association is shutting down
+};
+const char* SendResultName(SendResult result);
+
+enum SendFlags : uint16_t {
+  kSendUnordered = SCTP_UNORDERED,
+};
+
+class WorkerHandler {
+ public:
+  virtual ~WorkerHandler() = default;
+  // An adopted association is live on this worker (receive armed).
+  virtual void OnAdopted(Worker& w, AssocHandle assoc, sctp_assoc_t assoc_id, uint64_t cookie) {}
+  // REQUIRES of the handler: does not keep `msg.payload` past the return
+  // unless it called Worker::Retain(msg).
+  virtual void OnMessage(Worker& w, const MessageView& msg) = 0;
+  virtual void OnEvent(Worker& w, AssocHandle assoc, const AssociationEvent& event) {}
+  // A send the kernel refused (message dropped), or a receive error.
+  virtual void OnError(Worker& w, AssocHandle assoc, const absl::Status& error) {}
+  // The association's queue went from full to below half full.
+  virtual void OnWritable(Worker& w, AssocHandle assoc) {}
+  // Last call for the association: its fd, slot and buffers are released.
+  virtual void OnAssociationDown(Worker& w, AssocHandle assoc, DownReason reason,
+                                 const AssocStats& final_stats) {}
+};
+
+// A receive buffer kept past OnMessage. Give it back with Worker::Release.
+struct RetainedMessage {
+  int32_t buffer_id = -1;                 // provided buffer, or -1
+  std::unique_ptr<char[]> reassembled;    // or the reassembled copy
+  absl::Span<const char> payload;
+};
+
+class Worker {
+ public:
+  // Starts the thread, which builds its ring, buffer ring and send pool.
+  // Errors (bad options, ring setup, pinning) come back here.
+  static absl::StatusOr<std::unique_ptr<Worker>> Create(const WorkerOptions& options,
+                                                        WorkerHandler* handler);
+  ~Worker();  // Stop()s.
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // --- Any thread ---------------------------------------------------------
+  // Hands `fd` (a connected SEQPACKET/STREAM socket, normally a peeled SCTP
+  // association) to this worker. OnAdopted follows on the worker thread, or
+  // OnError + close when it has no free slot.
+  absl::Status Adopt(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie);
+  // Runs `fn` on the worker thread, in order with other Posts and Adopts.
+  absl::Status Post(std::function<void(Worker&)> fn);
+  // Drains queued sends (up to stop_deadline), ends every association
+  // (OnAssociationDown(kStopped)) and joins the thread. Idempotent.
+  void Stop();
+  WorkerStats Snapshot() const;
+  const WorkerOptions& options() const { return options_; }
+  // Fills `sqe` (from another thread's ring) to wake this worker through
+  // IORING_OP_MSG_RING after Adopt/Post, instead of the eventfd write they
+  // make. Use when RingFeatures::op_msg_ring; harmless duplicate otherwise.
+  void PrepareMsgRingWake(io_uring_sqe* sqe) const;
+
+  // --- Worker thread only -------------------------------------------------
+  SendBuffer AcquireSendBuffer(size_t size);
+  void ReleaseSendBuffer(SendBuffer buffer);
+  // Queues a message built in `buffer` (no copy). On any result but kOk the
+  // buffer is released.
+  SendResult Send(AssocHandle assoc, uint16_t stream, uint32_t ppid, SendBuffer buffer,
+                  uint16_t flags = 0, uint32_t ttl_ms = 0);
+  // Convenience: copies `payload` into a send buffer (counted as a copy).
+  SendResult SendCopy(AssocHandle assoc, uint16_t stream, uint32_t ppid,
+                      absl::Span<const char> payload, uint16_t flags = 0, uint32_t ttl_ms = 0);
+  // Keeps `msg`'s payload valid past OnMessage. Fails when the retain budget
+  // is spent (the ring must never run dry of buffers for good).
+  absl::StatusOr<RetainedMessage> Retain(const MessageView& msg);
+  void Release(RetainedMessage retained);
+  // Fills `out` for a live association; false if the handle is stale.
+  bool AssocSnapshot(AssocHandle assoc, AssocStats* out);
+  // Graceful SCTP shutdown after queued sends; then OnAssociationDown.
+  void Shutdown(AssocHandle assoc);
+  // Sends ABORT and ends the association now.
+  void Abort(AssocHandle assoc);
+
+  // --- Tests: a seeded fault plan applied at SQE preparation --------------
+  // The next receive arm / sendmsg of `assoc` is replaced by a NOP whose
+  // completion carries `res` (and `cqe_flags`), so each errno branch of the
+  // dispatch runs against a real ring without the kernel being involved.
+  // A recv fault cancels the live multishot so that the re-arm takes it.
+  // Worker thread only (use Post).
+  void InjectRecvFaultForTest(AssocHandle assoc, int res, uint32_t cqe_flags = 0);
+  void InjectSendFaultForTest(AssocHandle assoc, int res);
+
+ private:
+  struct Assoc;
+  struct Fault {
+    uint16_t slot;
+    Op op;
+    int res;
+    uint32_t flags;
+  };
+
+  Worker(const WorkerOptions& options, WorkerHandler* handler);
+  void ThreadMain(std::promise<absl::Status>* ready);
+  absl::Status Init();
+  void Loop();
+  void ProcessCompletions();
+  void Dispatch(uint64_t user_data, int res, uint32_t flags);
+  void Wake();
+  void ArmWake();
+  void DrainInbox();
+  bool StopComplete();
+
+  // Adoption and teardown (worker.cc).
+  void AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie);
+  Assoc* Lookup(AssocHandle handle);
+  AssocHandle HandleOf(const Assoc& a) const;
+  void BeginTeardown(Assoc& a, DownReason reason);
+  void MaybeFinishTeardown(Assoc& a);
+
+  // Receive (worker_recv.cc).
+  void ArmRecv(Assoc& a);
+  void QueueRearm(Assoc& a);
+  void RearmPending();
+  void OnRecv(Assoc& a, int res, uint32_t flags);
+  void OnRecvError(Assoc& a, int res);
+  void OnRecvData(Assoc& a, uint16_t bid, int res, uint32_t flags);
+  bool AppendPartial(Assoc& a, const RecvParts& parts);
+  void OversizeAbort(Assoc& a, size_t size);
+  void DeliverMessage(Assoc& a, const RecvParts& parts, int32_t bid, absl::Span<const char> payload,
+                      bool copied);
+  void DeliverNotification(Assoc& a, absl::Span<const char> bytes);
+
+  // Send (worker_send.cc).
+  void MarkSendDirty(Assoc& a);
+  void FlushSends();
+  void SubmitChain(Assoc& a);
+  void OnSendComplete(Assoc& a, uint32_t desc, int res);
+  void FinishChain(Assoc& a);
+  void FailQueued(Assoc& a);
+  void ReportSendError(Assoc& a, int res, const char* what);
+  void SendEof(Assoc& a);
+  void SendAbort(Assoc& a);
+
+  // Fault injection: replaces the SQE by a NOP carrying `user_data` if a
+  // fault is planned for (slot, op); its completion gets the fault's result.
+  bool TakeFault(uint16_t slot, Op op, io_uring_sqe* sqe, uint64_t user_data);
+  bool HasFault(uint16_t slot, Op op) const;
+  void ApplyInjection(uint64_t user_data, int* res, uint32_t* flags);
+
+  const WorkerOptions options_;
+  WorkerHandler* const handler_;
+  std::thread thread_;
+  std::unique_ptr<Ring> ring_;
+  std::unique_ptr<BufferRing> buffers_;
+  std::unique_ptr<SendPool> send_pool_;
+  msghdr recv_template_{};
+  Fd wake_fd_;
+  int ring_fd_for_wake_ = -1;  // set once the ring exists, read by other threads
+
+  std::unique_ptr<Assoc[]> slot_storage_;  // allocated once: slots never move
+  absl::Span<Assoc> slots_;
+  std::vector<uint16_t> free_slots_;
+  std::vector<uint16_t> rearm_;       // slots whose receive must be armed again
+  std::vector<uint16_t> send_dirty_;  // slots with queued sends and no chain in flight
+  std::vector<Fault> faults_;
+  std::vector<std::pair<uint64_t, Fault>> injections_;  // NOPs in flight
+  unsigned retained_ = 0;
+  const MessageView* current_message_ = nullptr;  // during OnMessage
+  bool current_retained_ = false;
+
+  // Cross-thread inbox. std::mutex, not absl::Mutex: Debian's Abseil is not
+  // built with TSan annotations, and the handoff must be TSan-clean.
+  std::mutex inbox_mu_;
+  std::vector<std::function<void(Worker&)>> inbox_;  // guarded by inbox_mu_
+  std::atomic<bool> wake_pending_{false};
+  std::atomic<bool> stop_requested_{false};
+  bool stopping_ = false;  // worker thread's view
+  absl::Time stop_deadline_;
+  bool stopped_ = false;   // joined (guarded by stop_mu_)
+  std::mutex stop_mu_;
+
+  // Stats (written by the worker thread only).
+  AssocCounters totals_;
+  Counter enter_calls_, cqes_, enobufs_, recv_rearms_, recv_errors_, oversize_;
+  Counter adopted_, closed_, active_, retained_gauge_, send_in_use_, inbox_commands_;
+};
+
+}  // namespace sctpdp
+
+#endif  // SCTPDP_DATAPLANE_WORKER_H_

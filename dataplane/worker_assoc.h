@@ -1,0 +1,56 @@
+// Internal to Worker: the state of one association slot. A slot's index is its
+// fixed-file index; its generation changes every time the slot is reused, so
+// completions and handles from an earlier association are recognised.
+#ifndef SCTPDP_DATAPLANE_WORKER_ASSOC_H_
+#define SCTPDP_DATAPLANE_WORKER_ASSOC_H_
+
+#include <memory>
+#include <vector>
+
+#include "dataplane/worker.h"
+
+namespace sctpdp {
+
+struct Worker::Assoc {
+  enum class State : uint8_t { kFree, kActive, kClosing };
+  State state = State::kFree;
+  uint16_t slot = 0;
+  uint16_t generation = 0;
+  Fd fd;                      // also registered at fixed-file index `slot`
+  bool sctp = true;           // SCTP (MSG_EOR framing) or another SEQPACKET socket
+  sctp_assoc_t assoc_id = 0;
+  uint64_t cookie = 0;
+  DownReason down_reason = DownReason::kStopped;
+
+  // Receive.
+  bool recv_armed = false;    // a multishot recvmsg is in the kernel
+  bool rearm_queued = false;  // listed in Worker::rearm_
+  bool cancel_sent = false;
+  std::unique_ptr<char[]> partial;  // reassembly of a message spanning buffers
+  size_t partial_len = 0;
+  size_t partial_cap = 0;
+  bool partial_notification = false;
+  RecvParts partial_parts;          // the first fragment's metadata
+
+  // Send.
+  uint32_t queue_head = kNoDesc;
+  uint32_t queue_tail = kNoDesc;
+  uint32_t queued = 0;
+  std::vector<uint32_t> chain;      // descriptors of the link chain in flight, in order
+  uint32_t chain_done = 0;          // completions seen for it
+  bool dirty_queued = false;        // listed in Worker::send_dirty_
+  bool poll_first = false;          // last send hit EAGAIN: wait for POLLOUT first
+  bool want_writable = false;
+  bool shutdown_requested = false;  // Shutdown(): SCTP_EOF once the queue drains
+  bool eof_sent = false;
+
+  AssocCounters stats;
+
+  bool live() const { return state == State::kActive; }
+  // Outstanding kernel work that must complete before the slot is freed.
+  bool busy() const { return recv_armed || !chain.empty(); }
+};
+
+}  // namespace sctpdp
+
+#endif  // SCTPDP_DATAPLANE_WORKER_ASSOC_H_

@@ -1,0 +1,299 @@
+// Worker send path: per-association FIFO queues drained by link chains of
+// sendmsg SQEs carrying SCTP_SNDINFO (and SCTP_PRINFO for a time to live).
+//
+// Why messages cannot be reordered, in five steps:
+//  1. Send() appends to the association's queue; nothing else reorders it.
+//  2. At most one chain per association is in the kernel at a time.
+//  3. A chain is IOSQE_IO_LINK'ed and fits one submit (Ring::ReserveSqes), so
+//     the kernel runs its sendmsgs one after another, in queue order.
+//  4. When one fails, the kernel cancels the rest (-ECANCELED); a message that
+//     got -EAGAIN (the peeled sockets are O_NONBLOCK) or -ECANCELED goes back
+//     to the front of the queue with the others, in their original order.
+//  5. The next chain is built only when every completion of this one is in,
+//     and after -EAGAIN its first SQE waits for POLLOUT (POLL_FIRST): no spin.
+// An SCTP sendmsg is all or nothing (no partial sends), so a message is never
+// split; a short result is reported as an error.
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "dataplane/log.h"
+#include "dataplane/sctp_parse.h"
+#include "dataplane/worker.h"
+#include "dataplane/worker_assoc.h"
+
+namespace sctpdp {
+
+SendBuffer Worker::AcquireSendBuffer(size_t size) {
+  if (size > options_.max_message_size) return SendBuffer();
+  SendBuffer b = send_pool_->Acquire(size);
+  send_in_use_.Set(send_pool_->buffers_in_use());
+  return b;
+}
+
+void Worker::ReleaseSendBuffer(SendBuffer buffer) {
+  send_pool_->Release(buffer);
+  send_in_use_.Set(send_pool_->buffers_in_use());
+}
+
+SendResult Worker::Send(AssocHandle assoc, uint16_t stream, uint32_t ppid, SendBuffer buffer,
+                        uint16_t flags, uint32_t ttl_ms) {
+  if (!buffer.valid()) return SendResult::kNoBuffers;
+  Assoc* a = Lookup(assoc);
+  SendResult result = SendResult::kOk;
+  if (a == nullptr) {
+    result = SendResult::kNoAssociation;
+  } else if (!a->live() || a->shutdown_requested) {
+    result = SendResult::kClosing;
+  } else if (a->queued >= options_.send_queue_limit) {
+    a->want_writable = true;
+    result = SendResult::kQueueFull;
+  }
+  if (result != SendResult::kOk) {
+    ReleaseSendBuffer(buffer);
+    return result;
+  }
+  SendDesc& d = send_pool_->desc(buffer.id());
+  std::memset(&d.msg, 0, sizeof(d.msg));
+  d.msg.msg_iov = d.iov;
+  d.msg.msg_iovlen = d.segments;
+  if (a->sctp) FillSendControl(&d.msg, d.control, stream, ppid, flags, ttl_ms, 0);
+  d.slot = a->slot;
+  d.next = kNoDesc;
+  if (a->queue_tail == kNoDesc) {
+    a->queue_head = buffer.id();
+  } else {
+    send_pool_->desc(a->queue_tail).next = buffer.id();
+  }
+  a->queue_tail = buffer.id();
+  ++a->queued;
+  a->stats.send_queue_depth.Set(a->queued);
+  MarkSendDirty(*a);
+  return SendResult::kOk;
+}
+
+SendResult Worker::SendCopy(AssocHandle assoc, uint16_t stream, uint32_t ppid,
+                            absl::Span<const char> payload, uint16_t flags, uint32_t ttl_ms) {
+  if (payload.size() > options_.max_message_size || payload.size() > send_pool_->max_message_size()) {
+    return SendResult::kTooBig;
+  }
+  SendBuffer b = AcquireSendBuffer(payload.size());
+  if (!b.valid()) return SendResult::kNoBuffers;
+  b.Write(0, payload);
+  SendResult r = Send(assoc, stream, ppid, b, flags, ttl_ms);
+  if (r == SendResult::kOk) {
+    Assoc* a = Lookup(assoc);
+    a->stats.send_copied_bytes.Add(payload.size());
+    totals_.send_copied_bytes.Add(payload.size());
+  }
+  return r;
+}
+
+void Worker::MarkSendDirty(Assoc& a) {
+  if (a.dirty_queued) return;
+  a.dirty_queued = true;
+  send_dirty_.push_back(a.slot);
+}
+
+void Worker::FlushSends() {
+  if (send_dirty_.empty()) return;
+  for (uint16_t slot : send_dirty_) {
+    Assoc& a = slots_[slot];
+    a.dirty_queued = false;
+    if (!a.live() || !a.chain.empty()) continue;
+    if (a.queued > 0) {
+      SubmitChain(a);
+    } else if (a.shutdown_requested) {
+      SendEof(a);
+    }
+  }
+  send_dirty_.clear();
+}
+
+void Worker::SubmitChain(Assoc& a) {
+  // A message with an injected fault goes alone, as the real kernel would end
+  // a chain at a failure.
+  const unsigned n = HasFault(a.slot, Op::kSend) ? 1u : std::min(a.queued, options_.send_batch);
+  ring_->ReserveSqes(n);
+  for (unsigned i = 0; i < n; ++i) {
+    const uint32_t id = a.queue_head;
+    SendDesc& d = send_pool_->desc(id);
+    a.queue_head = d.next;
+    a.chain.push_back(id);
+    io_uring_sqe* sqe = ring_->GetSqe();
+    const uint64_t user_data = Tag{Op::kSend, a.generation, a.slot, id}.Pack();
+    if (TakeFault(a.slot, Op::kSend, sqe, user_data)) continue;
+    io_uring_prep_sendmsg(sqe, a.slot, &d.msg, MSG_NOSIGNAL);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    if (i + 1 < n) sqe->flags |= IOSQE_IO_LINK;
+    if (i == 0 && a.poll_first) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+    sqe->user_data = user_data;
+  }
+  if (a.queue_head == kNoDesc) a.queue_tail = kNoDesc;
+  a.queued -= n;
+  a.chain_done = 0;
+  a.poll_first = false;
+  a.stats.send_queue_depth.Set(a.queued);
+}
+
+void Worker::OnSendComplete(Assoc& a, uint32_t desc, int res) {
+  SendDesc& d = send_pool_->desc(desc);
+  ABSL_RAW_CHECK(d.slot == a.slot && d.segments > 0, "send completion for a descriptor not in flight");
+  d.result = res;
+  if (++a.chain_done == a.chain.size()) FinishChain(a);
+}
+
+void Worker::FinishChain(Assoc& a) {
+  const uint16_t generation = a.generation;
+  uint32_t retry_head = kNoDesc, retry_tail = kNoDesc, retries = 0;
+  bool dead = false;
+  for (uint32_t id : a.chain) {
+    SendDesc& d = send_pool_->desc(id);
+    const int res = d.result;
+    if (res >= 0) {
+      if (static_cast<uint32_t>(res) == d.length) {
+        a.stats.messages_out.Add(1);
+        a.stats.bytes_out.Add(d.length);
+        totals_.messages_out.Add(1);
+        totals_.bytes_out.Add(d.length);
+      } else {
+        ReportSendError(a, res, "short sendmsg (an SCTP message is sent whole or not at all)");
+      }
+      send_pool_->Free(id);
+      continue;
+    }
+    switch (-res) {
+      case EAGAIN:
+      case EINTR:
+      case ENOBUFS:
+      case ENOMEM:
+        a.poll_first = a.poll_first || res == -EAGAIN;
+        a.stats.send_eagain.Add(res == -EAGAIN);
+        totals_.send_eagain.Add(res == -EAGAIN);
+        [[fallthrough]];
+      case ECANCELED:
+        // Not sent: back to the front of the queue, in order.
+        d.next = kNoDesc;
+        if (retry_tail == kNoDesc) {
+          retry_head = id;
+        } else {
+          send_pool_->desc(retry_tail).next = id;
+        }
+        retry_tail = id;
+        ++retries;
+        continue;
+      case EPIPE:
+      case ECONNRESET:
+      case ENOTCONN:
+      case ESHUTDOWN:
+        dead = true;
+        [[fallthrough]];
+      case EMSGSIZE:
+      case EINVAL:
+      case EFAULT:
+      default:
+        ReportSendError(a, res, "sendmsg");
+        send_pool_->Free(id);
+        continue;
+    }
+  }
+  a.chain.clear();
+  if (retries > 0) {
+    send_pool_->desc(retry_tail).next = a.queue_head;
+    a.queue_head = retry_head;
+    if (a.queue_tail == kNoDesc) a.queue_tail = retry_tail;
+    a.queued += retries;
+  }
+  send_in_use_.Set(send_pool_->buffers_in_use());
+  a.stats.send_queue_depth.Set(a.queued);
+  if (dead) BeginTeardown(a, DownReason::kCommLost);
+  if (a.generation != generation) return;
+  if (a.state == Assoc::State::kClosing) {
+    FailQueued(a);
+    MaybeFinishTeardown(a);
+    return;
+  }
+  if (a.queued > 0 || a.shutdown_requested) MarkSendDirty(a);
+  if (a.want_writable && a.queued <= options_.send_queue_limit / 2) {
+    a.want_writable = false;
+    handler_->OnWritable(*this, HandleOf(a));
+  }
+}
+
+void Worker::FailQueued(Assoc& a) {
+  uint32_t dropped = 0;
+  while (a.queue_head != kNoDesc) {
+    const uint32_t id = a.queue_head;
+    a.queue_head = send_pool_->desc(id).next;
+    send_pool_->Free(id);
+    ++dropped;
+  }
+  a.queue_tail = kNoDesc;
+  a.queued = 0;
+  a.stats.send_queue_depth.Set(0);
+  if (dropped == 0) return;
+  a.stats.send_dropped.Add(dropped);
+  totals_.send_dropped.Add(dropped);
+  send_in_use_.Set(send_pool_->buffers_in_use());
+  handler_->OnError(*this, HandleOf(a),
+                    absl::UnavailableError(absl::StrCat(dropped, " queued messages dropped: association ending")));
+}
+
+void Worker::ReportSendError(Assoc& a, int res, const char* what) {
+  a.stats.send_errors.Add(1);
+  totals_.send_errors.Add(1);
+  handler_->OnError(*this, HandleOf(a),
+                    res < 0 ? absl::ErrnoToStatus(-res, what) : absl::DataLossError(absl::StrCat(what, ": ", res)));
+}
+
+// --- Shutdown and abort ---------------------------------------------------
+
+namespace {
+
+// A zero-length sendmsg whose SCTP_SNDINFO carries `sctp_flag` (SCTP_EOF or
+// SCTP_ABORT). Peeled sockets are one-to-one style, where shutdown(2) does
+// nothing for SCTP: this is how they start a SHUTDOWN or send an ABORT.
+int SendSctpFlag(int fd, uint16_t sctp_flag) {
+  alignas(cmsghdr) char control[kSendControlBytes];
+  msghdr msg;
+  std::memset(&msg, 0, sizeof(msg));
+  FillSendControl(&msg, control, 0, 0, sctp_flag, 0, 0);
+  return sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+}  // namespace
+
+void Worker::SendEof(Assoc& a) {
+  if (a.eof_sent) return;
+  a.eof_sent = true;
+  int ret = a.sctp ? SendSctpFlag(a.fd.get(), SCTP_EOF) : (::shutdown(a.fd.get(), SHUT_WR) == 0 ? 0 : -errno);
+  if (ret < 0) {
+    handler_->OnError(*this, HandleOf(a), absl::ErrnoToStatus(-ret, "graceful shutdown"));
+    BeginTeardown(a, DownReason::kError);
+  }
+  // Otherwise SHUTDOWN_COMP (SCTP) or the peer's close (EOF) ends it.
+}
+
+void Worker::SendAbort(Assoc& a) {
+  if (a.sctp) {
+    SendSctpFlag(a.fd.get(), SCTP_ABORT);
+  } else {
+    ::shutdown(a.fd.get(), SHUT_RDWR);
+  }
+}
+
+void Worker::Shutdown(AssocHandle assoc) {
+  Assoc* a = Lookup(assoc);
+  if (a == nullptr || !a->live() || a->shutdown_requested) return;
+  a->shutdown_requested = true;
+  MarkSendDirty(*a);  // FlushSends sends EOF once the queue is empty
+}
+
+void Worker::Abort(AssocHandle assoc) {
+  Assoc* a = Lookup(assoc);
+  if (a == nullptr || !a->live()) return;
+  SendAbort(*a);
+  BeginTeardown(*a, DownReason::kAborted);
+}
+
+}  // namespace sctpdp

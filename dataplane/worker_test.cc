@@ -1,0 +1,359 @@
+// Host tests of Worker over AF_UNIX SEQPACKET socketpairs: real io_uring,
+// real sockets, and a fault plan that puts each errno the dispatch handles
+// through the same code path a kernel completion takes.
+#include "dataplane/worker.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "dataplane/worker_test_util.h"
+
+namespace sctpdp {
+namespace {
+
+std::string Payload(int i, size_t size) {
+  std::string s = "m" + std::to_string(i) + ":";
+  s.resize(std::max(size, s.size()), static_cast<char>('a' + i % 26));
+  return s;
+}
+
+// Reads one message from a (non-blocking) socket, waiting up to 10 s.
+std::string ReadMessage(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, 10000) != 1) return "<timeout>";
+  char buf[70000];
+  ssize_t n = recv(fd, buf, sizeof(buf), 0);
+  return n < 0 ? "<error>" : std::string(buf, n);
+}
+
+void WriteMessage(int fd, const std::string& s) {
+  pollfd p{fd, POLLOUT, 0};
+  ASSERT_EQ(poll(&p, 1, 10000), 1);
+  ASSERT_EQ(send(fd, s.data(), s.size(), MSG_NOSIGNAL), static_cast<ssize_t>(s.size())) << std::strerror(errno);
+}
+
+class WorkerTest : public ::testing::Test {
+ protected:
+  void Start(WorkerOptions options = {}) {
+    options.buffer_count = options.buffer_count ? options.buffer_count : 64;
+    options.send_buffer_count = std::min(options.send_buffer_count, 512u);
+    options.max_associations = std::min(options.max_associations, 16u);
+    auto w = Worker::Create(options, &handler_);
+    ASSERT_TRUE(w.ok()) << w.status();
+    worker_ = std::move(*w);
+  }
+  // Adopts one end of a new socketpair; returns the test's end.
+  Fd AdoptPair(AssocHandle* handle) {
+    auto [mine, theirs] = SeqpacketPair();
+    size_t before = handler_.adopted_count();
+    EXPECT_TRUE(worker_->Adopt(std::move(mine), 7, 99).ok());
+    EXPECT_TRUE(handler_.WaitAdopted(before + 1));
+    *handle = handler_.adopted(before);
+    return std::move(theirs);
+  }
+  // Runs `fn` on the worker thread and waits for it.
+  void OnWorker(std::function<void(Worker&)> fn) {
+    Notification done;
+    ASSERT_TRUE(worker_->Post([&](Worker& w) { fn(w); done.Notify(); }).ok());
+    ASSERT_TRUE(done.WaitFor(absl::Seconds(10)));
+  }
+
+  // One round trip through the worker's loop: completions the kernel had
+  // already posted (e.g. of sends the peer has read) are processed after it.
+  void Settle() { OnWorker([](Worker&) {}); }
+
+  RecordingHandler handler_;
+  std::unique_ptr<Worker> worker_;
+};
+
+TEST_F(WorkerTest, RejectsBadOptions) {
+  RecordingHandler h;
+  EXPECT_EQ(Worker::Create({.buffer_count = 100}, &h).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Worker::Create({.buffer_size = 16}, &h).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Worker::Create({.max_associations = 0}, &h).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Worker::Create({.buffer_count = 64, .retain_budget = 32}, &h).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Worker::Create({.send_batch = 0}, &h).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Worker::Create({}, nullptr).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(Worker::Create({.cpu = 4095}, &h).ok());  // no such CPU: pinning fails, clearly
+}
+
+TEST_F(WorkerTest, ReceivesInPlaceInOrderWithoutCopies) {
+  Start();
+  AssocHandle h;
+  Fd peer = AdoptPair(&h);
+  constexpr int kCount = 500;
+  for (int i = 0; i < kCount; ++i) WriteMessage(peer.get(), Payload(i, 1 + i % 3000));
+  ASSERT_TRUE(handler_.WaitMessages(kCount));
+  auto msgs = handler_.messages();
+  for (int i = 0; i < kCount; ++i) {
+    EXPECT_EQ(msgs[i].payload, Payload(i, 1 + i % 3000)) << i;
+    EXPECT_FALSE(msgs[i].copied);
+    EXPECT_EQ(msgs[i].assoc, h);
+  }
+  WorkerStats s = worker_->Snapshot();
+  EXPECT_EQ(s.totals.messages_in, uint64_t{kCount});
+  EXPECT_EQ(s.totals.copied_bytes, 0u);
+  EXPECT_GE(s.cqes, uint64_t{kCount});
+  EXPECT_GT(s.enter_calls, 0u);
+}
+
+TEST_F(WorkerTest, EchoSendsInOrderFromBuffersBuiltInPlace) {
+  Start();
+  handler_.on_message = [](Worker& w, const MessageView& m) {
+    SendBuffer b = w.AcquireSendBuffer(m.payload.size());
+    ASSERT_TRUE(b.valid());
+    std::memcpy(b.data().data(), m.payload.data(), m.payload.size());
+    ASSERT_EQ(w.Send(m.assoc, 0, 0, b), SendResult::kOk);
+  };
+  AssocHandle h;
+  Fd peer = AdoptPair(&h);
+  for (int i = 0; i < 200; ++i) {
+    WriteMessage(peer.get(), Payload(i, 100));
+    EXPECT_EQ(ReadMessage(peer.get()), Payload(i, 100));
+  }
+  Settle();
+  WorkerStats s = worker_->Snapshot();
+  EXPECT_EQ(s.totals.messages_out, 200u);
+  EXPECT_EQ(s.totals.send_copied_bytes, 0u);
+}
+
+TEST_F(WorkerTest, ManyQueuedSendsGoOutInOrderAcrossChains) {
+  Start({.send_batch = 8});
+  AssocHandle h;
+  Fd peer = AdoptPair(&h);
+  constexpr int kCount = 300;
+  OnWorker([&](Worker& w) {
+    for (int i = 0; i < kCount; ++i) ASSERT_EQ(w.SendCopy(h, 0, 0, Payload(i, 64)), SendResult::kOk);
+  });
+  for (int i = 0; i < kCount; ++i) ASSERT_EQ(ReadMessage(peer.get()), Payload(i, 64)) << i;
+  EXPECT_EQ(worker_->Snapshot().totals.send_copied_bytes, uint64_t{kCount} * 64);
+}
+
+TEST_F(WorkerTest, TinyBufferRingRunsDryAndLosesNothing) {
+  Start({.buffer_count = 4, .retain_budget = 1});
+  AssocHandle h;
+  Fd peer = AdoptPair(&h);
+  constexpr int kCount = 2000;
+  for (int i = 0; i < kCount; ++i) WriteMessage(peer.get(), Payload(i, 700));
+  ASSERT_TRUE(handler_.WaitMessages(kCount));
+  auto msgs = handler_.messages();
+  for (int i = 0; i < kCount; ++i) ASSERT_EQ(msgs[i].payload, Payload(i, 700)) << i;
+  EXPECT_EQ(msgs.size(), size_t{kCount});
+}
+
+// Every receive errno the dispatch names, through the real ring.
+TEST_F(WorkerTest, RecvFaultsThatEndTheMultishotAreRearmedWithoutLoss) {
+  Start();
+  AssocHandle h;
+  Fd peer = AdoptPair(&h);
+  int sent = 0;
+  for (int err : {ENOBUFS, EAGAIN, EINTR, ECANCELED}) {
+    OnWorker([&](Worker& w) { w.InjectRecvFaultForTest(h, -err); });
+    WriteMessage(peer.get(), "after-" + std::to_string(err));
+    // Arrives only through the real multishot armed after the fault.
+    ASSERT_TRUE(handler_.WaitMessages(++sent));
+  }
+  auto msgs = handler_.messages();
+  EXPECT_EQ(msgs[0].payload, "after-" + std::to_string(ENOBUFS));
+  EXPECT_EQ(msgs[3].payload, "after-" + std::to_string(ECANCELED));
+  EXPECT_TRUE(handler_.downs().empty());
+  WorkerStats s = worker_->Snapshot();
+  EXPECT_EQ(s.enobufs, 1u);
+  EXPECT_GE(s.recv_rearms, 8u);  // each fault: the cancel's re-arm, then the fault's
+}
+
+TEST_F(WorkerTest, RecvErrorsThatKillTheSocketEndTheAssociation) {
+  Start();
+  struct Case {
+    int res;
+    uint32_t flags;
+    DownReason reason;
+    bool reported;
+  };
+  const Case cases[] = {
+      {-ECONNRESET, 0, DownReason::kCommLost, false}, {-ENOTCONN, 0, DownReason::kCommLost, false},
+      {-ETIMEDOUT, 0, DownReason::kCommLost, false},  {-EINVAL, 0, DownReason::kError, true},
+      {-EBADF, 0, DownReason::kError, true},          {-ENOMEM, 0, DownReason::kError, true},
+      {0, 0, DownReason::kError, true},  // a result without a buffer
+  };
+  size_t downs = 0, errors = 0;
+  for (const Case& c : cases) {
+    AssocHandle h;
+    Fd peer = AdoptPair(&h);
+    OnWorker([&](Worker& w) { w.InjectRecvFaultForTest(h, c.res, c.flags); });
+    ASSERT_TRUE(handler_.WaitDowns(++downs)) << c.res;
+    EXPECT_EQ(handler_.downs().back().reason, c.reason) << c.res;
+    EXPECT_EQ(handler_.downs().back().assoc, h);
+    if (c.reported) ++errors;
+    EXPECT_EQ(handler_.errors().size(), errors) << c.res;
+  }
+  EXPECT_EQ(worker_->Snapshot().associations_active, 0u);
+}
+
+TEST_F(WorkerTest, SendFaultsRetryInOrderOrDropWithAnError) {
+  Start({.send_batch = 4});
+  AssocHandle h;
+  Fd peer = AdoptPair(&h);
+  OnWorker([&](Worker& w) {
+    w.InjectSendFaultForTest(h, -EAGAIN);     // retried, POLL_FIRST
+    ASSERT_EQ(w.SendCopy(h, 0, 0, std::string("a")), SendResult::kOk);
+    ASSERT_EQ(w.SendCopy(h, 0, 0, std::string("b")), SendResult::kOk);
+  });
+  EXPECT_EQ(ReadMessage(peer.get()), "a");
+  EXPECT_EQ(ReadMessage(peer.get()), "b");
+  OnWorker([&](Worker& w) {
+    w.InjectSendFaultForTest(h, -ECANCELED);  // retried
+    ASSERT_EQ(w.SendCopy(h, 0, 0, std::string("c")), SendResult::kOk);
+  });
+  EXPECT_EQ(ReadMessage(peer.get()), "c");
+  OnWorker([&](Worker& w) {
+    w.InjectSendFaultForTest(h, -EMSGSIZE);   // dropped, reported
+    ASSERT_EQ(w.SendCopy(h, 0, 0, std::string("dropped")), SendResult::kOk);
+    ASSERT_EQ(w.SendCopy(h, 0, 0, std::string("d")), SendResult::kOk);
+  });
+  EXPECT_EQ(ReadMessage(peer.get()), "d");
+  ASSERT_TRUE(handler_.WaitErrors(1));
+  EXPECT_NE(handler_.errors()[0].message().find("Message too long"), std::string::npos) << handler_.errors()[0];
+  Settle();
+  WorkerStats s = worker_->Snapshot();
+  EXPECT_EQ(s.totals.send_eagain, 1u);
+  EXPECT_EQ(s.totals.send_errors, 1u);
+  EXPECT_EQ(s.totals.messages_out, 4u);
+  OnWorker([&](Worker& w) {
+    w.InjectSendFaultForTest(h, -EPIPE);      // association is gone
+    ASSERT_EQ(w.SendCopy(h, 0, 0, std::string("e")), SendResult::kOk);
+  });
+  ASSERT_TRUE(handler_.WaitDowns(1));
+  EXPECT_EQ(handler_.downs()[0].reason, DownReason::kCommLost);
+}
+
+TEST_F(WorkerTest, QueueLimitGivesBackpressureThenWritable) {
+  Start({.send_queue_limit = 4, .send_batch = 2});
+  AssocHandle h;
+  Fd peer = AdoptPair(&h);
+  // The peer does not read: its receive queue fills, the worker's sendmsg
+  // waits for POLLOUT, and the association's queue fills to its limit. A
+  // round that finds the queue still full from the round before means the
+  // socket is what holds it.
+  int accepted = 0, writable_when_stuck = -1;
+  for (int round = 0; round < 1000 && writable_when_stuck < 0; ++round) {
+    OnWorker([&](Worker& w) {
+      for (int i = 0;; ++i) {
+        SendResult r = w.SendCopy(h, 0, 0, Payload(accepted, 1000));
+        if (r == SendResult::kQueueFull) {
+          if (i == 0) writable_when_stuck = handler_.writable();
+          return;
+        }
+        ASSERT_EQ(r, SendResult::kOk);
+        ++accepted;
+      }
+    });
+  }
+  ASSERT_GE(writable_when_stuck, 0) << "the queue never stayed full";
+  // Reading drains the socket, then the queue: OnWritable, and every accepted
+  // message arrives once, in order.
+  for (int i = 0; i < accepted; ++i) ASSERT_EQ(ReadMessage(peer.get()), Payload(i, 1000)) << i;
+  ASSERT_TRUE(handler_.WaitFor([&](RecordingHandler& r) { return r.writable_ > writable_when_stuck; }));
+}
+
+TEST_F(WorkerTest, RetainKeepsTheBufferWithinBudget) {
+  Start({.buffer_count = 8, .retain_budget = 2});
+  std::vector<RetainedMessage> kept;
+  int refused = 0;
+  handler_.on_message = [&](Worker& w, const MessageView& m) {
+    auto r = w.Retain(m);
+    if (r.ok()) kept.push_back(std::move(*r));
+    else ++refused;
+  };
+  AssocHandle h;
+  Fd peer = AdoptPair(&h);
+  for (int i = 0; i < 5; ++i) WriteMessage(peer.get(), Payload(i, 10));
+  ASSERT_TRUE(handler_.WaitMessages(5));
+  OnWorker([&](Worker& w) {
+    ASSERT_EQ(kept.size(), 2u);
+    EXPECT_EQ(std::string(kept[0].payload.begin(), kept[0].payload.end()), Payload(0, 10));
+    EXPECT_EQ(std::string(kept[1].payload.begin(), kept[1].payload.end()), Payload(1, 10));
+    EXPECT_EQ(w.Snapshot().retained_buffers, 2u);
+    for (auto& k : kept) w.Release(std::move(k));
+    kept.clear();
+    EXPECT_EQ(w.Snapshot().retained_buffers, 0u);
+  });
+  EXPECT_EQ(refused, 3);
+}
+
+TEST_F(WorkerTest, OversizeDatagramAbortsTheAssociation) {
+  Start({.buffer_size = 1024});
+  AssocHandle h;
+  Fd peer = AdoptPair(&h);
+  WriteMessage(peer.get(), std::string(5000, 'z'));
+  ASSERT_TRUE(handler_.WaitDowns(1));
+  EXPECT_EQ(handler_.downs()[0].reason, DownReason::kOversize);
+  EXPECT_EQ(worker_->Snapshot().oversize_messages, 1u);
+}
+
+TEST_F(WorkerTest, PeerCloseReleasesEverything) {
+  Start();
+  int fds_before = OpenFdCount();
+  AssocHandle h;
+  Fd peer = AdoptPair(&h);
+  WriteMessage(peer.get(), "bye");
+  ASSERT_TRUE(handler_.WaitMessages(1));
+  peer.reset();
+  ASSERT_TRUE(handler_.WaitDowns(1));
+  EXPECT_EQ(handler_.downs()[0].reason, DownReason::kPeerClosed);
+  EXPECT_EQ(handler_.downs()[0].stats.messages_in, 1u);
+  EXPECT_EQ(OpenFdCount(), fds_before);
+  WorkerStats s = worker_->Snapshot();
+  EXPECT_EQ(s.associations_active, 0u);
+  EXPECT_EQ(s.associations_closed, 1u);
+  // The handle is stale now.
+  OnWorker([&](Worker& w) { EXPECT_EQ(w.SendCopy(h, 0, 0, std::string("x")), SendResult::kNoAssociation); });
+}
+
+TEST_F(WorkerTest, FullWorkerRefusesAdoptionClearly) {
+  Start({.max_associations = 1});
+  AssocHandle h;
+  Fd peer = AdoptPair(&h);
+  auto [mine, theirs] = SeqpacketPair();
+  ASSERT_TRUE(worker_->Adopt(std::move(mine), 8, 0).ok());
+  ASSERT_TRUE(handler_.WaitErrors(1));
+  EXPECT_EQ(handler_.errors()[0].code(), absl::StatusCode::kResourceExhausted);
+  // The refused fd was closed: its peer sees EOF.
+  EXPECT_EQ(ReadMessage(theirs.get()), "");
+}
+
+TEST_F(WorkerTest, StopDrainsQueuedSends) {
+  Start();
+  AssocHandle h;
+  Fd peer = AdoptPair(&h);
+  OnWorker([&](Worker& w) {
+    for (int i = 0; i < 50; ++i) ASSERT_EQ(w.SendCopy(h, 0, 0, Payload(i, 32)), SendResult::kOk);
+  });
+  worker_->Stop();
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(ReadMessage(peer.get()), Payload(i, 32));
+  ASSERT_EQ(handler_.downs().size(), 1u);
+  EXPECT_EQ(handler_.downs()[0].reason, DownReason::kStopped);
+  EXPECT_FALSE(worker_->Post([](Worker&) {}).ok());
+}
+
+TEST_F(WorkerTest, MsgRingFromAnotherRingWakesTheWorker) {
+  Start();
+  auto ring = Ring::Create({.sq_entries = 8, .cq_entries = 16, .single_issuer = false});
+  ASSERT_TRUE(ring.ok());
+  Notification ran;
+  ASSERT_TRUE(worker_->Post([&](Worker&) { ran.Notify(); }).ok());
+  io_uring_sqe* sqe = (*ring)->GetSqe();
+  worker_->PrepareMsgRingWake(sqe);
+  ASSERT_EQ((*ring)->SubmitAndWait(1, 0), 1);
+  EXPECT_TRUE(ran.WaitFor(absl::Seconds(10)));
+}
+
+}  // namespace
+}  // namespace sctpdp
