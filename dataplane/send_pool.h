@@ -32,6 +32,9 @@ struct SendDesc {
   uint16_t slot = 0;          // association slot
   uint32_t next = kNoDesc;    // queue link
   int32_t result = 0;         // completion result while its chain is in flight
+  bool result_in = false;     // its request CQE has come
+  bool notif_pending = false; // SENDMSG_ZC: the kernel still holds the buffer
+  bool zc = false;            // submitted as SENDMSG_ZC
   uint32_t buffers[kMaxSendSegments];
 };
 

@@ -40,6 +40,10 @@ struct WorkerStats {
   uint64_t retained_buffers = 0;
   uint64_t send_buffers_in_use = 0;
   uint64_t inbox_commands = 0;
+  uint64_t zc_sends = 0;          // messages sent with SENDMSG_ZC
+  uint64_t other_syscalls = 0;    // eventfd reads, fixed-file updates, sockopts, EOF/ABORT
+
+  uint64_t Syscalls() const { return enter_calls + other_syscalls; }
 
   double CqesPerEnter() const { return enter_calls ? double(cqes) / double(enter_calls) : 0.0; }
 };

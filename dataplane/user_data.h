@@ -17,11 +17,12 @@ enum class Op : uint8_t {
   kNone = 0,
   kRecv = 1,        // multishot recvmsg of an association
   kSend = 2,        // sendmsg of one queued message (aux = send id)
-  kSendZcNotif = 3, // reserved: SENDMSG_ZC buffer-release notification
+  kSendZc = 3,      // sendmsg_zc of one queued message (aux = send id); its
+                    // buffer-release notification (IORING_CQE_F_NOTIF) shares it
   kWake = 4,        // multishot poll on the worker's eventfd
   kMsgRing = 5,     // MSG_RING wake-up from another ring
   kCancel = 6,      // async cancel of an association's receive
-  kClose = 7,       // close of an association's fixed file
+  kClose = 7,       // reserved
 };
 
 struct Tag {

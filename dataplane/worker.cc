@@ -39,6 +39,10 @@ absl::Status ValidateOptions(const WorkerOptions& o) {
   if (o.send_batch == 0 || o.send_batch > o.sq_entries) return bad("send_batch must be 1..sq_entries");
   if (o.send_queue_limit == 0) return bad("send_queue_limit must be > 0");
   if (o.sq_entries < 8 || o.cq_entries < o.sq_entries) return bad("need 8 <= sq_entries <= cq_entries");
+  if (o.wait_batch == 0 || o.wait_batch > o.cq_entries) return bad("wait_batch must be 1..cq_entries");
+  if (o.wait_batch > 1 && o.wait_timeout <= absl::ZeroDuration()) {
+    return bad("wait_batch > 1 needs a positive wait_timeout");
+  }
   return absl::OkStatus();
 }
 
@@ -169,9 +173,17 @@ void Worker::Loop() {
     FlushSends();
     RearmPending();
     buffers_->Publish();
-    // Idle: sleep until a completion (the wake eventfd is one). Stopping: poll
-    // the drain deadline every 10 ms.
-    int ret = ring_->SubmitAndWait(1, stopping_ ? 10'000'000 : 0);
+    // Sleep until a completion (the wake eventfd is one), or a batch of them
+    // (wait_batch, bounded by wait_timeout). Stopping: check the drain
+    // deadline every 10 ms.
+    int ret;
+    if (stopping_) {
+      ret = ring_->SubmitAndWait(1, 10'000'000);
+    } else if (options_.wait_batch > 1) {
+      ret = ring_->SubmitAndWait(options_.wait_batch, absl::ToInt64Nanoseconds(options_.wait_timeout));
+    } else {
+      ret = ring_->SubmitAndWait(1, 0);
+    }
     enter_calls_.Set(ring_->enter_calls());
     if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN) {
       Logf("worker %d: io_uring_enter: %s", options_.index, std::strerror(-ret));
@@ -189,17 +201,18 @@ bool Worker::StopComplete() {
 
 void Worker::ProcessCompletions() {
   io_uring* ring = ring_->raw();
+  // Handlers may queue SQEs (sends, re-arms) but never reap. The CQ head is
+  // released once for the whole batch (one store-release, not one per CQE);
+  // the loop re-reads the tail, so CQEs posted meanwhile are handled too.
+  unsigned head;
+  unsigned seen = 0;
   io_uring_cqe* cqe;
-  // Handlers may queue SQEs (sends, re-arms) but never reap: a plain loop over
-  // the CQ, advancing once per CQE so dispatch sees a consistent ring.
-  while (io_uring_peek_cqe(ring, &cqe) == 0) {
-    uint64_t user_data = cqe->user_data;
-    int res = cqe->res;
-    uint32_t flags = cqe->flags;
-    io_uring_cqe_seen(ring, cqe);
-    cqes_.Add(1);
-    Dispatch(user_data, res, flags);
+  io_uring_for_each_cqe(ring, head, cqe) {
+    ++seen;
+    Dispatch(cqe->user_data, cqe->res, cqe->flags);
   }
+  io_uring_cq_advance(ring, seen);
+  cqes_.Add(seen);
 }
 
 // The one dispatch: every CQE of the worker's ring comes through here.
@@ -208,7 +221,8 @@ void Worker::Dispatch(uint64_t user_data, int res, uint32_t flags) {
   const Tag tag = Tag::Unpack(user_data);
   switch (tag.op) {
     case Op::kRecv:
-    case Op::kSend: {
+    case Op::kSend:
+    case Op::kSendZc: {
       Assoc* a = tag.slot < slots_.size() ? &slots_[tag.slot] : nullptr;
       if (a == nullptr || a->generation != tag.generation || a->state == Assoc::State::kFree) {
         // Cannot happen while slots are freed only when idle; never leak a buffer.
@@ -223,14 +237,14 @@ void Worker::Dispatch(uint64_t user_data, int res, uint32_t flags) {
       if (tag.op == Op::kRecv) {
         OnRecv(*a, res, flags);
       } else {
-        OnSendComplete(*a, tag.aux, res);
+        OnSendComplete(*a, tag.aux, res, flags, tag.op == Op::kSendZc);
       }
       return;
     }
     case Op::kWake: {
       uint64_t count;
-      while (read(wake_fd_.get(), &count, sizeof(count)) > 0) {
-      }
+      other_syscalls_.Add(1);
+      (void)!read(wake_fd_.get(), &count, sizeof(count));
       DrainInbox();
       if (!(flags & IORING_CQE_F_MORE)) ArmWake();
       return;
@@ -243,7 +257,6 @@ void Worker::Dispatch(uint64_t user_data, int res, uint32_t flags) {
       // the cancelled request reports its own end.
       return;
     case Op::kNone:
-    case Op::kSendZcNotif:
     case Op::kClose:
       break;
   }
@@ -330,7 +343,19 @@ WorkerStats Worker::Snapshot() const {
   s.retained_buffers = retained_gauge_.Get();
   s.send_buffers_in_use = send_in_use_.Get();
   s.inbox_commands = inbox_commands_.Get();
+  s.other_syscalls = other_syscalls_.Get();
+  s.zc_sends = zc_sends_.Get();
   return s;
+}
+
+absl::Duration Worker::ThreadCpuTime() const {
+  clockid_t clock;
+  timespec ts{};
+  if (pthread_getcpuclockid(const_cast<std::thread&>(thread_).native_handle(), &clock) != 0 ||
+      clock_gettime(clock, &ts) != 0) {
+    return absl::ZeroDuration();
+  }
+  return absl::DurationFromTimespec(ts);
 }
 
 bool Worker::AssocSnapshot(AssocHandle assoc, AssocStats* out) {
@@ -393,6 +418,8 @@ void Worker::AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie) {
   socklen_t len = sizeof(protocol);
   const bool sctp = getsockopt(fd.get(), SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0 &&
                     protocol == IPPROTO_SCTP;
+  // getsockopt, the fixed-file update, and ConfigureSctpSocket's 8 setsockopts.
+  other_syscalls_.Add(sctp ? 10 : 2);
   if (sctp) {
     if (absl::Status s = ConfigureSctpSocket(fd.get()); !s.ok()) {
       handler_->OnError(*this, AssocHandle{}, s);
@@ -414,6 +441,11 @@ void Worker::AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie) {
   a.sctp = sctp;
   a.assoc_id = assoc_id;
   a.cookie = cookie;
+  a.protocol = protocol;
+  a.zc = ProbeRingFeatures().op_sendmsg_zc ? ZcSupport::kUnknown : ZcSupport::kNo;
+  for (const auto& [proto, support] : zc_by_protocol_) {
+    if (proto == protocol) a.zc = support;
+  }
   a.stats.Reset();
   adopted_.Add(1);
   active_.Add(1);
@@ -438,7 +470,9 @@ void Worker::BeginTeardown(Assoc& a, DownReason reason) {
     cancel(Tag{Op::kRecv, a.generation, a.slot, 0}.Pack());
     a.cancel_sent = true;
   }
-  for (uint32_t id : a.chain) cancel(Tag{Op::kSend, a.generation, a.slot, id}.Pack());
+  for (uint32_t id : a.chain) {
+    cancel(Tag{send_pool_->desc(id).zc ? Op::kSendZc : Op::kSend, a.generation, a.slot, id}.Pack());
+  }
   MaybeFinishTeardown(a);
 }
 
@@ -446,6 +480,7 @@ void Worker::MaybeFinishTeardown(Assoc& a) {
   if (a.state != Assoc::State::kClosing || a.busy()) return;
   int none = -1;
   io_uring_register_files_update(ring_->raw(), a.slot, &none, 1);
+  other_syscalls_.Add(2);  // the update and close()
   const AssocHandle handle = HandleOf(a);
   const AssocStats final_stats = a.stats.Snapshot();
   const DownReason reason = a.down_reason;

@@ -63,6 +63,11 @@ struct WorkerOptions {
   unsigned send_batch = 32;             // sendmsg SQEs per association per link chain
   unsigned sq_entries = 512;
   unsigned cq_entries = 16384;
+  // Completion batching (like interrupt coalescing): each io_uring_enter waits
+  // for `wait_batch` completions or `wait_timeout`, whichever comes first.
+  // 1 (the default) is latency mode: wake for every completion.
+  unsigned wait_batch = 1;
+  absl::Duration wait_timeout = absl::Milliseconds(1);
   absl::Duration stop_deadline = absl::Seconds(2);  // for draining sends at Stop
 };
 
@@ -87,6 +92,11 @@ enum class SendResult : uint8_t {
   kClosing,       // the association is shutting down
 };
 const char* SendResultName(SendResult result);
+
+// Whether IORING_OP_SENDMSG_ZC works on a socket protocol: learnt from the
+// first send (an unsupported socket fails it with EOPNOTSUPP before sending
+// anything). SCTP: no, on every kernel so far.
+enum class ZcSupport : uint8_t { kUnknown, kYes, kNo };
 
 enum SendFlags : uint16_t {
   kSendUnordered = SCTP_UNORDERED,
@@ -138,6 +148,8 @@ class Worker {
   // (OnAssociationDown(kStopped)) and joins the thread. Idempotent.
   void Stop();
   WorkerStats Snapshot() const;
+  // CPU time the worker thread has used so far.
+  absl::Duration ThreadCpuTime() const;
   const WorkerOptions& options() const { return options_; }
   // Fills `sqe` (from another thread's ring) to wake this worker through
   // IORING_OP_MSG_RING after Adopt/Post, instead of the eventfd write they
@@ -218,7 +230,8 @@ class Worker {
   void MarkSendDirty(Assoc& a);
   void FlushSends();
   void SubmitChain(Assoc& a);
-  void OnSendComplete(Assoc& a, uint32_t desc, int res);
+  void OnSendComplete(Assoc& a, uint32_t desc, int res, uint32_t flags, bool zc);
+  void LearnZcSupport(Assoc& a, bool supported);
   void FinishChain(Assoc& a);
   void FailQueued(Assoc& a);
   void ReportSendError(Assoc& a, int res, const char* what);
@@ -246,6 +259,7 @@ class Worker {
   std::vector<uint16_t> free_slots_;
   std::vector<uint16_t> rearm_;       // slots whose receive must be armed again
   std::vector<uint16_t> send_dirty_;  // slots with queued sends and no chain in flight
+  std::vector<std::pair<int, ZcSupport>> zc_by_protocol_;  // learnt SEND_ZC support
   std::vector<Fault> faults_;
   std::vector<std::pair<uint64_t, Fault>> injections_;  // NOPs in flight
   unsigned retained_ = 0;
@@ -267,6 +281,8 @@ class Worker {
   AssocCounters totals_;
   Counter enter_calls_, cqes_, enobufs_, recv_rearms_, recv_errors_, oversize_;
   Counter adopted_, closed_, active_, retained_gauge_, send_in_use_, inbox_commands_;
+  Counter other_syscalls_;
+  Counter zc_sends_;  // every syscall of the worker thread but io_uring_enter
 };
 
 }  // namespace sctpdp

@@ -43,6 +43,8 @@ struct Worker::Assoc {
   bool want_writable = false;
   bool shutdown_requested = false;  // Shutdown(): SCTP_EOF once the queue drains
   bool eof_sent = false;
+  int protocol = 0;                 // SO_PROTOCOL, the key of the SEND_ZC probe
+  ZcSupport zc = ZcSupport::kUnknown;
 
   AssocCounters stats;
 

@@ -111,19 +111,31 @@ void Worker::FlushSends() {
 }
 
 void Worker::SubmitChain(Assoc& a) {
-  // A message with an injected fault goes alone, as the real kernel would end
-  // a chain at a failure.
-  const unsigned n = HasFault(a.slot, Op::kSend) ? 1u : std::min(a.queued, options_.send_batch);
+  // SENDMSG_ZC where the protocol supports it. Unknown yet: the first message
+  // goes alone as the probe (an unsupporting socket fails it with EOPNOTSUPP
+  // before sending anything, and it is sent again with sendmsg). A message
+  // with an injected fault goes alone too, as the kernel ends a chain at a
+  // failure.
+  const bool zc = a.zc != ZcSupport::kNo;
+  const bool alone = a.zc == ZcSupport::kUnknown || HasFault(a.slot, Op::kSend);
+  const unsigned n = alone ? 1u : std::min(a.queued, options_.send_batch);
   ring_->ReserveSqes(n);
   for (unsigned i = 0; i < n; ++i) {
     const uint32_t id = a.queue_head;
     SendDesc& d = send_pool_->desc(id);
     a.queue_head = d.next;
     a.chain.push_back(id);
+    d.result_in = false;
+    d.notif_pending = false;
+    d.zc = zc;
     io_uring_sqe* sqe = ring_->GetSqe();
-    const uint64_t user_data = Tag{Op::kSend, a.generation, a.slot, id}.Pack();
+    const uint64_t user_data = Tag{zc ? Op::kSendZc : Op::kSend, a.generation, a.slot, id}.Pack();
     if (TakeFault(a.slot, Op::kSend, sqe, user_data)) continue;
-    io_uring_prep_sendmsg(sqe, a.slot, &d.msg, MSG_NOSIGNAL);
+    if (zc) {
+      io_uring_prep_sendmsg_zc(sqe, a.slot, &d.msg, MSG_NOSIGNAL);
+    } else {
+      io_uring_prep_sendmsg(sqe, a.slot, &d.msg, MSG_NOSIGNAL);
+    }
     sqe->flags |= IOSQE_FIXED_FILE;
     if (i + 1 < n) sqe->flags |= IOSQE_IO_LINK;
     if (i == 0 && a.poll_first) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
@@ -136,11 +148,36 @@ void Worker::SubmitChain(Assoc& a) {
   a.stats.send_queue_depth.Set(a.queued);
 }
 
-void Worker::OnSendComplete(Assoc& a, uint32_t desc, int res) {
+// A send's end: its request CQE, and for SENDMSG_ZC with IORING_CQE_F_MORE
+// also the notification CQE that hands the buffer back.
+void Worker::OnSendComplete(Assoc& a, uint32_t desc, int res, uint32_t flags, bool zc) {
   SendDesc& d = send_pool_->desc(desc);
   ABSL_RAW_CHECK(d.slot == a.slot && d.segments > 0, "send completion for a descriptor not in flight");
-  d.result = res;
-  if (++a.chain_done == a.chain.size()) FinishChain(a);
+  if (zc && (flags & IORING_CQE_F_NOTIF)) {
+    d.notif_pending = false;
+  } else {
+    d.result = res;
+    d.result_in = true;
+    if (zc) {
+      d.notif_pending = flags & IORING_CQE_F_MORE;
+      // Conclusive only when refused or done; EAGAIN and the like say nothing.
+      if (a.zc == ZcSupport::kUnknown && (res == -EOPNOTSUPP || res >= 0)) LearnZcSupport(a, res >= 0);
+      if (res == -EOPNOTSUPP) d.result = -ECANCELED;  // not sent: again, with sendmsg
+      if (res >= 0) zc_sends_.Add(1);
+    }
+  }
+  if (d.result_in && !d.notif_pending && ++a.chain_done == a.chain.size()) FinishChain(a);
+}
+
+void Worker::LearnZcSupport(Assoc& a, bool supported) {
+  const ZcSupport support = supported ? ZcSupport::kYes : ZcSupport::kNo;
+  zc_by_protocol_.emplace_back(a.protocol, support);
+  for (Assoc& other : slots_) {
+    if (other.live() && other.protocol == a.protocol && other.zc == ZcSupport::kUnknown) other.zc = support;
+  }
+  a.zc = support;
+  Logf("worker %d: SENDMSG_ZC %s on protocol %d sockets: sending with %s", options_.index,
+       supported ? "works" : "is refused (EOPNOTSUPP)", a.protocol, supported ? "sendmsg_zc" : "sendmsg");
 }
 
 void Worker::FinishChain(Assoc& a) {
@@ -266,6 +303,7 @@ int SendSctpFlag(int fd, uint16_t sctp_flag) {
 void Worker::SendEof(Assoc& a) {
   if (a.eof_sent) return;
   a.eof_sent = true;
+  other_syscalls_.Add(1);
   int ret = a.sctp ? SendSctpFlag(a.fd.get(), SCTP_EOF) : (::shutdown(a.fd.get(), SHUT_WR) == 0 ? 0 : -errno);
   if (ret < 0) {
     handler_->OnError(*this, HandleOf(a), absl::ErrnoToStatus(-ret, "graceful shutdown"));
@@ -275,6 +313,7 @@ void Worker::SendEof(Assoc& a) {
 }
 
 void Worker::SendAbort(Assoc& a) {
+  other_syscalls_.Add(1);
   if (a.sctp) {
     SendSctpFlag(a.fd.get(), SCTP_ABORT);
   } else {

@@ -3,6 +3,8 @@
 // through the same code path a kernel completion takes.
 #include "dataplane/worker.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -97,6 +99,7 @@ TEST_F(WorkerTest, ReceivesInPlaceInOrderWithoutCopies) {
     EXPECT_FALSE(msgs[i].copied);
     EXPECT_EQ(msgs[i].assoc, h);
   }
+  Settle();
   WorkerStats s = worker_->Snapshot();
   EXPECT_EQ(s.totals.messages_in, uint64_t{kCount});
   EXPECT_EQ(s.totals.copied_bytes, 0u);
@@ -133,7 +136,55 @@ TEST_F(WorkerTest, ManyQueuedSendsGoOutInOrderAcrossChains) {
     for (int i = 0; i < kCount; ++i) ASSERT_EQ(w.SendCopy(h, 0, 0, Payload(i, 64)), SendResult::kOk);
   });
   for (int i = 0; i < kCount; ++i) ASSERT_EQ(ReadMessage(peer.get()), Payload(i, 64)) << i;
-  EXPECT_EQ(worker_->Snapshot().totals.send_copied_bytes, uint64_t{kCount} * 64);
+  Settle();
+  WorkerStats s = worker_->Snapshot();
+  EXPECT_EQ(s.totals.send_copied_bytes, uint64_t{kCount} * 64);
+  EXPECT_EQ(s.totals.messages_out, uint64_t{kCount});
+  EXPECT_EQ(s.zc_sends, 0u);  // AF_UNIX refuses SENDMSG_ZC: probed, fell back to sendmsg
+}
+
+// A protocol that supports SENDMSG_ZC (TCP): the probe succeeds, every send
+// after it goes zero-copy, each buffer comes back with its notification CQE.
+TEST_F(WorkerTest, SendZcIsUsedWhereTheSocketSupportsIt) {
+  Start({.send_batch = 8});
+  Fd listener(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ASSERT_EQ(listen(listener.get(), 1), 0);
+  Fd client(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_EQ(connect(client.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  Fd server(accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+  ASSERT_TRUE(server);
+  ASSERT_TRUE(worker_->Adopt(std::move(server), 1, 0).ok());
+  ASSERT_TRUE(handler_.WaitAdopted(1));
+  AssocHandle h = handler_.adopted(0);
+  constexpr int kCount = 100;
+  std::string expected;
+  OnWorker([&](Worker& w) {
+    for (int i = 0; i < kCount; ++i) {
+      expected += Payload(i, 500);
+      ASSERT_EQ(w.SendCopy(h, 0, 0, Payload(i, 500)), SendResult::kOk);
+    }
+  });
+  std::string got;
+  while (got.size() < expected.size()) {
+    std::string chunk = ReadMessage(client.get());
+    ASSERT_NE(chunk, "<timeout>");
+    got += chunk;
+  }
+  EXPECT_TRUE(got == expected);
+  // The peer closes; the association ends only after every send's request
+  // and notification CQEs are in.
+  client.reset();
+  ASSERT_TRUE(handler_.WaitDowns(1));
+  EXPECT_EQ(handler_.downs()[0].stats.messages_out, uint64_t{kCount});
+  WorkerStats s = worker_->Snapshot();
+  EXPECT_EQ(s.zc_sends, uint64_t{kCount});
+  EXPECT_EQ(s.send_buffers_in_use, 0u);
 }
 
 TEST_F(WorkerTest, TinyBufferRingRunsDryAndLosesNothing) {
