@@ -11,6 +11,8 @@
 #include <cstring>
 #include <vector>
 
+#include "dataplane/sctp_parse.h"
+
 namespace sctpdp::perf {
 
 void Die(const char* format, ...) {
@@ -99,23 +101,14 @@ Association Association::Open() {
 Sender::Sender(int fd, size_t size, uint64_t count) {
   thread_ = std::thread([fd, size, count] {
     std::vector<char> payload(size, 'x');
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(sctp_sndinfo))];
+    alignas(cmsghdr) char control[kSendControlBytes];
     for (uint64_t seq = 0; seq < count; ++seq) {
       std::memcpy(payload.data(), &seq, std::min(size, sizeof(seq)));
       iovec iov{payload.data(), size};
       msghdr msg{};
       msg.msg_iov = &iov;
       msg.msg_iovlen = 1;
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof(control);
-      cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = IPPROTO_SCTP;
-      c->cmsg_type = SCTP_SNDINFO;
-      c->cmsg_len = CMSG_LEN(sizeof(sctp_sndinfo));
-      sctp_sndinfo info{};
-      info.snd_sid = seq % 4;
-      info.snd_ppid = htonl(static_cast<uint32_t>(seq));
-      std::memcpy(CMSG_DATA(c), &info, sizeof(info));
+      FillSendControl(&msg, control, seq % 4, static_cast<uint32_t>(seq), 0, 0, 0);
       if (sendmsg(fd, &msg, MSG_NOSIGNAL) != static_cast<ssize_t>(size)) Die("sender: %s", std::strerror(errno));
     }
   });

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "dataplane/sctp_parse.h"
+
 #include <cerrno>
 #include <cstring>
 
@@ -103,21 +105,12 @@ sctp_assoc_t AwaitCommUp(int listener) {
 }
 
 bool SendOn(int fd, const std::string& payload, uint16_t stream, uint32_t ppid) {
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(sctp_sndinfo))] = {};
+  alignas(cmsghdr) char control[kSendControlBytes];
   iovec iov{const_cast<char*>(payload.data()), payload.size()};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = IPPROTO_SCTP;
-  c->cmsg_type = SCTP_SNDINFO;
-  c->cmsg_len = CMSG_LEN(sizeof(sctp_sndinfo));
-  sctp_sndinfo info{};
-  info.snd_sid = stream;
-  info.snd_ppid = htonl(ppid);
-  std::memcpy(CMSG_DATA(c), &info, sizeof(info));
+  FillSendControl(&msg, control, stream, ppid, 0, 0, 0);
   ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
   EXPECT_EQ(n, static_cast<ssize_t>(payload.size())) << std::strerror(errno);
   return n == static_cast<ssize_t>(payload.size());
