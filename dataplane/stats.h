@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <utility>
 
 namespace sctpdp {
 
@@ -24,6 +25,22 @@ struct AssocStats {
   uint64_t send_copied_bytes = 0;  // SendCopy: payloads not built in place
   uint64_t send_eagain = 0, send_errors = 0, send_dropped = 0;
   uint64_t send_queue_depth = 0;
+
+  AssocStats& operator+=(const AssocStats& o) {
+    messages_in += o.messages_in;
+    bytes_in += o.bytes_in;
+    messages_out += o.messages_out;
+    bytes_out += o.bytes_out;
+    notifications += o.notifications;
+    reassemblies += o.reassemblies;
+    copied_bytes += o.copied_bytes;
+    send_copied_bytes += o.send_copied_bytes;
+    send_eagain += o.send_eagain;
+    send_errors += o.send_errors;
+    send_dropped += o.send_dropped;
+    send_queue_depth += o.send_queue_depth;
+    return *this;
+  }
 };
 
 struct WorkerStats {
@@ -44,6 +61,23 @@ struct WorkerStats {
   uint64_t other_syscalls = 0;    // eventfd reads, fixed-file updates, sockopts, EOF/ABORT
 
   uint64_t Syscalls() const { return enter_calls + other_syscalls; }
+
+  WorkerStats& operator+=(const WorkerStats& o) {
+    totals += o.totals;
+    for (auto [mine, theirs] : {std::pair{&enter_calls, o.enter_calls}, {&cqes, o.cqes}, {&enobufs, o.enobufs},
+                                {&recv_rearms, o.recv_rearms}, {&recv_errors, o.recv_errors},
+                                {&oversize_messages, o.oversize_messages},
+                                {&associations_adopted, o.associations_adopted},
+                                {&associations_closed, o.associations_closed},
+                                {&associations_active, o.associations_active},
+                                {&retained_buffers, o.retained_buffers},
+                                {&send_buffers_in_use, o.send_buffers_in_use},
+                                {&inbox_commands, o.inbox_commands}, {&zc_sends, o.zc_sends},
+                                {&other_syscalls, o.other_syscalls}}) {
+      *mine += theirs;
+    }
+    return *this;
+  }
 
   double CqesPerEnter() const { return enter_calls ? double(cqes) / double(enter_calls) : 0.0; }
 };

@@ -271,10 +271,18 @@ void Worker::ArmWake() {
   sqe->user_data = Tag{Op::kWake, 0, 0, 0}.Pack();
 }
 
-void Worker::Wake() {
-  // One eventfd write per batch of posts: the worker clears the flag before
-  // it drains, so a post after that wakes it again.
+void Worker::Wake(Ring* via, uint64_t via_user_data) {
+  // One wake-up per batch of posts: the worker clears the flag before it
+  // drains, so a post after that wakes it again.
   if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+  if (via != nullptr && ProbeRingFeatures().op_msg_ring) {
+    // Ring to ring: a CQE lands in the worker's ring directly.
+    io_uring_sqe* sqe = via->GetSqe();
+    PrepareMsgRingWake(sqe);
+    sqe->user_data = via_user_data;
+    via->SubmitAndWait(0, 0);
+    return;
+  }
   uint64_t one = 1;
   (void)!write(wake_fd_.get(), &one, sizeof(one));
 }
@@ -284,7 +292,7 @@ void Worker::PrepareMsgRingWake(io_uring_sqe* sqe) const {
                    Tag{Op::kMsgRing, 0, 0, 0}.Pack());
 }
 
-absl::Status Worker::Post(std::function<void(Worker&)> fn) {
+absl::Status Worker::Post(std::function<void(Worker&)> fn, Ring* via, uint64_t via_user_data) {
   if (stop_requested_.load(std::memory_order_acquire)) {
     return absl::FailedPreconditionError(absl::StrCat("worker ", options_.index, " is stopping"));
   }
@@ -295,7 +303,7 @@ absl::Status Worker::Post(std::function<void(Worker&)> fn) {
     }
     inbox_.push_back(std::move(fn));
   }
-  Wake();
+  Wake(via, via_user_data);
   return absl::OkStatus();
 }
 
@@ -310,10 +318,13 @@ void Worker::DrainInbox() {
   for (auto& fn : batch) fn(*this);
 }
 
-absl::Status Worker::Adopt(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie) {
+absl::Status Worker::Adopt(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie, Ring* via,
+                           uint64_t via_user_data) {
   if (!fd) return absl::InvalidArgumentError("adopt: invalid fd");
+  // Threads share the descriptor table: the number is all the worker needs.
   int raw = fd.release();
-  absl::Status s = Post([raw, assoc_id, cookie](Worker& w) { w.AdoptNow(Fd(raw), assoc_id, cookie); });
+  absl::Status s = Post([raw, assoc_id, cookie](Worker& w) { w.AdoptNow(Fd(raw), assoc_id, cookie); },
+                        via, via_user_data);
   if (!s.ok()) ::close(raw);
   return s;
 }
@@ -323,7 +334,7 @@ void Worker::Stop() {
   if (stopped_) return;
   stop_requested_.store(true, std::memory_order_release);
   wake_pending_.store(false, std::memory_order_release);
-  Wake();
+  Wake(nullptr, 0);
   if (thread_.joinable()) thread_.join();
   stopped_ = true;
 }

@@ -141,9 +141,16 @@ class Worker {
   // Hands `fd` (a connected SEQPACKET/STREAM socket, normally a peeled SCTP
   // association) to this worker. OnAdopted follows on the worker thread, or
   // OnError + close when it has no free slot.
-  absl::Status Adopt(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie);
+  //
+  // Wake-up: with `via` (the calling thread's own ring) and a kernel with
+  // IORING_OP_MSG_RING, the worker is woken by a MSG_RING SQE submitted on
+  // `via`, whose own CQE carries `via_user_data` for the caller to reap;
+  // otherwise by an eventfd write. REQUIRES: `via` belongs to the caller.
+  absl::Status Adopt(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie, Ring* via = nullptr,
+                     uint64_t via_user_data = 0);
   // Runs `fn` on the worker thread, in order with other Posts and Adopts.
-  absl::Status Post(std::function<void(Worker&)> fn);
+  // `via` as for Adopt.
+  absl::Status Post(std::function<void(Worker&)> fn, Ring* via = nullptr, uint64_t via_user_data = 0);
   // Drains queued sends (up to stop_deadline), ends every association
   // (OnAssociationDown(kStopped)) and joins the thread. Idempotent.
   void Stop();
@@ -201,7 +208,7 @@ class Worker {
   void Loop();
   void ProcessCompletions();
   void Dispatch(uint64_t user_data, int res, uint32_t flags);
-  void Wake();
+  void Wake(Ring* via, uint64_t via_user_data);
   void ArmWake();
   void DrainInbox();
   bool StopComplete();

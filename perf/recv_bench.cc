@@ -109,7 +109,7 @@ std::pair<Row, Row> RunPair(size_t size, uint64_t count, const WorkerOptions& op
   const absl::Duration cpu0 = (*worker)->ThreadCpuTime();
   const absl::Time t0 = absl::Now();
   if (!(*worker)->Adopt(std::move(assoc.peeled), assoc.id, 0).ok()) Die("adopt failed");
-  if (!handler.done_.WaitFor(absl::Minutes(10))) Die("worker did not receive %llu messages", count);
+  if (!handler.done_.WaitFor(absl::Minutes(10))) Die("worker did not receive %llu messages", static_cast<unsigned long long>(count));
   Row uring{name, size, count};
   uring.seconds = absl::ToDoubleSeconds(absl::Now() - t0);
   uring.cpu_seconds = absl::ToDoubleSeconds((*worker)->ThreadCpuTime() - cpu0);
@@ -119,7 +119,7 @@ std::pair<Row, Row> RunPair(size_t size, uint64_t count, const WorkerOptions& op
   uring.cqes_per_enter = double(s1.cqes - s0.cqes) / double(std::max<uint64_t>(1, s1.enter_calls - s0.enter_calls));
   sender.Join();
   (*worker)->Stop();
-  if (order.violations() > 0) Die("%llu per-stream order violations", order.violations());
+  if (order.violations() > 0) Die("%llu per-stream order violations", static_cast<unsigned long long>(order.violations()));
   return {base, uring};
 }
 

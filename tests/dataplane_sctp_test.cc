@@ -4,6 +4,7 @@
 // slow reader lose nothing; peer SHUTDOWN and ABORT end the association and
 // release everything.
 #include <arpa/inet.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <gtest/gtest.h>
@@ -34,7 +35,7 @@ struct Peeled {
   AssocHandle handle;
 };
 
-Peeled PeelAndAdopt(Worker& worker, RecordingHandler& handler) {
+Peeled PeelAndAdopt(Worker& worker, RecordingHandler& handler, Ring* via = nullptr) {
   Peeled p;
   p.listener = MakeListener();
   p.client = Connect(p.listener.addr);
@@ -42,7 +43,7 @@ Peeled PeelAndAdopt(Worker& worker, RecordingHandler& handler) {
   Fd fd(sctp_peeloff_flags(p.listener.fd.get(), id, SOCK_NONBLOCK | SOCK_CLOEXEC));
   EXPECT_TRUE(fd) << "sctp_peeloff_flags: " << std::strerror(errno);
   size_t before = handler.adopted_count();
-  EXPECT_TRUE(worker.Adopt(std::move(fd), id, 0).ok());
+  EXPECT_TRUE(worker.Adopt(std::move(fd), id, 0, via, 1).ok());
   EXPECT_TRUE(handler.WaitAdopted(before + 1));
   p.handle = handler.adopted(before);
   return p;
@@ -82,7 +83,9 @@ TEST(DataplaneSctpTest, EverySizeArrivesIntactOnceInPerStreamOrder) {
     ASSERT_LT(s, seq);
     EXPECT_EQ(m.stream, s % kStreamsUsed);
     EXPECT_TRUE(m.payload == Pattern(s, sizes[s / kPerSize])) << "message " << s << " corrupted";
-    if (last_ppid.count(m.stream)) EXPECT_GT(s, last_ppid[m.stream]) << "reordered on stream " << m.stream;
+    if (last_ppid.count(m.stream)) {
+      EXPECT_GT(s, last_ppid[m.stream]) << "reordered on stream " << m.stream;
+    }
     last_ppid[m.stream] = s;
     EXPECT_EQ(m.copied, m.payload.size() > 8192 - 200) << "size " << m.payload.size();
     copied += m.copied;
@@ -155,7 +158,9 @@ TEST(DataplaneSctpTest, SlowReaderGetsEverythingThroughBackpressure) {
     ASSERT_EQ(ntohl(r.info.rcv_ppid), seq);
     ASSERT_EQ(r.info.rcv_sid, seq % 4);
     auto it = last.find(r.info.rcv_sid);
-    if (it != last.end()) ASSERT_GT(int64_t{seq}, it->second) << "reordered on stream " << r.info.rcv_sid;
+    if (it != last.end()) {
+      ASSERT_GT(int64_t{seq}, it->second) << "reordered on stream " << r.info.rcv_sid;
+    }
     last[r.info.rcv_sid] = seq;
   }
   Notification done;
@@ -224,6 +229,68 @@ TEST(DataplaneSctpTest, WorkerShutdownIsGraceful) {
   EXPECT_EQ(ntohl(r.info.rcv_ppid), 42u);
   ASSERT_TRUE(handler.WaitDowns(1));
   EXPECT_EQ(handler.downs()[0].reason, DownReason::kShutdown);
+}
+
+// A message over max_message_size: reassembly stops at the limit (bounded
+// memory), the error is reported and counted, and the peer sees an ABORT.
+TEST(DataplaneSctpTest, OversizeMessageAbortsTheAssociation) {
+  RecordingHandler handler;
+  auto worker = StartWorker(handler, {.buffer_size = 8192, .max_message_size = 100000});
+  ASSERT_NE(worker, nullptr);
+  Peeled p = PeelAndAdopt(*worker, handler);
+  int sndbuf = 1 << 20;
+  ASSERT_EQ(setsockopt(p.client.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+  ASSERT_TRUE(testing::SendOn(p.client.get(), "small first", 0, 1));
+  ASSERT_TRUE(testing::SendOn(p.client.get(), Pattern(2, 200000), 0, 2));
+  ASSERT_TRUE(handler.WaitDowns(1));
+  EXPECT_EQ(handler.downs()[0].reason, DownReason::kOversize);
+  EXPECT_EQ(handler.messages().size(), 1u);  // the small one; never a part of the big one
+  EXPECT_EQ(worker->Snapshot().oversize_messages, 1u);
+  bool reported = false;
+  for (const auto& e : handler.errors()) reported |= e.code() == absl::StatusCode::kOutOfRange;
+  EXPECT_TRUE(reported);
+  // The peer's association was aborted.
+  char buf[16];
+  pollfd pfd{p.client.get(), POLLIN, 0};
+  ASSERT_EQ(poll(&pfd, 1, 30000), 1);
+  EXPECT_LE(recv(p.client.get(), buf, sizeof(buf), 0), 0);
+}
+
+TEST(DataplaneSctpTest, UnorderedAndTimeToLiveSendsCarryTheirFlags) {
+  RecordingHandler handler;
+  auto worker = StartWorker(handler);
+  ASSERT_NE(worker, nullptr);
+  Peeled p = PeelAndAdopt(*worker, handler);
+  AssocHandle h = p.handle;
+  ASSERT_TRUE(worker->Post([h](Worker& w) {
+    ASSERT_EQ(w.SendCopy(h, 1, 5, std::string("unordered"), kSendUnordered), SendResult::kOk);
+    ASSERT_EQ(w.SendCopy(h, 1, 6, std::string("ttl"), 0, /*ttl_ms=*/5000), SendResult::kOk);
+  }).ok());
+  testing::Received a = testing::Recv(p.client.get());
+  testing::Received b = testing::Recv(p.client.get());
+  if (a.data != "unordered") std::swap(a, b);  // unordered may overtake
+  EXPECT_EQ(a.data, "unordered");
+  EXPECT_TRUE(a.info.rcv_flags & SCTP_UNORDERED);
+  EXPECT_EQ(b.data, "ttl");
+  EXPECT_EQ(ntohl(b.info.rcv_ppid), 6u);
+}
+
+// The control thread hands associations over ring to ring (IORING_OP_MSG_RING
+// into the worker's SINGLE_ISSUER|DEFER_TASKRUN ring) on this kernel.
+TEST(DataplaneSctpTest, AdoptionWokenThroughMsgRing) {
+  RecordingHandler handler;
+  auto worker = StartWorker(handler);
+  ASSERT_NE(worker, nullptr);
+  auto ring = Ring::Create({.sq_entries = 8, .cq_entries = 16});
+  ASSERT_TRUE(ring.ok()) << ring.status();
+  const uint64_t before = worker->Snapshot().other_syscalls;
+  Peeled p = PeelAndAdopt(*worker, handler, ring->get());
+  // SCTP adoption: getsockopt, 8 setsockopts, the fixed-file update; no
+  // eventfd read.
+  EXPECT_EQ(worker->Snapshot().other_syscalls - before, 10u);
+  ASSERT_TRUE(testing::SendOn(p.client.get(), "via msg_ring", 3, 9));
+  ASSERT_TRUE(handler.WaitMessages(1));
+  EXPECT_EQ(handler.messages()[0].payload, "via msg_ring");
 }
 
 }  // namespace
