@@ -7,6 +7,8 @@
 #ifndef SCTPDP_DATAPLANE_SEND_POOL_H_
 #define SCTPDP_DATAPLANE_SEND_POOL_H_
 
+#include <netinet/in.h>
+#include <netinet/sctp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -35,6 +37,7 @@ struct SendDesc {
   bool result_in = false;     // its request CQE has come
   bool notif_pending = false; // SENDMSG_ZC: the kernel still holds the buffer
   bool zc = false;            // submitted as SENDMSG_ZC
+  sctp_assoc_t to = 0;        // one-to-many sockets: the destination association
   uint32_t buffers[kMaxSendSegments];
 };
 

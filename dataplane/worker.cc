@@ -96,6 +96,7 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerOptions& opti
 Worker::~Worker() { Stop(); }
 
 void Worker::ThreadMain(std::promise<absl::Status>* ready) {
+  thread_id_ = std::this_thread::get_id();
   absl::Status s = Init();
   ready->set_value(s);
   if (!s.ok()) return;
@@ -170,6 +171,13 @@ void Worker::Loop() {
       }
       if (StopComplete()) return;
     }
+    if (options_.tick_interval > absl::ZeroDuration()) {
+      const absl::Time now = absl::Now();
+      if (now >= next_tick_ || next_tick_ == absl::InfiniteFuture()) {
+        next_tick_ = now + options_.tick_interval;
+        handler_->OnTick(*this, now);
+      }
+    }
     FlushSends();
     RearmPending();
     buffers_->Publish();
@@ -177,12 +185,16 @@ void Worker::Loop() {
     // (wait_batch, bounded by wait_timeout). Stopping: check the drain
     // deadline every 10 ms.
     int ret;
+    const int64_t tick_ns = options_.tick_interval > absl::ZeroDuration()
+                                ? std::max<int64_t>(1, absl::ToInt64Nanoseconds(next_tick_ - absl::Now()))
+                                : 0;
     if (stopping_) {
       ret = ring_->SubmitAndWait(1, 10'000'000);
     } else if (options_.wait_batch > 1) {
-      ret = ring_->SubmitAndWait(options_.wait_batch, absl::ToInt64Nanoseconds(options_.wait_timeout));
+      int64_t ns = absl::ToInt64Nanoseconds(options_.wait_timeout);
+      ret = ring_->SubmitAndWait(options_.wait_batch, tick_ns > 0 ? std::min(ns, tick_ns) : ns);
     } else {
-      ret = ring_->SubmitAndWait(1, 0);
+      ret = ring_->SubmitAndWait(1, tick_ns);
     }
     enter_calls_.Set(ring_->enter_calls());
     if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN) {
@@ -319,11 +331,11 @@ void Worker::DrainInbox() {
 }
 
 absl::Status Worker::Adopt(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie, Ring* via,
-                           uint64_t via_user_data) {
+                           uint64_t via_user_data, SocketKind kind) {
   if (!fd) return absl::InvalidArgumentError("adopt: invalid fd");
   // Threads share the descriptor table: the number is all the worker needs.
   int raw = fd.release();
-  absl::Status s = Post([raw, assoc_id, cookie](Worker& w) { w.AdoptNow(Fd(raw), assoc_id, cookie); },
+  absl::Status s = Post([raw, assoc_id, cookie, kind](Worker& w) { w.AdoptNow(Fd(raw), assoc_id, cookie, kind); },
                         via, via_user_data);
   if (!s.ok()) ::close(raw);
   return s;
@@ -385,6 +397,11 @@ Worker::Assoc* Worker::Lookup(AssocHandle handle) {
   return &a;
 }
 
+int Worker::FdOf(AssocHandle socket) {
+  Assoc* a = Lookup(socket);
+  return a == nullptr ? -1 : a->fd.get();
+}
+
 AssocHandle Worker::HandleOf(const Assoc& a) const {
   return AssocHandle::Make(options_.index, a.slot, a.generation);
 }
@@ -417,7 +434,7 @@ absl::Status ConfigureSctpSocket(int fd) {
 
 }  // namespace
 
-void Worker::AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie) {
+void Worker::AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie, SocketKind kind) {
   if (stopping_ || free_slots_.empty()) {
     handler_->OnError(*this, AssocHandle{},
                       absl::ResourceExhaustedError(absl::StrCat(
@@ -453,6 +470,7 @@ void Worker::AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie) {
   a.assoc_id = assoc_id;
   a.cookie = cookie;
   a.protocol = protocol;
+  a.kind = sctp ? kind : SocketKind::kAssociation;
   a.zc = ProbeRingFeatures().op_sendmsg_zc ? ZcSupport::kUnknown : ZcSupport::kNo;
   for (const auto& [proto, support] : zc_by_protocol_) {
     if (proto == protocol) a.zc = support;

@@ -69,6 +69,9 @@ struct WorkerOptions {
   unsigned wait_batch = 1;
   absl::Duration wait_timeout = absl::Milliseconds(1);
   absl::Duration stop_deadline = absl::Seconds(2);  // for draining sends at Stop
+  // Calls WorkerHandler::OnTick this often (0: never), from the loop, with
+  // the completion queue drained.
+  absl::Duration tick_interval = absl::ZeroDuration();
 };
 
 // Why an association left its worker.
@@ -118,6 +121,17 @@ class WorkerHandler {
   // Last call for the association: its fd, slot and buffers are released.
   virtual void OnAssociationDown(Worker& w, AssocHandle assoc, DownReason reason,
                                  const AssocStats& final_stats) {}
+  // Every WorkerOptions::tick_interval, between completion batches: the CQ
+  // has just been drained and, with DEFER_TASKRUN, no receive can run until
+  // the loop enters the kernel again.
+  virtual void OnTick(Worker& w, absl::Time now) {}
+};
+
+// How an adopted socket frames associations.
+enum class SocketKind : uint8_t {
+  kAssociation,  // one association (peeled SCTP, or any connected SEQPACKET)
+  kOneToMany,    // an SCTP one-to-many socket: many associations, told apart
+                 // by SCTP_RCVINFO/SNDINFO; their notifications never end it
 };
 
 // A receive buffer kept past OnMessage. Give it back with Worker::Release.
@@ -147,7 +161,7 @@ class Worker {
   // `via`, whose own CQE carries `via_user_data` for the caller to reap;
   // otherwise by an eventfd write. REQUIRES: `via` belongs to the caller.
   absl::Status Adopt(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie, Ring* via = nullptr,
-                     uint64_t via_user_data = 0);
+                     uint64_t via_user_data = 0, SocketKind kind = SocketKind::kAssociation);
   // Runs `fn` on the worker thread, in order with other Posts and Adopts.
   // `via` as for Adopt.
   absl::Status Post(std::function<void(Worker&)> fn, Ring* via = nullptr, uint64_t via_user_data = 0);
@@ -173,6 +187,19 @@ class Worker {
   // Convenience: copies `payload` into a send buffer (counted as a copy).
   SendResult SendCopy(AssocHandle assoc, uint16_t stream, uint32_t ppid,
                       absl::Span<const char> payload, uint16_t flags = 0, uint32_t ttl_ms = 0);
+  // On a kOneToMany socket: to association `to` (SCTP_SNDINFO snd_assoc_id).
+  SendResult SendCopyTo(AssocHandle socket, sctp_assoc_t to, uint16_t stream, uint32_t ppid,
+                        absl::Span<const char> payload, uint16_t flags = 0, uint32_t ttl_ms = 0);
+  // Messages for association `to` queued or in flight on `socket`.
+  unsigned SendsPendingFor(AssocHandle socket, sctp_assoc_t to);
+  // The association whose message is half reassembled on `socket`, or 0.
+  sctp_assoc_t PartialFor(AssocHandle socket);
+  // Handles completions the kernel has already posted, without entering it.
+  // REQUIRES: not called from inside a completion callback (OnTick is fine).
+  void ProcessPostedCompletions() { ProcessCompletions(); }
+  // The fd of an adopted socket, for synchronous calls (peeloff, sockopts).
+  int FdOf(AssocHandle socket);
+  bool OnWorkerThread() const { return std::this_thread::get_id() == thread_id_; }
   // Keeps `msg`'s payload valid past OnMessage. Fails when the retain budget
   // is spent (the ring must never run dry of buffers for good).
   absl::StatusOr<RetainedMessage> Retain(const MessageView& msg);
@@ -214,7 +241,9 @@ class Worker {
   bool StopComplete();
 
   // Adoption and teardown (worker.cc).
-  void AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie);
+  void AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie, SocketKind kind);
+  SendResult Enqueue(Assoc& a, SendBuffer buffer, uint16_t stream, uint32_t ppid, uint16_t flags,
+                     uint32_t ttl_ms, sctp_assoc_t to);
   Assoc* Lookup(AssocHandle handle);
   AssocHandle HandleOf(const Assoc& a) const;
   void BeginTeardown(Assoc& a, DownReason reason);
@@ -254,6 +283,8 @@ class Worker {
   const WorkerOptions options_;
   WorkerHandler* const handler_;
   std::thread thread_;
+  std::thread::id thread_id_;
+  absl::Time next_tick_ = absl::InfiniteFuture();
   std::unique_ptr<Ring> ring_;
   std::unique_ptr<BufferRing> buffers_;
   std::unique_ptr<SendPool> send_pool_;

@@ -246,9 +246,17 @@ void Worker::DeliverNotification(Assoc& a, absl::Span<const char> bytes) {
     return;
   }
   handler_->OnEvent(*this, HandleOf(a), *ev);
-  if (ev->EndsAssociation()) {
+  // On a one-to-many socket an association's end is an event, not the
+  // socket's end.
+  if (ev->EndsAssociation() && a.kind == SocketKind::kAssociation && a.live()) {
     BeginTeardown(a, ev->state == SCTP_SHUTDOWN_COMP ? DownReason::kShutdown : DownReason::kCommLost);
   }
+}
+
+sctp_assoc_t Worker::PartialFor(AssocHandle socket) {
+  Assoc* a = Lookup(socket);
+  if (a == nullptr || a->partial_len == 0) return 0;
+  return a->partial_parts.has_rcvinfo ? a->partial_parts.rcvinfo.rcv_assoc_id : a->assoc_id;
 }
 
 absl::StatusOr<RetainedMessage> Worker::Retain(const MessageView& msg) {

@@ -40,13 +40,20 @@ SendResult Worker::Send(AssocHandle assoc, uint16_t stream, uint32_t ppid, SendB
                         uint16_t flags, uint32_t ttl_ms) {
   if (!buffer.valid()) return SendResult::kNoBuffers;
   Assoc* a = Lookup(assoc);
-  SendResult result = SendResult::kOk;
   if (a == nullptr) {
-    result = SendResult::kNoAssociation;
-  } else if (!a->live() || a->shutdown_requested) {
+    ReleaseSendBuffer(buffer);
+    return SendResult::kNoAssociation;
+  }
+  return Enqueue(*a, buffer, stream, ppid, flags, ttl_ms, 0);
+}
+
+SendResult Worker::Enqueue(Assoc& a, SendBuffer buffer, uint16_t stream, uint32_t ppid, uint16_t flags,
+                           uint32_t ttl_ms, sctp_assoc_t to) {
+  SendResult result = SendResult::kOk;
+  if (!a.live() || a.shutdown_requested) {
     result = SendResult::kClosing;
-  } else if (a->queued >= options_.send_queue_limit) {
-    a->want_writable = true;
+  } else if (a.queued >= options_.send_queue_limit) {
+    a.want_writable = true;
     result = SendResult::kQueueFull;
   }
   if (result != SendResult::kOk) {
@@ -57,36 +64,54 @@ SendResult Worker::Send(AssocHandle assoc, uint16_t stream, uint32_t ppid, SendB
   std::memset(&d.msg, 0, sizeof(d.msg));
   d.msg.msg_iov = d.iov;
   d.msg.msg_iovlen = d.segments;
-  if (a->sctp) FillSendControl(&d.msg, d.control, stream, ppid, flags, ttl_ms, 0);
-  d.slot = a->slot;
+  d.to = to;
+  if (a.sctp) FillSendControl(&d.msg, d.control, stream, ppid, flags, ttl_ms, to);
+  d.slot = a.slot;
   d.next = kNoDesc;
-  if (a->queue_tail == kNoDesc) {
-    a->queue_head = buffer.id();
+  if (a.queue_tail == kNoDesc) {
+    a.queue_head = buffer.id();
   } else {
-    send_pool_->desc(a->queue_tail).next = buffer.id();
+    send_pool_->desc(a.queue_tail).next = buffer.id();
   }
-  a->queue_tail = buffer.id();
-  ++a->queued;
-  a->stats.send_queue_depth.Set(a->queued);
-  MarkSendDirty(*a);
+  a.queue_tail = buffer.id();
+  ++a.queued;
+  a.stats.send_queue_depth.Set(a.queued);
+  MarkSendDirty(a);
   return SendResult::kOk;
 }
 
 SendResult Worker::SendCopy(AssocHandle assoc, uint16_t stream, uint32_t ppid,
                             absl::Span<const char> payload, uint16_t flags, uint32_t ttl_ms) {
+  return SendCopyTo(assoc, 0, stream, ppid, payload, flags, ttl_ms);
+}
+
+SendResult Worker::SendCopyTo(AssocHandle socket, sctp_assoc_t to, uint16_t stream, uint32_t ppid,
+                              absl::Span<const char> payload, uint16_t flags, uint32_t ttl_ms) {
   if (payload.size() > options_.max_message_size || payload.size() > send_pool_->max_message_size()) {
     return SendResult::kTooBig;
   }
+  Assoc* a = Lookup(socket);
+  if (a == nullptr) return SendResult::kNoAssociation;
   SendBuffer b = AcquireSendBuffer(payload.size());
   if (!b.valid()) return SendResult::kNoBuffers;
   b.Write(0, payload);
-  SendResult r = Send(assoc, stream, ppid, b, flags, ttl_ms);
+  SendResult r = Enqueue(*a, b, stream, ppid, flags, ttl_ms, to);
   if (r == SendResult::kOk) {
-    Assoc* a = Lookup(assoc);
     a->stats.send_copied_bytes.Add(payload.size());
     totals_.send_copied_bytes.Add(payload.size());
   }
   return r;
+}
+
+unsigned Worker::SendsPendingFor(AssocHandle socket, sctp_assoc_t to) {
+  Assoc* a = Lookup(socket);
+  if (a == nullptr) return 0;
+  unsigned n = 0;
+  for (uint32_t id = a->queue_head; id != kNoDesc; id = send_pool_->desc(id).next) {
+    n += send_pool_->desc(id).to == to;
+  }
+  for (uint32_t id : a->chain) n += send_pool_->desc(id).to == to;
+  return n;
 }
 
 void Worker::MarkSendDirty(Assoc& a) {
