@@ -38,6 +38,10 @@ struct SendDesc {
   bool notif_pending = false; // SENDMSG_ZC: the kernel still holds the buffer
   bool zc = false;            // submitted as SENDMSG_ZC
   sctp_assoc_t to = 0;        // one-to-many sockets: the destination association
+  uint16_t stream = 0;        // as given to Send, to hand a queued message on
+  uint16_t sctp_flags = 0;
+  uint32_t ppid = 0;
+  uint32_t ttl_ms = 0;
   uint32_t buffers[kMaxSendSegments];
 };
 

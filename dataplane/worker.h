@@ -190,8 +190,18 @@ class Worker {
   // On a kOneToMany socket: to association `to` (SCTP_SNDINFO snd_assoc_id).
   SendResult SendCopyTo(AssocHandle socket, sctp_assoc_t to, uint16_t stream, uint32_t ppid,
                         absl::Span<const char> payload, uint16_t flags = 0, uint32_t ttl_ms = 0);
-  // Messages for association `to` queued or in flight on `socket`.
-  unsigned SendsPendingFor(AssocHandle socket, sctp_assoc_t to);
+  // Messages for association `to` in flight in the kernel on `socket`.
+  unsigned SendsInFlightFor(AssocHandle socket, sctp_assoc_t to);
+  // Takes the messages for `to` still queued (not yet submitted) on
+  // `socket` out of its queue, oldest first, to be sent elsewhere.
+  struct QueuedSend {
+    uint16_t stream = 0;
+    uint16_t flags = 0;
+    uint32_t ppid = 0;
+    uint32_t ttl_ms = 0;
+    std::string payload;
+  };
+  std::vector<QueuedSend> TakeQueuedFor(AssocHandle socket, sctp_assoc_t to);
   // The association whose message is half reassembled on `socket`, or 0.
   sctp_assoc_t PartialFor(AssocHandle socket);
   // Handles completions the kernel has already posted, without entering it.
@@ -200,6 +210,9 @@ class Worker {
   // The fd of an adopted socket, for synchronous calls (peeloff, sockopts).
   int FdOf(AssocHandle socket);
   bool OnWorkerThread() const { return std::this_thread::get_id() == thread_id_; }
+  // This worker's ring, to hand work to other rings (MSG_RING) from its own
+  // thread. Worker thread only.
+  Ring* ring() { return ring_.get(); }
   // Keeps `msg`'s payload valid past OnMessage. Fails when the retain budget
   // is spent (the ring must never run dry of buffers for good).
   absl::StatusOr<RetainedMessage> Retain(const MessageView& msg);

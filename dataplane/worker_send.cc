@@ -65,6 +65,10 @@ SendResult Worker::Enqueue(Assoc& a, SendBuffer buffer, uint16_t stream, uint32_
   d.msg.msg_iov = d.iov;
   d.msg.msg_iovlen = d.segments;
   d.to = to;
+  d.stream = stream;
+  d.sctp_flags = flags;
+  d.ppid = ppid;
+  d.ttl_ms = ttl_ms;
   if (a.sctp) FillSendControl(&d.msg, d.control, stream, ppid, flags, ttl_ms, to);
   d.slot = a.slot;
   d.next = kNoDesc;
@@ -103,15 +107,47 @@ SendResult Worker::SendCopyTo(AssocHandle socket, sctp_assoc_t to, uint16_t stre
   return r;
 }
 
-unsigned Worker::SendsPendingFor(AssocHandle socket, sctp_assoc_t to) {
+unsigned Worker::SendsInFlightFor(AssocHandle socket, sctp_assoc_t to) {
   Assoc* a = Lookup(socket);
   if (a == nullptr) return 0;
   unsigned n = 0;
-  for (uint32_t id = a->queue_head; id != kNoDesc; id = send_pool_->desc(id).next) {
-    n += send_pool_->desc(id).to == to;
-  }
   for (uint32_t id : a->chain) n += send_pool_->desc(id).to == to;
   return n;
+}
+
+std::vector<Worker::QueuedSend> Worker::TakeQueuedFor(AssocHandle socket, sctp_assoc_t to) {
+  std::vector<QueuedSend> out;
+  Assoc* a = Lookup(socket);
+  if (a == nullptr) return out;
+  uint32_t prev = kNoDesc;
+  for (uint32_t id = a->queue_head; id != kNoDesc;) {
+    SendDesc& d = send_pool_->desc(id);
+    const uint32_t next = d.next;
+    if (d.to != to) {
+      prev = id;
+      id = next;
+      continue;
+    }
+    QueuedSend q{d.stream, d.sctp_flags, d.ppid, d.ttl_ms, std::string()};
+    q.payload.reserve(d.length);
+    for (unsigned i = 0; i < d.segments; ++i) {
+      q.payload.append(static_cast<const char*>(d.iov[i].iov_base), d.iov[i].iov_len);
+    }
+    out.push_back(std::move(q));
+    // Unlink and free.
+    if (prev == kNoDesc) {
+      a->queue_head = next;
+    } else {
+      send_pool_->desc(prev).next = next;
+    }
+    if (a->queue_tail == id) a->queue_tail = prev;
+    --a->queued;
+    send_pool_->Free(id);
+    id = next;
+  }
+  a->stats.send_queue_depth.Set(a->queued);
+  send_in_use_.Set(send_pool_->buffers_in_use());
+  return out;
 }
 
 void Worker::MarkSendDirty(Assoc& a) {
