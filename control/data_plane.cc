@@ -155,8 +155,8 @@ absl::StatusOr<std::unique_ptr<DataPlane>> DataPlane::Create(const DataPlaneOpti
                                                              DataPlaneHandler* handler) {
   if (handler == nullptr) return absl::InvalidArgumentError("data plane: null handler");
   if (options.max_associations == 0) return absl::InvalidArgumentError("data plane: max_associations must be > 0");
-  if (options.max_peeled_per_worker == 0 || options.max_peeled_per_worker > options.worker.max_associations) {
-    return absl::InvalidArgumentError(absl::StrCat("data plane: max_peeled_per_worker must be 1..",
+  if (options.max_peeled_per_worker > options.worker.max_associations) {
+    return absl::InvalidArgumentError(absl::StrCat("data plane: max_peeled_per_worker must be 0..",
                                                    options.worker.max_associations, " (worker.max_associations)"));
   }
   if (options.evaluate_interval <= absl::ZeroDuration()) {
@@ -290,7 +290,8 @@ void DataPlane::PeelAndHandOff(sctp_assoc_t id, absl::Time now) {
   // side, above).
   if (control_->PartialFor(listener_) == id || control_->SendsInFlightFor(listener_, id) > 0) return;
   std::vector<WorkerLoad> loads = table_.Loads(pool_->size());
-  const int w = PickWorker(loads, options_.max_peeled_per_worker);
+  const unsigned cap = options_.max_peeled_per_worker ? options_.max_peeled_per_worker : options_.worker.max_associations;
+  const int w = PickWorker(loads, cap);
   if (w < 0) {
     peel_deferred_.fetch_add(1, std::memory_order_relaxed);
     return;

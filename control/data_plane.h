@@ -52,7 +52,7 @@ struct DataPlaneOptions {
   WorkerOptions control;         // the control thread's ring and buffers
   HotnessOptions hotness;
   size_t max_associations = 100000;      // more: the newcomer is aborted, counted
-  unsigned max_peeled_per_worker = 1024; // <= worker.max_associations
+  unsigned max_peeled_per_worker = 0;    // <= worker.max_associations; 0: that
   absl::Duration evaluate_interval = absl::Milliseconds(50);
   const PeeloffOps* peeloff_ops = nullptr;  // tests: a seam; null = the kernel
 };

@@ -283,7 +283,7 @@ class Worker {
   void LearnZcSupport(Assoc& a, bool supported);
   void FinishChain(Assoc& a);
   void FailQueued(Assoc& a);
-  void ReportSendError(Assoc& a, int res, const char* what);
+  void ReportSendError(Assoc& a, int res, const char* what, sctp_assoc_t to);
   void SendEof(Assoc& a);
   void SendAbort(Assoc& a);
 

@@ -255,7 +255,7 @@ void Worker::FinishChain(Assoc& a) {
         totals_.messages_out.Add(1);
         totals_.bytes_out.Add(d.length);
       } else {
-        ReportSendError(a, res, "short sendmsg (an SCTP message is sent whole or not at all)");
+        ReportSendError(a, res, "short sendmsg (an SCTP message is sent whole or not at all)", d.to);
       }
       send_pool_->Free(id);
       continue;
@@ -284,13 +284,15 @@ void Worker::FinishChain(Assoc& a) {
       case ECONNRESET:
       case ENOTCONN:
       case ESHUTDOWN:
-        dead = true;
+        // The association is gone. On a one-to-many socket that is one
+        // association among many: the socket lives on.
+        dead = a.kind == SocketKind::kAssociation;
         [[fallthrough]];
       case EMSGSIZE:
       case EINVAL:
       case EFAULT:
       default:
-        ReportSendError(a, res, "sendmsg");
+        ReportSendError(a, res, d.to != 0 ? "sendmsg to association" : "sendmsg", d.to);
         send_pool_->Free(id);
         continue;
     }
@@ -337,11 +339,12 @@ void Worker::FailQueued(Assoc& a) {
                     absl::UnavailableError(absl::StrCat(dropped, " queued messages dropped: association ending")));
 }
 
-void Worker::ReportSendError(Assoc& a, int res, const char* what) {
+void Worker::ReportSendError(Assoc& a, int res, const char* what, sctp_assoc_t to) {
   a.stats.send_errors.Add(1);
   totals_.send_errors.Add(1);
+  const std::string where = to != 0 ? absl::StrCat(what, " ", to) : std::string(what);
   handler_->OnError(*this, HandleOf(a),
-                    res < 0 ? absl::ErrnoToStatus(-res, what) : absl::DataLossError(absl::StrCat(what, ": ", res)));
+                    res < 0 ? absl::ErrnoToStatus(-res, where) : absl::DataLossError(absl::StrCat(where, ": ", res)));
 }
 
 // --- Shutdown and abort ---------------------------------------------------

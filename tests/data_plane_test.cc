@@ -308,6 +308,28 @@ TEST(DataPlaneTest, OverTheAssociationLimitTheNewcomerIsAborted) {
   EXPECT_EQ((*dp)->Snapshot().associations, 2u);
 }
 
+// A send that fails for one association on the one-to-many socket (EPIPE:
+// the peer shut down) is that association's error, not the socket's: the
+// others carry on.
+TEST(DataPlaneTest, OneAssociationsSendErrorLeavesTheOthersAlone) {
+  Recorder rec;
+  auto dp = DataPlane::Create(SmallOptions(), &rec);
+  ASSERT_TRUE(dp.ok() && (*dp)->Start().ok());
+  const sockaddr_in server = Loopback((*dp)->port());
+  Fd quitter = testing::Connect(server, kStreams);
+  Fd stayer = testing::Connect(server, kStreams);
+  rec.IdForPort(LocalPort(quitter.get()));
+  rec.IdForPort(LocalPort(stayer.get()));
+  ASSERT_TRUE(testing::SendOn(quitter.get(), Pattern(0, 50), 0, 0));
+  ASSERT_EQ(shutdown(quitter.get(), SHUT_WR), 0);  // SCTP SHUTDOWN: the echo cannot go back
+  ASSERT_TRUE(rec.Wait([&] { return !rec.errors_.empty(); }));
+  for (uint32_t seq = 0; seq < 3; ++seq) {
+    ASSERT_TRUE(testing::SendOn(stayer.get(), Pattern(seq, 50), 0, seq));
+    EXPECT_EQ(SeqOf(testing::Recv(stayer.get()).data), seq);
+  }
+  EXPECT_EQ((*dp)->Snapshot().control.associations_active, 1u);  // the listener lives
+}
+
 TEST(DataPlaneTest, ThousandIdleStayWhileFourHotAreMoved) {
   rlimit lim{};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &lim), 0);

@@ -27,8 +27,9 @@ mount -t 9p -o "$P9,ro,cache=loose" host /host || fail "mount of the host root"
 mount -t proc proc /host/proc || fail "mount /host/proc"
 mount -t sysfs sys /host/sys
 mount -t devtmpfs dev /host/dev || fail "mount /host/dev"
-mount -t devpts devpts /host/dev/pts 2>/dev/null
-mount -t tmpfs shm /host/dev/shm 2>/dev/null
+mkdir -p /host/dev/pts /host/dev/shm
+mount -t devpts devpts /host/dev/pts || fail "mount /host/dev/pts"
+mount -t tmpfs shm /host/dev/shm || fail "mount /host/dev/shm"
 mount -t tmpfs run /host/run 2>/dev/null
 while read -r tag dir; do
   [ -n "$tag" ] || continue

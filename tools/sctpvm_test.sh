@@ -25,9 +25,10 @@ out="$($SCTPVM --force-vm -- sh -c '
   echo y > "${TMPDIR:-/tmp}/in-tmp" && echo tmp-writable
   touch /usr/sctpvm-must-fail 2>/dev/null || echo root-readonly
   ip -o addr show lo | grep -q 127.0.0.1 && echo lo-up
+  mkfifo /dev/shm/f && echo shm-fifo
   pwd')"
-check "guest sees SCTP, writable cwd and TMPDIR, read-only root, lo up, same cwd" \
-  "sctp cwd-writable tmp-writable root-readonly lo-up $PWD" "$(echo $out)"
+check "guest sees SCTP, writable cwd and TMPDIR, read-only root, lo up, /dev/shm, same cwd" \
+  "sctp cwd-writable tmp-writable root-readonly lo-up shm-fifo $PWD" "$(echo $out)"
 check "file written in the guest is on the host" x "$(cat in-cwd)"
 
 SCTPDP_CACHE="$TEST_TMPDIR/empty-cache" $SCTPVM --force-vm -- true 2>msg.txt
