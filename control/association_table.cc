@@ -118,7 +118,7 @@ std::vector<sctp_assoc_t> AssociationTable::WithOutbox(Location where, int worke
 }
 
 bool AssociationTable::StartMove(sctp_assoc_t id, int worker, double messages_per_sec,
-                                 std::vector<PendingSend> older) {
+                                 std::vector<PendingSend> older, absl::Time now) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = entries_.find(id);
   if (it == entries_.end() || it->second.info.location != Location::kControl) return false;
@@ -127,6 +127,7 @@ bool AssociationTable::StartMove(sctp_assoc_t id, int worker, double messages_pe
   it->second.info.location = Location::kMoving;
   it->second.info.worker = worker;
   it->second.info.messages_per_sec_at_move = messages_per_sec;
+  it->second.info.move_decided_at = now;
   return true;
 }
 

@@ -44,7 +44,8 @@ struct AssociationInfo {
   int worker = -1;                    // when moving or on a worker
   AssocHandle handle;                 // on the worker
   absl::Time up_since;
-  absl::Time moved_at;                // when it went to a worker
+  absl::Time move_decided_at;         // when the control thread chose to move it
+  absl::Time moved_at;                // when its worker adopted it
   double messages_per_sec_at_move = 0;
   uint64_t messages_in_control = 0;   // received while on the control thread
   uint64_t bytes_in_control = 0;
@@ -108,7 +109,8 @@ class AssociationTable {
   // control -> moving. `older` (messages the control thread had queued but
   // not yet given to the kernel) go in front of the outbox: they are older
   // than anything in it. False if `id` is not on the control thread.
-  bool StartMove(sctp_assoc_t id, int worker, double messages_per_sec, std::vector<PendingSend> older);
+  bool StartMove(sctp_assoc_t id, int worker, double messages_per_sec, std::vector<PendingSend> older,
+                 absl::Time now = absl::Now());
   // moving -> control (the peeloff must be retried).
   void AbortMove(sctp_assoc_t id);
   // moving -> worker: flushes the outbox through `send` first, under the
