@@ -85,6 +85,8 @@ AssociationTable::RouteResult AssociationTable::RouteSend(
     return r;
   }
   if (e.outbox.size() >= outbox_limit) {
+    e.refused = true;
+    e.outbox_limit = outbox_limit;
     r.route = Route::kFull;
     return r;
   }
@@ -94,18 +96,23 @@ AssociationTable::RouteResult AssociationTable::RouteSend(
   return r;
 }
 
-void AssociationTable::FlushLocked(Entry& e, const SendFn& send) {
+bool AssociationTable::FlushLocked(Entry& e, const SendFn& send) {
   while (!e.outbox.empty()) {
-    send(e.info, e.outbox.front().view());
+    if (!send(e.info, ViewOf(e.outbox.front()))) break;  // not now: keep it, in order
     e.outbox.pop_front();
   }
+  if (e.refused && e.outbox.size() <= e.outbox_limit / 2) {
+    e.refused = false;
+    return true;
+  }
+  return false;
 }
 
-void AssociationTable::Flush(sctp_assoc_t id, Location where, int worker, const SendFn& send) {
+bool AssociationTable::Flush(sctp_assoc_t id, Location where, int worker, const SendFn& send) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = entries_.find(id);
-  if (it == entries_.end() || it->second.info.location != where || it->second.info.worker != worker) return;
-  FlushLocked(it->second, send);
+  if (it == entries_.end() || it->second.info.location != where || it->second.info.worker != worker) return false;
+  return FlushLocked(it->second, send);
 }
 
 std::vector<sctp_assoc_t> AssociationTable::WithOutbox(Location where, int worker) const {

@@ -60,15 +60,10 @@ struct SendView {
   absl::Span<const char> payload;
 };
 // ... and owned, while it waits in an outbox.
-struct PendingSend {
-  uint16_t stream = 0;
-  uint32_t ppid = 0;
-  uint16_t flags = 0;
-  uint32_t ttl_ms = 0;
-  std::string payload;
-  SendView view() const { return {stream, ppid, flags, ttl_ms, payload}; }
-};
-using SendFn = std::function<void(const AssociationInfo&, const SendView&)>;
+using PendingSend = OutgoingMessage;
+inline SendView ViewOf(const PendingSend& p) { return {p.stream, p.ppid, p.flags, p.ttl_ms, p.payload}; }
+// Sends one message; false: not now (queue full, no buffers), keep it and stop.
+using SendFn = std::function<bool(const AssociationInfo&, const SendView&)>;
 
 class AssociationTable {
  public:
@@ -100,8 +95,9 @@ class AssociationTable {
   RouteResult RouteSend(sctp_assoc_t id, const SendView& send, size_t outbox_limit,
                         const std::function<bool(const AssociationInfo&)>& may_send_here, const SendFn& send_here);
   // Flushes the outbox of `id` through `send` (under the lock), if `id` is
-  // where the caller says it is.
-  void Flush(sctp_assoc_t id, Location where, int worker, const SendFn& send);
+  // where the caller says it is, until `send` says "not now". True when the
+  // outbox had been full (a Send got kQueueFull) and now has room again.
+  bool Flush(sctp_assoc_t id, Location where, int worker, const SendFn& send);
   // Associations owned by (where, worker) whose outbox is not empty.
   std::vector<sctp_assoc_t> WithOutbox(Location where, int worker) const;
 
@@ -124,8 +120,11 @@ class AssociationTable {
   struct Entry {
     AssociationInfo info;
     std::deque<PendingSend> outbox;
+    size_t outbox_limit = 0;
+    bool refused = false;  // a Send got kFull: tell it when there is room
   };
-  void FlushLocked(Entry& e, const SendFn& send);
+  // True when the outbox had refused a send and now has room.
+  bool FlushLocked(Entry& e, const SendFn& send);
 
   const size_t max_;
   mutable std::mutex mu_;

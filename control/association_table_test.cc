@@ -21,8 +21,14 @@ SendView View(const std::string& s) { return SendView{0, 0, 0, 0, absl::MakeCons
 // Collects what a flush or direct send delivers.
 struct Sink {
   std::vector<std::string> got;
+  size_t accept = ~size_t{0};  // how many more to take before saying "not now"
   SendFn fn() {
-    return [this](const AssociationInfo&, const SendView& v) { got.emplace_back(v.payload.begin(), v.payload.end()); };
+    return [this](const AssociationInfo&, const SendView& v) {
+      if (accept == 0) return false;
+      --accept;
+      got.emplace_back(v.payload.begin(), v.payload.end());
+      return true;
+    };
   }
 };
 
@@ -63,15 +69,22 @@ TEST(AssociationTableTest, OwnerSendsDirectlyOthersQueue) {
             AssociationTable::Route::kUnknown);
 }
 
-TEST(AssociationTableTest, OutboxIsBounded) {
+TEST(AssociationTableTest, OutboxIsBoundedAndSaysWhenThereIsRoomAgain) {
   AssociationTable t(10);
   t.Add(Info(1));
   Sink s;
-  std::string m = "m";
+  std::string m1 = "1", m2 = "2", m3 = "3";
   auto no = [](const AssociationInfo&) { return false; };
-  EXPECT_EQ(t.RouteSend(1, View(m), 2, no, s.fn()).route, AssociationTable::Route::kQueued);
-  EXPECT_EQ(t.RouteSend(1, View(m), 2, no, s.fn()).route, AssociationTable::Route::kQueued);
-  EXPECT_EQ(t.RouteSend(1, View(m), 2, no, s.fn()).route, AssociationTable::Route::kFull);
+  EXPECT_EQ(t.RouteSend(1, View(m1), 2, no, s.fn()).route, AssociationTable::Route::kQueued);
+  EXPECT_EQ(t.RouteSend(1, View(m2), 2, no, s.fn()).route, AssociationTable::Route::kQueued);
+  EXPECT_EQ(t.RouteSend(1, View(m3), 2, no, s.fn()).route, AssociationTable::Route::kFull);
+  // The owner's queue takes one, then says "not now": the rest stays, in order.
+  s.accept = 1;
+  EXPECT_TRUE(t.Flush(1, Location::kControl, -1, s.fn()));  // room again: 1 of 2 left
+  EXPECT_EQ(s.got, std::vector<std::string>{"1"});
+  s.accept = 5;
+  EXPECT_FALSE(t.Flush(1, Location::kControl, -1, s.fn()));  // already said
+  EXPECT_EQ(s.got, (std::vector<std::string>{"1", "2"}));
 }
 
 // The move: messages taken back from the control thread's queue go first,

@@ -92,7 +92,10 @@ class DataPlane::ControlHandler : public WorkerHandler {
     }
   }
   void OnError(Worker&, AssocHandle, const absl::Status& error) override { dp_->app_->OnError(*dp_, 0, error); }
-  void OnWritable(Worker&, AssocHandle) override { dp_->app_->OnWritable(*dp_, 0); }
+  void OnWritable(Worker&, AssocHandle) override {
+    dp_->FlushOutboxes(Location::kControl, -1);  // what waited for room goes first
+    dp_->app_->OnWritable(*dp_, 0);
+  }
   void OnAssociationDown(Worker&, AssocHandle, DownReason reason, const AssocStats&) override {
     dp_->EndAllOnControl(reason);  // the one-to-many socket closed (Stop)
   }
@@ -121,7 +124,13 @@ class DataPlane::WorkerHandlerImpl : public WorkerHandler {
   void OnError(Worker&, AssocHandle h, const absl::Status& error) override {
     dp_->app_->OnError(*dp_, IdOf(h, 0), error);
   }
-  void OnWritable(Worker&, AssocHandle h) override { dp_->app_->OnWritable(*dp_, IdOf(h, 0)); }
+  void OnWritable(Worker& w, AssocHandle h) override {
+    dp_->FlushOutboxes(Location::kWorker, w.options().index);  // what waited for room goes first
+    dp_->app_->OnWritable(*dp_, IdOf(h, 0));
+  }
+  void OnAdoptFailed(Worker&, sctp_assoc_t id, uint64_t, const absl::Status& error) override {
+    dp_->LoseMoving(id, error);
+  }
   void OnAssociationDown(Worker&, AssocHandle h, DownReason reason, const AssocStats& stats) override {
     std::optional<sctp_assoc_t> id = dp_->table_.FindByHandle(h);
     if (!id) return;
@@ -259,6 +268,16 @@ void DataPlane::EndAllOnControl(DownReason reason) {
   }
 }
 
+void DataPlane::LoseMoving(sctp_assoc_t id, const absl::Status& why) {
+  std::optional<AssociationInfo> info = table_.Remove(id);
+  if (!info) return;
+  app_->OnError(*this, id, why);
+  AssocStats stats;
+  stats.messages_in = info->messages_in_control;
+  stats.bytes_in = info->bytes_in_control;
+  app_->OnAssociationDown(*this, id, DownReason::kError, stats);
+}
+
 void DataPlane::AbortOnListener(sctp_assoc_t id) {
   alignas(cmsghdr) char control[kSendControlBytes];
   msghdr msg{};
@@ -287,7 +306,10 @@ void DataPlane::PeelAndHandOff(sctp_assoc_t id, absl::Time now) {
   }
   // Half a message here, or a send for it inside the kernel's hands on the
   // one-to-many socket (waiting for POLLOUT): not yet (step 3 and the send
-  // side, above).
+  // side, above). Completions already posted are handled first, so the
+  // check sees everything read so far (step 5, for rings without
+  // DEFER_TASKRUN).
+  control_->ProcessPostedCompletions();
   if (control_->PartialFor(listener_) == id || control_->SendsInFlightFor(listener_, id) > 0) return;
   std::vector<WorkerLoad> loads = table_.Loads(pool_->size());
   const unsigned cap = options_.max_peeled_per_worker ? options_.max_peeled_per_worker : options_.worker.max_associations;
@@ -298,11 +320,7 @@ void DataPlane::PeelAndHandOff(sctp_assoc_t id, absl::Time now) {
   }
   // Its messages still queued on the one-to-many socket go with it, in front
   // of its outbox. If the peel fails they come back the same way.
-  std::vector<PendingSend> older;
-  for (Worker::QueuedSend& q : control_->TakeQueuedFor(listener_, id)) {
-    older.push_back(PendingSend{q.stream, q.ppid, q.flags, q.ttl_ms, std::move(q.payload)});
-  }
-  table_.StartMove(id, w, policy_.MessagesPerSec(id, now), std::move(older));
+  table_.StartMove(id, w, policy_.MessagesPerSec(id, now), control_->TakeQueuedFor(listener_, id), now);
   absl::StatusOr<Fd> fd = PeelOff(control_->FdOf(listener_), id, peeloff_ops_);
   if (fd.ok()) {
     policy_.Remove(id);
@@ -311,7 +329,7 @@ void DataPlane::PeelAndHandOff(sctp_assoc_t id, absl::Time now) {
     peeled_.fetch_add(1, std::memory_order_relaxed);
     absl::Status s = pool_->worker(w).Adopt(*std::move(fd), id, static_cast<uint64_t>(id), control_->ring(),
                                             Tag{Op::kMsgRing, 0, 0, 0}.Pack());
-    if (!s.ok()) app_->OnError(*this, id, s);
+    if (!s.ok()) LoseMoving(id, s);
     return;
   }
   switch (fd.status().code()) {
@@ -353,15 +371,22 @@ void DataPlane::PeelAndHandOff(sctp_assoc_t id, absl::Time now) {
 // --- Sends ---------------------------------------------------------------------
 
 SendFn DataPlane::SenderFor(Location where, int worker) {
+  // kQueueFull/kNoBuffers: not now (the message stays in the outbox, and
+  // OnWritable flushes again). Anything else can never be sent: dropped and
+  // reported once the table lock is released.
+  auto taken = [](sctp_assoc_t id, SendResult r) {
+    if (r == SendResult::kQueueFull || r == SendResult::kNoBuffers) return false;
+    if (r != SendResult::kOk) deferred_errors.emplace_back(id, r);
+    return true;
+  };
   if (where == Location::kControl) {
-    return [this](const AssociationInfo& info, const SendView& v) {
-      SendResult r = control_->SendCopyTo(listener_, info.id, v.stream, v.ppid, v.payload, v.flags, v.ttl_ms);
-      if (r != SendResult::kOk) deferred_errors.emplace_back(info.id, r);
+    return [this, taken](const AssociationInfo& info, const SendView& v) {
+      return taken(info.id, control_->SendCopyTo(listener_, info.id, v.stream, v.ppid, v.payload, v.flags, v.ttl_ms));
     };
   }
-  return [this, worker](const AssociationInfo& info, const SendView& v) {
-    SendResult r = pool_->worker(worker).SendCopy(info.handle, v.stream, v.ppid, v.payload, v.flags, v.ttl_ms);
-    if (r != SendResult::kOk) deferred_errors.emplace_back(info.id, r);
+  return [this, worker, taken](const AssociationInfo& info, const SendView& v) {
+    return taken(info.id,
+                 pool_->worker(worker).SendCopy(info.handle, v.stream, v.ppid, v.payload, v.flags, v.ttl_ms));
   };
 }
 
@@ -387,6 +412,7 @@ SendResult DataPlane::Send(sctp_assoc_t id, uint16_t stream, uint32_t ppid, absl
     direct = info.location == Location::kControl
                  ? control_->SendCopyTo(listener_, info.id, v.stream, v.ppid, v.payload, v.flags, v.ttl_ms)
                  : pool_->worker(info.worker).SendCopy(info.handle, v.stream, v.ppid, v.payload, v.flags, v.ttl_ms);
+    return true;
   };
   auto r = table_.RouteSend(id, SendView{stream, ppid, flags, ttl_ms, payload}, options_.worker.send_queue_limit,
                             here, send_here);
@@ -417,8 +443,12 @@ void DataPlane::Kick(Location where, int worker) {
 
 void DataPlane::FlushOutboxes(Location where, int worker) {
   SendFn send = SenderFor(where, worker);
-  for (sctp_assoc_t id : table_.WithOutbox(where, worker)) table_.Flush(id, where, worker, send);
+  std::vector<sctp_assoc_t> room;
+  for (sctp_assoc_t id : table_.WithOutbox(where, worker)) {
+    if (table_.Flush(id, where, worker, send)) room.push_back(id);
+  }
   ReportDeferredErrors();
+  for (sctp_assoc_t id : room) app_->OnWritable(*this, id);
 }
 
 // --- Stats ---------------------------------------------------------------------

@@ -132,6 +132,8 @@ class DataPlane {
   void AbortOnListener(sctp_assoc_t id);
   Peer PrimaryPeer(sctp_assoc_t id, std::vector<std::string>* all);
   void EndAllOnControl(DownReason reason);
+  // A peeled association whose handoff failed: its fd is closed, it is lost.
+  void LoseMoving(sctp_assoc_t id, const absl::Status& why);
 
   // Any thread.
   void Kick(Location where, int worker);

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <string>
 
 #include "absl/types/span.h"
 
@@ -43,6 +44,16 @@ struct MessageView {
 
   // Internal: which buffer holds the payload (for Retain).
   int32_t buffer_id = -1;
+};
+
+// A message to send that owns its payload (one that waits: in an outbox, or
+// handed from one queue to another). `ppid` in host byte order.
+struct OutgoingMessage {
+  uint16_t stream = 0;
+  uint32_t ppid = 0;
+  uint16_t flags = 0;   // SCTP_UNORDERED, ...
+  uint32_t ttl_ms = 0;  // 0: reliable
+  std::string payload;
 };
 
 enum class EventType : uint8_t {

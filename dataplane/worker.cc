@@ -101,7 +101,14 @@ void Worker::ThreadMain(std::promise<absl::Status>* ready) {
   ready->set_value(s);
   if (!s.ok()) return;
   Loop();
-  DrainInbox();  // adoptions that raced with Stop: their fds are closed there
+  // Posts that raced with Stop run now (adoptions close their fds); after
+  // this no Post is accepted.
+  DrainInbox();
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    inbox_closed_ = true;
+  }
+  DrainInbox();
   // The ring goes with the thread that owns it; the buffer memory stays until
   // ~Worker so retained messages remain readable.
   buffers_->Unregister();
@@ -146,6 +153,7 @@ absl::Status Worker::Init() {
   }
   rearm_.reserve(options_.max_associations);
   send_dirty_.reserve(options_.max_associations);
+  flushing_.reserve(options_.max_associations);
   ring_fd_for_wake_ = ring_->fd();
   ArmWake();
   static std::once_flag features_logged;
@@ -262,6 +270,10 @@ void Worker::Dispatch(uint64_t user_data, int res, uint32_t flags) {
       return;
     }
     case Op::kMsgRing:
+      // Either a wake-up from another ring, or (res < 0) our own MSG_RING to
+      // another worker that failed: that worker's inbox waits for its next
+      // wake-up.
+      if (res < 0) Logf("worker %d: MSG_RING wake-up failed: %s", options_.index, std::strerror(-res));
       DrainInbox();
       return;
     case Op::kCancel:
@@ -310,6 +322,7 @@ absl::Status Worker::Post(std::function<void(Worker&)> fn, Ring* via, uint64_t v
   }
   {
     std::lock_guard<std::mutex> lock(inbox_mu_);
+    if (inbox_closed_) return absl::FailedPreconditionError(absl::StrCat("worker ", options_.index, " has stopped"));
     if (inbox_.size() >= kInboxLimit) {
       return absl::ResourceExhaustedError(absl::StrCat("worker ", options_.index, " inbox full"));
     }
@@ -334,11 +347,10 @@ absl::Status Worker::Adopt(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie, Ring* 
                            uint64_t via_user_data, SocketKind kind) {
   if (!fd) return absl::InvalidArgumentError("adopt: invalid fd");
   // Threads share the descriptor table: the number is all the worker needs.
-  int raw = fd.release();
-  absl::Status s = Post([raw, assoc_id, cookie, kind](Worker& w) { w.AdoptNow(Fd(raw), assoc_id, cookie, kind); },
-                        via, via_user_data);
-  if (!s.ok()) ::close(raw);
-  return s;
+  // The posted call owns it, so it is closed even if it never runs.
+  auto owned = std::make_shared<Fd>(std::move(fd));
+  return Post([owned, assoc_id, cookie, kind](Worker& w) { w.AdoptNow(std::move(*owned), assoc_id, cookie, kind); },
+              via, via_user_data);
 }
 
 void Worker::Stop() {
@@ -436,10 +448,10 @@ absl::Status ConfigureSctpSocket(int fd) {
 
 void Worker::AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie, SocketKind kind) {
   if (stopping_ || free_slots_.empty()) {
-    handler_->OnError(*this, AssocHandle{},
-                      absl::ResourceExhaustedError(absl::StrCat(
-                          "worker ", options_.index, ": cannot adopt association ", assoc_id,
-                          stopping_ ? ": stopping" : ": all max_associations slots in use")));
+    handler_->OnAdoptFailed(*this, assoc_id, cookie,
+                            absl::ResourceExhaustedError(absl::StrCat(
+                                "worker ", options_.index, ": cannot adopt association ", assoc_id,
+                                stopping_ ? ": stopping" : ": all max_associations slots in use")));
     return;  // fd closes
   }
   int protocol = 0;
@@ -450,7 +462,7 @@ void Worker::AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie, SocketKind 
   other_syscalls_.Add(sctp ? 10 : 2);
   if (sctp) {
     if (absl::Status s = ConfigureSctpSocket(fd.get()); !s.ok()) {
-      handler_->OnError(*this, AssocHandle{}, s);
+      handler_->OnAdoptFailed(*this, assoc_id, cookie, s);
       return;
     }
   }
@@ -458,8 +470,8 @@ void Worker::AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie, SocketKind 
   int raw = fd.get();
   int ret = io_uring_register_files_update(ring_->raw(), slot, &raw, 1);
   if (ret != 1) {
-    handler_->OnError(*this, AssocHandle{},
-                      absl::ErrnoToStatus(ret < 0 ? -ret : EIO, "io_uring_register_files_update"));
+    handler_->OnAdoptFailed(*this, assoc_id, cookie,
+                            absl::ErrnoToStatus(ret < 0 ? -ret : EIO, "io_uring_register_files_update"));
     return;
   }
   free_slots_.pop_back();
@@ -518,6 +530,7 @@ void Worker::MaybeFinishTeardown(Assoc& a) {
   a.partial_len = a.partial_cap = 0;
   a.state = Assoc::State::kFree;
   a.cancel_sent = a.poll_first = a.want_writable = a.shutdown_requested = a.eof_sent = false;
+  a.discarding = false;
   a.generation = static_cast<uint16_t>(a.generation + 1 == 0 ? 1 : a.generation + 1);
   free_slots_.push_back(a.slot);
   closed_.Add(1);

@@ -118,6 +118,11 @@ class WorkerHandler {
   virtual void OnError(Worker& w, AssocHandle assoc, const absl::Status& error) {}
   // The association's queue went from full to below half full.
   virtual void OnWritable(Worker& w, AssocHandle assoc) {}
+  // Adopt could not take the descriptor (no free slot, stopping, socket
+  // setup failed): it was closed, the association is lost.
+  virtual void OnAdoptFailed(Worker& w, sctp_assoc_t assoc_id, uint64_t cookie, const absl::Status& error) {
+    OnError(w, AssocHandle{}, error);
+  }
   // Last call for the association: its fd, slot and buffers are released.
   virtual void OnAssociationDown(Worker& w, AssocHandle assoc, DownReason reason,
                                  const AssocStats& final_stats) {}
@@ -194,14 +199,7 @@ class Worker {
   unsigned SendsInFlightFor(AssocHandle socket, sctp_assoc_t to);
   // Takes the messages for `to` still queued (not yet submitted) on
   // `socket` out of its queue, oldest first, to be sent elsewhere.
-  struct QueuedSend {
-    uint16_t stream = 0;
-    uint16_t flags = 0;
-    uint32_t ppid = 0;
-    uint32_t ttl_ms = 0;
-    std::string payload;
-  };
-  std::vector<QueuedSend> TakeQueuedFor(AssocHandle socket, sctp_assoc_t to);
+  std::vector<OutgoingMessage> TakeQueuedFor(AssocHandle socket, sctp_assoc_t to);
   // The association whose message is half reassembled on `socket`, or 0.
   sctp_assoc_t PartialFor(AssocHandle socket);
   // Handles completions the kernel has already posted, without entering it.
@@ -269,8 +267,8 @@ class Worker {
   void OnRecv(Assoc& a, int res, uint32_t flags);
   void OnRecvError(Assoc& a, int res);
   void OnRecvData(Assoc& a, uint16_t bid, int res, uint32_t flags);
-  bool AppendPartial(Assoc& a, const RecvParts& parts);
-  void OversizeAbort(Assoc& a, size_t size);
+  bool AppendPartial(Assoc& a, const RecvParts& parts, bool eor);
+  void OversizeAbort(Assoc& a, size_t size, sctp_assoc_t who, bool eor);
   void DeliverMessage(Assoc& a, const RecvParts& parts, int32_t bid, absl::Span<const char> payload,
                       bool copied);
   void DeliverNotification(Assoc& a, absl::Span<const char> bytes);
@@ -283,9 +281,10 @@ class Worker {
   void LearnZcSupport(Assoc& a, bool supported);
   void FinishChain(Assoc& a);
   void FailQueued(Assoc& a);
+  void WakeBufferWaiters();
   void ReportSendError(Assoc& a, int res, const char* what, sctp_assoc_t to);
   void SendEof(Assoc& a);
-  void SendAbort(Assoc& a);
+  void SendAbort(Assoc& a, sctp_assoc_t who);
 
   // Fault injection: replaces the SQE by a NOP carrying `user_data` if a
   // fault is planned for (slot, op); its completion gets the fault's result.
@@ -310,17 +309,21 @@ class Worker {
   std::vector<uint16_t> free_slots_;
   std::vector<uint16_t> rearm_;       // slots whose receive must be armed again
   std::vector<uint16_t> send_dirty_;  // slots with queued sends and no chain in flight
+  std::vector<uint16_t> flushing_;    // FlushSends' working copy of send_dirty_
+  std::vector<uint16_t> buffer_waiters_;  // slots refused kNoBuffers: OnWritable when some free
   std::vector<std::pair<int, ZcSupport>> zc_by_protocol_;  // learnt SEND_ZC support
   std::vector<Fault> faults_;
   std::vector<std::pair<uint64_t, Fault>> injections_;  // NOPs in flight
   unsigned retained_ = 0;
   const MessageView* current_message_ = nullptr;  // during OnMessage
+  std::unique_ptr<char[]>* current_reassembly_ = nullptr;  // its owner, if reassembled
   bool current_retained_ = false;
 
   // Cross-thread inbox. std::mutex, not absl::Mutex: Debian's Abseil is not
   // built with TSan annotations, and the handoff must be TSan-clean.
   std::mutex inbox_mu_;
   std::vector<std::function<void(Worker&)>> inbox_;  // guarded by inbox_mu_
+  bool inbox_closed_ = false;                        // guarded by inbox_mu_: the thread is gone
   std::atomic<bool> wake_pending_{false};
   std::atomic<bool> stop_requested_{false};
   bool stopping_ = false;  // worker thread's view

@@ -32,6 +32,8 @@ struct Worker::Assoc {
   size_t partial_cap = 0;
   bool partial_notification = false;
   RecvParts partial_parts;          // the first fragment's metadata
+  bool discarding = false;          // dropping the rest of an oversize message
+  sctp_assoc_t discard_assoc = 0;   // (one-to-many: of this association)
 
   // Send.
   uint32_t queue_head = kNoDesc;
@@ -42,6 +44,7 @@ struct Worker::Assoc {
   bool dirty_queued = false;        // listed in Worker::send_dirty_
   bool poll_first = false;          // last send hit EAGAIN: wait for POLLOUT first
   bool want_writable = false;
+  bool waiting_buffers = false;     // listed in Worker::buffer_waiters_
   bool shutdown_requested = false;  // Shutdown(): SCTP_EOF once the queue drains
   bool eof_sent = false;
   int protocol = 0;                 // SO_PROTOCOL, the key of the SEND_ZC probe
@@ -50,6 +53,10 @@ struct Worker::Assoc {
   AssocCounters stats;
 
   bool live() const { return state == State::kActive; }
+  // The association a fragment belongs to (one-to-many sockets carry many).
+  sctp_assoc_t AssocOf(const RecvParts& p) const {
+    return p.has_rcvinfo && p.rcvinfo.rcv_assoc_id != 0 ? p.rcvinfo.rcv_assoc_id : assoc_id;
+  }
   // Outstanding kernel work that must complete before the slot is freed.
   bool busy() const { return recv_armed || !chain.empty(); }
 };

@@ -138,52 +138,79 @@ void Worker::OnRecvData(Assoc& a, uint16_t bid, int res, uint32_t flags) {
   if (!a.sctp && (parts->msg_flags & MSG_TRUNC)) {
     // A datagram socket drops what did not fit: say so, never deliver a part.
     buffers_->Recycle(bid);
-    OversizeAbort(a, parts->payload.size());
+    OversizeAbort(a, parts->payload.size(), a.AssocOf(*parts), true);
     return;
   }
   // SCTP marks the last piece of a message with MSG_EOR; other SEQPACKET
   // sockets deliver whole messages.
   const bool eor = !a.sctp || (parts->msg_flags & MSG_EOR);
-  if (a.partial_len == 0 && eor) {
-    if (notification) {
-      DeliverNotification(a, parts->payload);
-      buffers_->Recycle(bid);
-    } else {
-      DeliverMessage(a, *parts, bid, parts->payload, /*copied=*/false);
-    }
+  if (a.discarding && !notification && a.AssocOf(*parts) == a.discard_assoc) {
+    // The rest of a message over max_message_size: dropped, never delivered.
+    buffers_->Recycle(bid);
+    if (eor) a.discarding = false;
     return;
   }
-  const bool appended = AppendPartial(a, *parts);
+  if (notification && eor && (a.partial_len == 0 || !a.partial_notification)) {
+    // A whole notification, even in the middle of a data message's pieces
+    // (PARTIAL_DELIVERY_EVENT comes exactly then): delivered now.
+    DeliverNotification(a, parts->payload);
+    buffers_->Recycle(bid);
+    return;
+  }
+  if (a.partial_len == 0 && eor) {
+    DeliverMessage(a, *parts, bid, parts->payload, /*copied=*/false);
+    return;
+  }
+  const bool appended = AppendPartial(a, *parts, eor);
   buffers_->Recycle(bid);
-  if (!appended) return;
-  if (!eor) return;
-  absl::Span<const char> whole(a.partial.get(), a.partial_len);
-  a.partial_len = 0;
+  if (!appended || !eor) return;
+  // The whole message: deliver it from a local owner of the reassembly, so a
+  // teardown inside the handler cannot free it underneath (it is handed back
+  // for reuse unless the handler retained it).
+  std::unique_ptr<char[]> whole(std::move(a.partial));
+  const size_t whole_len = a.partial_len, whole_cap = a.partial_cap;
+  const bool was_notification = a.partial_notification;
+  const RecvParts first = a.partial_parts;
+  const uint16_t generation = a.generation;
+  a.partial_len = a.partial_cap = 0;
   a.stats.reassemblies.Add(1);
   totals_.reassemblies.Add(1);
-  if (a.partial_notification) {
-    DeliverNotification(a, whole);
+  current_reassembly_ = &whole;
+  if (was_notification) {
+    DeliverNotification(a, absl::MakeConstSpan(whole.get(), whole_len));
   } else {
-    DeliverMessage(a, a.partial_parts, -1, whole, /*copied=*/true);
+    DeliverMessage(a, first, -1, absl::MakeConstSpan(whole.get(), whole_len), /*copied=*/true);
+  }
+  current_reassembly_ = nullptr;
+  if (whole && a.generation == generation && a.live() && a.partial == nullptr) {
+    a.partial = std::move(whole);
+    a.partial_cap = whole_cap;
   }
 }
 
-bool Worker::AppendPartial(Assoc& a, const RecvParts& parts) {
+bool Worker::AppendPartial(Assoc& a, const RecvParts& parts, bool eor) {
   const bool notification = parts.msg_flags & MSG_NOTIFICATION;
+  if (a.partial_len > 0 &&
+      (a.partial_notification != notification || a.AssocOf(a.partial_parts) != a.AssocOf(parts))) {
+    // With fragment interleave level 0 (the default) a partial delivery is
+    // never interleaved with another message on the socket.
+    recv_errors_.Add(1);
+    handler_->OnError(*this, HandleOf(a),
+                      absl::DataLossError(absl::StrCat("interleaved partial delivery (association ",
+                                                       a.AssocOf(a.partial_parts), "): incomplete message dropped")));
+    if (a.kind == SocketKind::kAssociation) {
+      BeginTeardown(a, DownReason::kError);
+      return false;
+    }
+    a.partial_len = 0;  // one-to-many: drop the dead piece, start over with this one
+  }
   if (a.partial_len == 0) {
     a.partial_parts = parts;
     a.partial_notification = notification;
-  } else if (a.partial_notification != notification) {
-    // With fragment interleave level 0 (the default) a partial delivery is
-    // never interleaved with anything else on the socket.
-    recv_errors_.Add(1);
-    handler_->OnError(*this, HandleOf(a), absl::DataLossError("interleaved partial delivery"));
-    BeginTeardown(a, DownReason::kError);
-    return false;
   }
   const size_t n = parts.payload.size();
   if (a.partial_len + n > options_.max_message_size) {
-    OversizeAbort(a, a.partial_len + n);
+    OversizeAbort(a, a.partial_len + n, a.AssocOf(parts), eor);
     return false;
   }
   if (a.partial_len + n > a.partial_cap) {
@@ -201,12 +228,22 @@ bool Worker::AppendPartial(Assoc& a, const RecvParts& parts) {
   return true;
 }
 
-void Worker::OversizeAbort(Assoc& a, size_t size) {
+void Worker::OversizeAbort(Assoc& a, size_t size, sctp_assoc_t who, bool eor) {
   oversize_.Add(1);
   handler_->OnError(*this, HandleOf(a),
-                    absl::OutOfRangeError(absl::StrCat("message of ", size, "+ bytes over max_message_size ",
-                                                       options_.max_message_size, ": association aborted")));
-  SendAbort(a);
+                    absl::OutOfRangeError(absl::StrCat("association ", who, ": message of ", size,
+                                                       "+ bytes over max_message_size ", options_.max_message_size,
+                                                       ": association aborted")));
+  a.partial_len = 0;
+  if (a.kind == SocketKind::kOneToMany) {
+    // Only that association goes; the socket serves the others on. Its
+    // message's remaining pieces are dropped as they come.
+    SendAbort(a, who);
+    a.discarding = !eor;
+    a.discard_assoc = who;
+    return;
+  }
+  SendAbort(a, 0);
   BeginTeardown(a, DownReason::kOversize);
 }
 
@@ -245,6 +282,12 @@ void Worker::DeliverNotification(Assoc& a, absl::Span<const char> bytes) {
     handler_->OnError(*this, HandleOf(a), ev.status());
     return;
   }
+  // A partial delivery that can no longer complete: drop what was gathered.
+  if (a.partial_len > 0 && !a.partial_notification &&
+      (ev->type == EventType::kPartialDelivery || ev->EndsAssociation()) &&
+      (a.kind == SocketKind::kAssociation || ev->assoc_id == a.AssocOf(a.partial_parts))) {
+    a.partial_len = 0;
+  }
   handler_->OnEvent(*this, HandleOf(a), *ev);
   // On a one-to-many socket an association's end is an event, not the
   // socket's end.
@@ -267,10 +310,10 @@ absl::StatusOr<RetainedMessage> Worker::Retain(const MessageView& msg) {
   RetainedMessage out;
   if (msg.buffer_id < 0) {
     // A reassembled message: hand over the reassembly buffer itself.
-    Assoc* a = Lookup(msg.assoc);
-    if (a == nullptr) return absl::FailedPreconditionError("Retain: association gone");
-    out.reassembled = std::move(a->partial);
-    a->partial_cap = 0;
+    if (current_reassembly_ == nullptr || *current_reassembly_ == nullptr) {
+      return absl::FailedPreconditionError("Retain: already retained");
+    }
+    out.reassembled = std::move(*current_reassembly_);
     out.payload = msg.payload;
     return out;
   }

@@ -97,7 +97,13 @@ SendResult Worker::SendCopyTo(AssocHandle socket, sctp_assoc_t to, uint16_t stre
   Assoc* a = Lookup(socket);
   if (a == nullptr) return SendResult::kNoAssociation;
   SendBuffer b = AcquireSendBuffer(payload.size());
-  if (!b.valid()) return SendResult::kNoBuffers;
+  if (!b.valid()) {
+    if (!a->waiting_buffers) {  // OnWritable once sends free some
+      a->waiting_buffers = true;
+      buffer_waiters_.push_back(a->slot);
+    }
+    return SendResult::kNoBuffers;
+  }
   b.Write(0, payload);
   SendResult r = Enqueue(*a, b, stream, ppid, flags, ttl_ms, to);
   if (r == SendResult::kOk) {
@@ -115,8 +121,8 @@ unsigned Worker::SendsInFlightFor(AssocHandle socket, sctp_assoc_t to) {
   return n;
 }
 
-std::vector<Worker::QueuedSend> Worker::TakeQueuedFor(AssocHandle socket, sctp_assoc_t to) {
-  std::vector<QueuedSend> out;
+std::vector<OutgoingMessage> Worker::TakeQueuedFor(AssocHandle socket, sctp_assoc_t to) {
+  std::vector<OutgoingMessage> out;
   Assoc* a = Lookup(socket);
   if (a == nullptr) return out;
   uint32_t prev = kNoDesc;
@@ -128,7 +134,7 @@ std::vector<Worker::QueuedSend> Worker::TakeQueuedFor(AssocHandle socket, sctp_a
       id = next;
       continue;
     }
-    QueuedSend q{d.stream, d.sctp_flags, d.ppid, d.ttl_ms, std::string()};
+    OutgoingMessage q{d.stream, d.ppid, d.sctp_flags, d.ttl_ms, std::string()};
     q.payload.reserve(d.length);
     for (unsigned i = 0; i < d.segments; ++i) {
       q.payload.append(static_cast<const char*>(d.iov[i].iov_base), d.iov[i].iov_len);
@@ -158,7 +164,10 @@ void Worker::MarkSendDirty(Assoc& a) {
 
 void Worker::FlushSends() {
   if (send_dirty_.empty()) return;
-  for (uint16_t slot : send_dirty_) {
+  // Handlers called from here (errors, teardown) may mark others dirty: work
+  // on a copy so no mark is lost and the vector is not grown mid-loop.
+  flushing_.swap(send_dirty_);  // both keep their capacity: no allocation
+  for (uint16_t slot : flushing_) {
     Assoc& a = slots_[slot];
     a.dirty_queued = false;
     if (!a.live() || !a.chain.empty()) continue;
@@ -168,7 +177,7 @@ void Worker::FlushSends() {
       SendEof(a);
     }
   }
-  send_dirty_.clear();
+  flushing_.clear();
 }
 
 void Worker::SubmitChain(Assoc& a) {
@@ -318,6 +327,18 @@ void Worker::FinishChain(Assoc& a) {
     a.want_writable = false;
     handler_->OnWritable(*this, HandleOf(a));
   }
+  WakeBufferWaiters();
+}
+
+void Worker::WakeBufferWaiters() {
+  if (buffer_waiters_.empty() || send_pool_->buffers_in_use() >= options_.send_buffer_count) return;
+  std::vector<uint16_t> waiters;
+  waiters.swap(buffer_waiters_);
+  for (uint16_t slot : waiters) {
+    Assoc& w = slots_[slot];
+    w.waiting_buffers = false;
+    if (w.live()) handler_->OnWritable(*this, HandleOf(w));
+  }
 }
 
 void Worker::FailQueued(Assoc& a) {
@@ -354,11 +375,11 @@ namespace {
 // A zero-length sendmsg whose SCTP_SNDINFO carries `sctp_flag` (SCTP_EOF or
 // SCTP_ABORT). Peeled sockets are one-to-one style, where shutdown(2) does
 // nothing for SCTP: this is how they start a SHUTDOWN or send an ABORT.
-int SendSctpFlag(int fd, uint16_t sctp_flag) {
+int SendSctpFlag(int fd, uint16_t sctp_flag, sctp_assoc_t who) {
   alignas(cmsghdr) char control[kSendControlBytes];
   msghdr msg;
   std::memset(&msg, 0, sizeof(msg));
-  FillSendControl(&msg, control, 0, 0, sctp_flag, 0, 0);
+  FillSendControl(&msg, control, 0, 0, sctp_flag, 0, who);
   return sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
@@ -368,7 +389,7 @@ void Worker::SendEof(Assoc& a) {
   if (a.eof_sent) return;
   a.eof_sent = true;
   other_syscalls_.Add(1);
-  int ret = a.sctp ? SendSctpFlag(a.fd.get(), SCTP_EOF) : (::shutdown(a.fd.get(), SHUT_WR) == 0 ? 0 : -errno);
+  int ret = a.sctp ? SendSctpFlag(a.fd.get(), SCTP_EOF, 0) : (::shutdown(a.fd.get(), SHUT_WR) == 0 ? 0 : -errno);
   if (ret < 0) {
     handler_->OnError(*this, HandleOf(a), absl::ErrnoToStatus(-ret, "graceful shutdown"));
     BeginTeardown(a, DownReason::kError);
@@ -376,10 +397,10 @@ void Worker::SendEof(Assoc& a) {
   // Otherwise SHUTDOWN_COMP (SCTP) or the peer's close (EOF) ends it.
 }
 
-void Worker::SendAbort(Assoc& a) {
+void Worker::SendAbort(Assoc& a, sctp_assoc_t who) {
   other_syscalls_.Add(1);
   if (a.sctp) {
-    SendSctpFlag(a.fd.get(), SCTP_ABORT);
+    SendSctpFlag(a.fd.get(), SCTP_ABORT, who);
   } else {
     ::shutdown(a.fd.get(), SHUT_RDWR);
   }
@@ -395,7 +416,7 @@ void Worker::Shutdown(AssocHandle assoc) {
 void Worker::Abort(AssocHandle assoc) {
   Assoc* a = Lookup(assoc);
   if (a == nullptr || !a->live()) return;
-  SendAbort(*a);
+  SendAbort(*a, 0);
   BeginTeardown(*a, DownReason::kAborted);
 }
 

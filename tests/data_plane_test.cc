@@ -40,6 +40,11 @@ constexpr int kStreams = 4;
 class Recorder : public DataPlaneHandler {
  public:
   bool echo = true;
+  bool send_on_shutdown = false;  // send to an association the peer is shutting down
+
+  void OnEvent(DataPlane& dp, sctp_assoc_t id, const AssociationEvent& ev) override {
+    if (send_on_shutdown && ev.type == EventType::kShutdown) dp.Send(id, 0, 0, std::string("too late"));
+  }
 
   void OnAssociationUp(DataPlane&, const AssociationInfo& info) override {
     std::lock_guard<std::mutex> l(mu_);
@@ -313,6 +318,7 @@ TEST(DataPlaneTest, OverTheAssociationLimitTheNewcomerIsAborted) {
 // others carry on.
 TEST(DataPlaneTest, OneAssociationsSendErrorLeavesTheOthersAlone) {
   Recorder rec;
+  rec.send_on_shutdown = true;
   auto dp = DataPlane::Create(SmallOptions(), &rec);
   ASSERT_TRUE(dp.ok() && (*dp)->Start().ok());
   const sockaddr_in server = Loopback((*dp)->port());
@@ -320,14 +326,44 @@ TEST(DataPlaneTest, OneAssociationsSendErrorLeavesTheOthersAlone) {
   Fd stayer = testing::Connect(server, kStreams);
   rec.IdForPort(LocalPort(quitter.get()));
   rec.IdForPort(LocalPort(stayer.get()));
-  ASSERT_TRUE(testing::SendOn(quitter.get(), Pattern(0, 50), 0, 0));
-  ASSERT_EQ(shutdown(quitter.get(), SHUT_WR), 0);  // SCTP SHUTDOWN: the echo cannot go back
+  // SCTP SHUTDOWN: the server's send in OnEvent(kShutdown) fails (EPIPE).
+  ASSERT_EQ(shutdown(quitter.get(), SHUT_WR), 0);
   ASSERT_TRUE(rec.Wait([&] { return !rec.errors_.empty(); }));
   for (uint32_t seq = 0; seq < 3; ++seq) {
     ASSERT_TRUE(testing::SendOn(stayer.get(), Pattern(seq, 50), 0, seq));
     EXPECT_EQ(SeqOf(testing::Recv(stayer.get()).data), seq);
   }
   EXPECT_EQ((*dp)->Snapshot().control.associations_active, 1u);  // the listener lives
+}
+
+// A message over max_message_size on the one-to-many socket: that
+// association is aborted, its remaining pieces dropped; the socket and the
+// other associations carry on.
+TEST(DataPlaneTest, OversizeOnTheOneToManySocketAbortsOnlyThatAssociation) {
+  Recorder rec;
+  DataPlaneOptions o = SmallOptions();
+  o.control.max_message_size = 50000;
+  auto dp = DataPlane::Create(o, &rec);
+  ASSERT_TRUE(dp.ok() && (*dp)->Start().ok());
+  const sockaddr_in server = Loopback((*dp)->port());
+  Fd big = testing::Connect(server, kStreams);
+  Fd other = testing::Connect(server, kStreams);
+  const sctp_assoc_t big_id = rec.IdForPort(LocalPort(big.get()));
+  rec.IdForPort(LocalPort(other.get()));
+  int sndbuf = 1 << 20;
+  ASSERT_EQ(setsockopt(big.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+  ASSERT_TRUE(testing::SendOn(big.get(), Pattern(0, 150000), 0, 0));
+  ASSERT_TRUE(rec.Wait([&] { return rec.downs_.count(big_id) > 0; }));
+  for (uint32_t seq = 0; seq < 3; ++seq) {
+    ASSERT_TRUE(testing::SendOn(other.get(), Pattern(seq, 50), 1, seq));
+    EXPECT_EQ(SeqOf(testing::Recv(other.get()).data), seq);
+  }
+  DataPlaneStats s = (*dp)->Snapshot();
+  EXPECT_EQ(s.control.oversize_messages, 1u);
+  EXPECT_EQ(s.control.associations_active, 1u);  // the listener lives
+  EXPECT_EQ(s.associations, 1u);
+  std::lock_guard<std::mutex> l(rec.mu_);
+  EXPECT_EQ(rec.messages_.count(big_id), 0u);  // never a piece of it
 }
 
 TEST(DataPlaneTest, ThousandIdleStayWhileFourHotAreMoved) {
