@@ -1,0 +1,49 @@
+// SequenceChecker: what `sctpdp serve --mode verify` checks. `sctpdp load`
+// numbers the messages of each (association, stream) 0, 1, 2, ...; the
+// checker counts, per stream, messages that skip ahead (gaps: the skipped
+// numbers), repeat one already seen (duplicates) or come back to an earlier
+// one (reorders). Pure: no I/O, no threads (one per owning thread).
+#ifndef SCTPDP_TOOLS_SCTPDP_SEQUENCE_CHECKER_H_
+#define SCTPDP_TOOLS_SCTPDP_SEQUENCE_CHECKER_H_
+
+#include <cstdint>
+#include <unordered_map>
+
+namespace sctpdp {
+
+struct SequenceCounts {
+  uint64_t messages = 0;
+  uint64_t gaps = 0;        // sequence numbers skipped (may still arrive late: then reorders)
+  uint64_t duplicates = 0;
+  uint64_t reorders = 0;    // arrived after a later one
+
+  SequenceCounts& operator+=(const SequenceCounts& o) {
+    messages += o.messages;
+    gaps += o.gaps;
+    duplicates += o.duplicates;
+    reorders += o.reorders;
+    return *this;
+  }
+  bool clean() const { return gaps == 0 && duplicates == 0 && reorders == 0; }
+};
+
+class SequenceChecker {
+ public:
+  // One message `seq` on (association, stream).
+  void Observe(int32_t association, uint16_t stream, uint64_t seq);
+  const SequenceCounts& counts() const { return counts_; }
+
+ private:
+  struct Stream {
+    uint64_t next = 0;  // the number expected next
+  };
+  static uint64_t Key(int32_t association, uint16_t stream) {
+    return (uint64_t{static_cast<uint32_t>(association)} << 16) | stream;
+  }
+  std::unordered_map<uint64_t, Stream> streams_;
+  SequenceCounts counts_;
+};
+
+}  // namespace sctpdp
+
+#endif  // SCTPDP_TOOLS_SCTPDP_SEQUENCE_CHECKER_H_
