@@ -1,0 +1,213 @@
+// `sctpdp load`: a load generator of SCTP associations. Each message carries
+// its per-(association, stream) sequence number in the PPID, so `serve
+// --mode verify` can check gaps, duplicates and reorders.
+#include "tools/sctpdp/load.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/sctp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "dataplane/fd.h"
+#include "dataplane/sctp_parse.h"
+#include "tools/sctpdp/flags.h"
+
+namespace sctpdp {
+namespace {
+
+struct LoadFlags {
+  std::vector<Endpoint> connect;
+  int64_t associations = 1;
+  int64_t streams = 4;
+  uint64_t size = 1024;
+  double rate = 0;          // messages/s per hot association; 0: as fast as the socket takes them
+  int64_t hot = -1;         // associations at --rate; the rest at --cold-rate (-1: all hot)
+  double cold_rate = 1;
+  int64_t count = 0;        // messages per association (0: until --duration)
+  absl::Duration duration = absl::Seconds(10);
+  bool nodelay = true;
+  int64_t threads = 2;
+};
+
+struct Association {
+  Fd fd;
+  double rate = 0;
+  absl::Time next;
+  std::vector<uint32_t> seq;  // per stream
+  uint64_t sent = 0;
+};
+
+absl::StatusOr<Fd> Connect(const Endpoint& to, int streams, bool nodelay) {
+  const bool v6 = to.address.find(':') != std::string::npos;
+  Fd fd(socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_SCTP));
+  if (!fd) return absl::ErrnoToStatus(errno, "socket(SCTP) (no kernel SCTP?)");
+  sctp_initmsg init{};
+  init.sinit_num_ostreams = static_cast<uint16_t>(streams);
+  init.sinit_max_instreams = static_cast<uint16_t>(streams);
+  setsockopt(fd.get(), IPPROTO_SCTP, SCTP_INITMSG, &init, sizeof(init));
+  int on = nodelay ? 1 : 0;
+  setsockopt(fd.get(), IPPROTO_SCTP, SCTP_NODELAY, &on, sizeof(on));
+  int sndbuf = 4 << 20;
+  setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+  sockaddr_storage ss{};
+  socklen_t len;
+  if (v6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(to.port);
+    inet_pton(AF_INET6, to.address.c_str(), &a->sin6_addr);
+    len = sizeof(*a);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(to.port);
+    inet_pton(AF_INET, to.address.c_str(), &a->sin_addr);
+    len = sizeof(*a);
+  }
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrFormat("connect %s:%d", to.address, to.port));
+  }
+  return fd;
+}
+
+// Sends for the associations i, i+threads, ... until `stop`, pacing each at
+// its rate (0: as fast as the socket takes them).
+void SendLoop(std::vector<Association>& all, size_t first, size_t step, const LoadFlags& f,
+              const std::atomic<bool>& stop, std::atomic<uint64_t>& errors) {
+  std::string payload(f.size, 'L');
+  alignas(cmsghdr) char control[kSendControlBytes];
+  while (!stop.load(std::memory_order_relaxed)) {
+    bool all_done = true;
+    absl::Time soonest = absl::InfiniteFuture();
+    for (size_t i = first; i < all.size(); i += step) {
+      Association& a = all[i];
+      if (f.count > 0 && a.sent >= static_cast<uint64_t>(f.count)) continue;
+      all_done = false;
+      const absl::Time now = absl::Now();
+      if (a.rate > 0 && now < a.next) {
+        soonest = std::min(soonest, a.next);
+        continue;
+      }
+      // Everything due now, in a bounded burst: the average rate holds even
+      // where sleeps are coarse (a TCG guest oversleeps by milliseconds).
+      for (int burst = 0; burst < 256 && (a.rate == 0 ? burst == 0 : a.next <= now); ++burst) {
+        if (f.count > 0 && a.sent >= static_cast<uint64_t>(f.count)) break;
+        const uint16_t stream = static_cast<uint16_t>(a.sent % f.streams);
+        iovec iov{payload.data(), payload.size()};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        FillSendControl(&msg, control, stream, a.seq[stream], 0, 0, 0);
+        if (sendmsg(a.fd.get(), &msg, MSG_NOSIGNAL) != static_cast<ssize_t>(f.size)) {
+          errors.fetch_add(1);
+          std::fprintf(stderr, "sctpdp load: sendmsg: %s\n", std::strerror(errno));
+          return;
+        }
+        ++a.seq[stream];
+        ++a.sent;
+        if (a.rate > 0) a.next += absl::Seconds(1) / a.rate;
+      }
+    }
+    if (all_done) return;
+    if (soonest != absl::InfiniteFuture()) absl::SleepFor(std::min(soonest - absl::Now(), absl::Milliseconds(50)));
+  }
+}
+
+}  // namespace
+
+int RunLoad(int argc, char** argv) {
+  LoadFlags f;
+  FlagParser p(
+      "usage: sctpdp load --connect=ADDR:PORT [flags]\n"
+      "Opens SCTP associations and sends sequence-numbered messages (PPID = per-stream sequence).");
+  p.Endpoints("connect", &f.connect, "the server's ADDR:PORT");
+  p.Int("associations", &f.associations, 1, 100000, "associations to open");
+  p.Int("streams", &f.streams, 1, 65535, "streams per association (messages go round-robin)");
+  p.Size("size", &f.size, 1, 1 << 20, "message size");
+  p.Double("rate", &f.rate, 0, 1e9, "messages/s per hot association (0: as fast as possible)");
+  p.Int("hot", &f.hot, -1, 100000, "associations at --rate; the rest at --cold-rate (-1: all)");
+  p.Double("cold-rate", &f.cold_rate, 0.001, 1e9, "messages/s per cold association");
+  p.Int("count", &f.count, 0, int64_t{1} << 40, "messages per association (0: until --duration)");
+  p.Duration("duration", &f.duration, "how long to send");
+  p.Bool("nodelay", &f.nodelay, "SCTP_NODELAY (small messages crawl without it)");
+  p.Int("threads", &f.threads, 1, 64, "sending threads");
+  if (absl::Status s = p.Parse(argc, argv, 2); !s.ok()) {
+    std::fprintf(stderr, "sctpdp load: %s\n", std::string(s.message()).c_str());
+    return kExitUsage;
+  }
+  if (p.help_requested()) {
+    std::printf("%s", p.Help().c_str());
+    return kExitOk;
+  }
+  if (f.connect.size() != 1) {
+    std::fprintf(stderr, "sctpdp load: --connect=ADDR:PORT is required (one endpoint)\n");
+    return kExitUsage;
+  }
+  if (f.hot > f.associations) {
+    std::fprintf(stderr, "sctpdp load: --hot=%lld is more than --associations=%lld\n", (long long)f.hot,
+                 (long long)f.associations);
+    return kExitUsage;
+  }
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::vector<Association> all(f.associations);
+  const int64_t hot = f.hot < 0 ? f.associations : f.hot;
+  for (int64_t i = 0; i < f.associations; ++i) {
+    auto fd = Connect(f.connect[0], static_cast<int>(f.streams), f.nodelay);
+    if (!fd.ok()) {
+      std::fprintf(stderr, "sctpdp load: association %lld: %s\n", (long long)i, fd.status().ToString().c_str());
+      return fd.status().code() == absl::StatusCode::kFailedPrecondition ? kExitNoSctp : kExitAddress;
+    }
+    all[i].fd = *std::move(fd);
+    all[i].rate = i < hot ? f.rate : f.cold_rate;
+    all[i].next = absl::Now();
+    all[i].seq.assign(f.streams, 0);
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> errors{0};
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  const size_t n = static_cast<size_t>(std::min<int64_t>(f.threads, f.associations));
+  for (size_t t = 0; t < n; ++t) {
+    threads.emplace_back([&, t] { SendLoop(all, t, n, f, stop, errors); });
+  }
+  // Until --duration, every association's --count, or SIGINT/SIGTERM.
+  std::thread timer([&] {
+    timespec ts = absl::ToTimespec(f.duration);
+    sigtimedwait(&stop_signals, nullptr, &ts);
+    stop.store(true);
+  });
+  for (auto& t : threads) t.join();
+  const absl::Duration elapsed = absl::Now() - start;
+  stop.store(true);
+  pthread_kill(timer.native_handle(), SIGTERM);  // blocked there: ends its sigtimedwait
+  timer.join();
+  uint64_t messages = 0;
+  for (const Association& a : all) messages += a.sent;
+  const double secs = absl::ToDoubleSeconds(elapsed);
+  std::printf(
+      "{\"type\":\"load_summary\",\"associations\":%lld,\"hot\":%lld,\"streams\":%lld,\"size\":%llu,"
+      "\"messages\":%llu,\"bytes\":%llu,\"seconds\":%.3f,\"messages_per_s\":%.1f,\"gbit_per_s\":%.6f,"
+      "\"errors\":%llu}\n",
+      (long long)f.associations, (long long)hot, (long long)f.streams, (unsigned long long)f.size,
+      (unsigned long long)messages, (unsigned long long)(messages * f.size), secs, messages / secs,
+      messages * f.size * 8 / secs / 1e9, (unsigned long long)errors.load());
+  return errors.load() == 0 ? kExitOk : kExitFailure;
+}
+
+}  // namespace sctpdp
