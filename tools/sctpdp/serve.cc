@@ -1,9 +1,11 @@
-// `sctpdp serve`: the appliance daemon on the data plane (engine uring):
-// sink, echo or verify what arrives; JSON stats lines and a final summary.
+// `sctpdp serve`: the appliance daemon on one of the engines (uring, the
+// data plane; epoll and threads, the baselines): sink, echo or verify what
+// arrives; JSON stats lines and a final summary with syscalls and CPU.
 #include "tools/sctpdp/serve.h"
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <cstdio>
@@ -12,7 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "control/data_plane.h"
+#include "tools/sctpdp/engine.h"
 #include "tools/sctpdp/flags.h"
 #include "tools/sctpdp/sequence_checker.h"
 
@@ -35,55 +37,26 @@ struct ServeFlags {
   int64_t streams = 16;
 };
 
-class Server : public DataPlaneHandler {
- public:
-  explicit Server(const std::string& mode) : echo_(mode == "echo"), verify_(mode == "verify") {}
+double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
 
-  void OnMessage(DataPlane& dp, const MessageView& m) override {
-    if (verify_) {
-      std::lock_guard<std::mutex> l(mu_);
-      checker_.Observe(m.assoc_id, m.stream, m.ppid);
-    }
-    if (echo_ && dp.Send(m.assoc_id, m.stream, m.ppid, m.payload) != SendResult::kOk) {
-      echo_refused_.fetch_add(1, std::memory_order_relaxed);
-    }
-  }
-  void OnError(DataPlane&, sctp_assoc_t id, const absl::Status& e) override {
-    errors_.fetch_add(1, std::memory_order_relaxed);
-    std::fprintf(stderr, "sctpdp serve: association %d: %s\n", id, e.ToString().c_str());
-  }
-
-  SequenceCounts counts() {
-    std::lock_guard<std::mutex> l(mu_);
-    return checker_.counts();
-  }
-  uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
-  uint64_t echo_refused() const { return echo_refused_.load(std::memory_order_relaxed); }
-
- private:
-  const bool echo_, verify_;
-  std::mutex mu_;
-  SequenceChecker checker_;  // guarded by mu_
-  std::atomic<uint64_t> errors_{0}, echo_refused_{0};
-};
-
-std::string StatsJson(const char* kind, DataPlane& dp, Server& server, bool verify, absl::Duration elapsed) {
-  const DataPlaneStats s = dp.Snapshot();
-  const uint64_t in = s.control.totals.messages_in + s.workers.totals.messages_in;
-  const uint64_t bytes = s.control.totals.bytes_in + s.workers.totals.bytes_in;
-  const uint64_t syscalls = s.control.Syscalls() + s.workers.Syscalls();
+std::string StatsJson(const char* kind, const Engine& engine, MessageSink& sink, const std::string& engine_name,
+                      bool verify, absl::Duration elapsed, double cpu_s) {
+  const EngineStats s = engine.Snapshot();
   std::string out = absl::StrFormat(
-      "{\"type\":\"%s\",\"elapsed_s\":%.3f,\"associations\":%d,\"on_workers\":%d,\"peeled\":%d,"
-      "\"messages_in\":%d,\"bytes_in\":%d,\"messages_out\":%d,\"syscalls\":%d,\"syscalls_per_message\":%.4f,"
-      "\"copied_bytes\":%d,\"enobufs\":%d,\"rejected\":%d,\"errors\":%d,\"echo_refused\":%d",
-      kind, absl::ToDoubleSeconds(elapsed), s.associations, s.on_workers, s.peeled, in, bytes,
-      s.control.totals.messages_out + s.workers.totals.messages_out, syscalls,
-      in ? double(syscalls) / double(in) : 0.0, s.control.totals.copied_bytes + s.workers.totals.copied_bytes,
-      s.control.enobufs + s.workers.enobufs, s.rejected, server.errors(), server.echo_refused());
+      "{\"type\":\"%s\",\"engine\":\"%s\",\"elapsed_s\":%.3f,\"cpu_s\":%.3f,\"threads\":%d,"
+      "\"associations\":%d,\"peeled\":%d,\"messages_in\":%d,\"bytes_in\":%d,\"messages_out\":%d,"
+      "\"syscalls\":%d,\"syscalls_per_message\":%.4f,\"copied_bytes\":%d,\"errors\":%d,\"echo_refused\":%d",
+      kind, engine_name, absl::ToDoubleSeconds(elapsed), cpu_s, engine.threads(), s.associations, s.peeled,
+      s.messages_in, s.bytes_in, s.messages_out, s.syscalls,
+      s.messages_in ? double(s.syscalls) / double(s.messages_in) : 0.0, s.copied_bytes, s.errors, sink.echo_refused());
   if (verify) {
-    const SequenceCounts c = server.counts();
-    absl::StrAppendFormat(&out, ",\"verified\":%d,\"gaps\":%d,\"duplicates\":%d,\"reorders\":%d", c.messages, c.gaps,
-                          c.duplicates, c.reorders);
+    const SequenceCounts c = sink.counts();
+    absl::StrAppendFormat(&out, ",\"verified\":%d,\"gaps\":%d,\"duplicates\":%d,\"reorders\":%d", c.messages,
+                          c.gaps, c.duplicates, c.reorders);
   }
   return out + "}";
 }
@@ -98,7 +71,9 @@ int RunServe(int argc, char** argv) {
   p.Endpoints("listen", &f.listen, "ADDR:PORT[,ADDR:PORT...]: local addresses (one port; 0 picks one)");
   p.Choice("mode", &f.mode, {"sink", "echo", "verify"},
            "sink counts, echo sends every message back, verify checks per-stream sequence numbers (PPID)");
-  p.Choice("engine", &f.engine, {"uring"}, "uring: the data plane");
+  p.Choice("engine", &f.engine, {"uring", "epoll", "threads"},
+           "uring: the data plane; epoll: one thread, epoll + recvmsg on the one-to-many socket; "
+           "threads: every association peeled to a thread with blocking recvmsg");
   p.Cpus("cpus", &f.cpus, "CPU list for the workers, one worker each (e.g. 0-3)");
   p.Int("workers", &f.workers, 0, 255, "number of workers, not pinned (0: one per allowed CPU)");
   p.Double("peel-rate", &f.peel_rate, 0.001, 1e9, "messages/s that make an association hot");
@@ -123,19 +98,19 @@ int RunServe(int argc, char** argv) {
       return kExitUsage;
     }
   }
-  DataPlaneOptions o;
-  o.listener.addresses.clear();
-  for (const Endpoint& e : f.listen) o.listener.addresses.push_back(e.address);
-  o.listener.port = f.listen[0].port;
-  o.listener.streams = static_cast<uint16_t>(f.streams);
-  o.worker_cpus = f.cpus;
-  if (f.cpus.empty() && f.workers > 0) o.worker_cpus.assign(f.workers, -1);
-  o.worker.max_message_size = f.max_message;
-  o.control.max_message_size = f.max_message;
-  o.hotness.peel_messages_per_sec = f.peel_rate;
-  o.hotness.sustain = f.sustain;
-  o.hotness.peel_all = f.peel_all;
-  o.max_associations = static_cast<size_t>(f.max_associations);
+  ServeConfig config;
+  config.listener.addresses.clear();
+  for (const Endpoint& e : f.listen) config.listener.addresses.push_back(e.address);
+  config.listener.port = f.listen[0].port;
+  config.listener.streams = static_cast<uint16_t>(f.streams);
+  config.mode = f.mode;
+  config.worker_cpus = f.cpus;
+  if (f.cpus.empty() && f.workers > 0) config.worker_cpus.assign(f.workers, -1);
+  config.max_message = f.max_message;
+  config.max_associations = static_cast<size_t>(f.max_associations);
+  config.peel_rate = f.peel_rate;
+  config.sustain = f.sustain;
+  config.peel_all = f.peel_all;
 
   sigset_t stop;  // SIGINT/SIGTERM: blocked in every thread, taken by sigtimedwait
   sigemptyset(&stop);
@@ -143,21 +118,22 @@ int RunServe(int argc, char** argv) {
   sigaddset(&stop, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
-  Server server(f.mode);
-  auto dp = DataPlane::Create(o, &server);
-  if (!dp.ok()) {
-    std::fprintf(stderr, "sctpdp serve: %s\n", std::string(dp.status().message()).c_str());
+  MessageSink sink(f.mode);
+  auto engine = MakeEngine(f.engine, config, &sink);
+  if (!engine.ok()) {
+    std::fprintf(stderr, "sctpdp serve: %s\n", std::string(engine.status().message()).c_str());
     return kExitUsage;
   }
-  if (absl::Status s = (*dp)->Start(); !s.ok()) {
+  if (absl::Status s = (*engine)->Start(); !s.ok()) {
     std::fprintf(stderr, "sctpdp serve: %s\n", s.ToString().c_str());
-    return s.code() == absl::StatusCode::kUnavailable || absl::StrContains(s.message(), "bind") ? kExitAddress
-                                                                                                : kExitFailure;
+    if (absl::StrContains(s.message(), "bind")) return kExitAddress;
+    return s.code() == absl::StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
   }
-  std::printf("sctpdp serve: listening on port %u, engine %s, mode %s, %zu workers\n", (*dp)->port(),
-              f.engine.c_str(), f.mode.c_str(), (*dp)->workers());
+  std::printf("sctpdp serve: listening on port %u, engine %s, mode %s, %zu threads\n", (*engine)->port(),
+              f.engine.c_str(), f.mode.c_str(), (*engine)->threads());
   std::fflush(stdout);
   const absl::Time start = absl::Now();
+  const double cpu0 = CpuSeconds();
   const absl::Time end = f.duration == absl::InfiniteDuration() ? absl::InfiniteFuture() : start + f.duration;
   absl::Time next_stats = start + f.stats_interval;
   while (true) {
@@ -168,15 +144,17 @@ int RunServe(int argc, char** argv) {
     const absl::Time now = absl::Now();
     if (now >= end) break;
     if (now >= next_stats) {
-      std::printf("%s\n", StatsJson("stats", **dp, server, f.mode == "verify", now - start).c_str());
+      std::printf("%s\n", StatsJson("stats", **engine, sink, f.engine, f.mode == "verify", now - start,
+                                     CpuSeconds() - cpu0).c_str());
       std::fflush(stdout);
       next_stats = now + f.stats_interval;
     }
   }
-  (*dp)->Stop();
-  std::printf("%s\n", StatsJson("summary", **dp, server, f.mode == "verify", absl::Now() - start).c_str());
+  (*engine)->Stop();
+  std::printf("%s\n", StatsJson("summary", **engine, sink, f.engine, f.mode == "verify", absl::Now() - start,
+                                 CpuSeconds() - cpu0).c_str());
   std::fflush(stdout);
-  return f.mode == "verify" && !server.counts().clean() ? kExitFailure : kExitOk;
+  return f.mode == "verify" && !sink.counts().clean() ? kExitFailure : kExitOk;
 }
 
 }  // namespace sctpdp

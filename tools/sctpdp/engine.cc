@@ -1,0 +1,30 @@
+#include "tools/sctpdp/engine.h"
+
+#include "absl/status/status.h"
+#include "tools/sctpdp/engines.h"
+
+namespace sctpdp {
+
+void MessageSink::Handle(sctp_assoc_t id, uint16_t stream, uint32_t ppid, absl::Span<const char> payload,
+                         const std::function<bool()>& reply) {
+  if (verify_) {
+    std::lock_guard<std::mutex> l(mu_);
+    checker_.Observe(id, stream, ppid);
+  }
+  if (echo_ && !reply()) echo_refused_.fetch_add(1, std::memory_order_relaxed);
+}
+
+SequenceCounts MessageSink::counts() {
+  std::lock_guard<std::mutex> l(mu_);
+  return checker_.counts();
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> MakeEngine(const std::string& name, const ServeConfig& config,
+                                                   MessageSink* sink) {
+  if (name == "uring") return MakeUringEngine(config, sink);
+  if (name == "epoll") return MakeEpollEngine(config, sink);
+  if (name == "threads") return MakeThreadsEngine(config, sink);
+  return absl::InvalidArgumentError("unknown engine '" + name + "' (uring, epoll, threads)");
+}
+
+}  // namespace sctpdp

@@ -1,0 +1,83 @@
+// The serving engines `sctpdp serve --engine` runs, behind one interface, and
+// what they all do with a message (sink, echo, verify).
+//   uring    the data plane (control/data_plane.h)
+//   epoll    the classic server: one thread, epoll + non-blocking recvmsg on
+//            the one-to-many socket, no peeloff
+//   threads  peel every association off at COMM_UP, a thread each with a
+//            blocking recvmsg loop
+#ifndef SCTPDP_TOOLS_SCTPDP_ENGINE_H_
+#define SCTPDP_TOOLS_SCTPDP_ENGINE_H_
+
+#include <netinet/in.h>
+#include <netinet/sctp.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "control/listener.h"
+#include "tools/sctpdp/sequence_checker.h"
+
+namespace sctpdp {
+
+struct ServeConfig {
+  ListenerOptions listener;
+  std::string mode = "sink";   // sink | echo | verify
+  std::vector<int> worker_cpus;
+  size_t max_message = 1 << 20;
+  size_t max_associations = 100000;
+  double peel_rate = 500;
+  absl::Duration sustain = absl::Milliseconds(500);
+  bool peel_all = false;
+};
+
+struct EngineStats {
+  uint64_t associations = 0;   // live now
+  uint64_t peeled = 0;
+  uint64_t messages_in = 0, bytes_in = 0, messages_out = 0;
+  uint64_t syscalls = 0;       // every syscall on the serving path
+  uint64_t copied_bytes = 0;   // user-space copies of received payload
+  uint64_t errors = 0;
+};
+
+// What every engine does with a message. Thread-safe.
+class MessageSink {
+ public:
+  explicit MessageSink(const std::string& mode) : echo_(mode == "echo"), verify_(mode == "verify") {}
+  // `reply` sends the payload back (echo mode).
+  void Handle(sctp_assoc_t id, uint16_t stream, uint32_t ppid, absl::Span<const char> payload,
+              const std::function<bool()>& reply);
+  bool echo() const { return echo_; }
+  SequenceCounts counts();
+  uint64_t echo_refused() const { return echo_refused_.load(std::memory_order_relaxed); }
+
+ private:
+  const bool echo_, verify_;
+  std::mutex mu_;
+  SequenceChecker checker_;  // guarded by mu_
+  std::atomic<uint64_t> echo_refused_{0};
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual absl::Status Start() = 0;  // listening when it returns
+  virtual void Stop() = 0;           // drains and joins; idempotent
+  virtual uint16_t port() const = 0;
+  virtual size_t threads() const = 0;
+  virtual EngineStats Snapshot() const = 0;
+};
+
+// "uring", "epoll" or "threads".
+absl::StatusOr<std::unique_ptr<Engine>> MakeEngine(const std::string& name, const ServeConfig& config,
+                                                   MessageSink* sink);
+
+}  // namespace sctpdp
+
+#endif  // SCTPDP_TOOLS_SCTPDP_ENGINE_H_

@@ -1,0 +1,156 @@
+// --engine threads: peel every association off at COMM_UP and give it a
+// thread with a blocking recvmsg loop; echo replies with a blocking sendmsg
+// on its own socket. Messages that arrive before the peel are served by the
+// accepting thread (same handling), and that thread peels only between
+// reads, so no message is served twice or out of order.
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <list>
+#include <mutex>
+#include <thread>
+
+#include "dataplane/fd.h"
+#include "dataplane/sctp_parse.h"
+#include "tools/sctpdp/baseline_reader.h"
+#include "tools/sctpdp/engines.h"
+
+namespace sctpdp {
+namespace {
+
+// Blocking reads wake this often to see a stop.
+void SetReceiveTimeout(int fd) {
+  timeval tv{0, 200000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+class ThreadsEngine : public Engine {
+ public:
+  ThreadsEngine(const ServeConfig& c, MessageSink* sink) : config_(c), sink_(sink) {}
+  ~ThreadsEngine() override { Stop(); }
+
+  absl::Status Start() override {
+    auto l = OpenListener(config_.listener);
+    if (!l.ok()) return l.status();
+    listener_ = std::move(l->fd);
+    port_ = l->port;
+    SetReceiveTimeout(listener_.get());
+    accept_ = std::thread([this] { AcceptLoop(); });
+    return absl::OkStatus();
+  }
+  void Stop() override {
+    if (!accept_.joinable()) return;
+    stop_.store(true);
+    accept_.join();
+    std::lock_guard<std::mutex> l(mu_);
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+  }
+  uint16_t port() const override { return port_; }
+  size_t threads() const override {
+    std::lock_guard<std::mutex> l(mu_);
+    return threads_.size() + 1;
+  }
+  EngineStats Snapshot() const override {
+    EngineStats e;
+    e.associations = std::max<int64_t>(0, c_.associations.load());
+    e.peeled = c_.peeled.load();
+    e.messages_in = c_.messages_in.load();
+    e.bytes_in = c_.bytes_in.load();
+    e.messages_out = c_.messages_out.load();
+    e.syscalls = c_.syscalls.load();
+    e.copied_bytes = c_.copied_bytes.load();
+    e.errors = c_.errors.load();
+    return e;
+  }
+
+ private:
+  void Serve(int fd, sctp_assoc_t send_to, const BaselineReader::Result& r) {
+    c_.messages_in.fetch_add(1, std::memory_order_relaxed);
+    c_.bytes_in.fetch_add(r.payload.size(), std::memory_order_relaxed);
+    const sctp_rcvinfo& i = r.info;
+    const sctp_assoc_t id = i.rcv_assoc_id;
+    sink_->Handle(id, i.rcv_sid, ntohl(i.rcv_ppid), r.payload, [&] {
+      return BaselineSend(fd, send_to == 0 ? 0 : id, i.rcv_sid, ntohl(i.rcv_ppid), r.payload, &c_);
+    });
+  }
+
+  void AcceptLoop() {
+    BaselineReader reader(config_.max_message, &c_);
+    while (!stop_.load()) {
+      BaselineReader::Result r = reader.Read(listener_.get(), 0);
+      if (r.kind == BaselineReader::Kind::kMessage) {
+        Serve(listener_.get(), r.info.rcv_assoc_id, r);  // before its peel: through the listener
+      } else if (r.kind == BaselineReader::Kind::kNotification) {
+        auto ev = DecodeNotification(r.payload);
+        if (!ev.ok() || ev->type != EventType::kAssocChange) continue;
+        if (ev->state == SCTP_COMM_UP) {
+          c_.associations.fetch_add(1);
+          Peel(ev->assoc_id);
+        } else if (ev->EndsAssociation()) {
+          c_.associations.fetch_sub(1);  // ended before its peel
+        }
+      }
+    }
+  }
+
+  void Peel(sctp_assoc_t id) {
+    int fd = sctp_peeloff_flags(listener_.get(), id, SOCK_CLOEXEC);  // blocking, like its thread
+    c_.syscalls.fetch_add(1, std::memory_order_relaxed);
+    if (fd < 0) {
+      c_.errors.fetch_add(1);
+      return;
+    }
+    SetReceiveTimeout(fd);
+    int on = 1;  // stream and PPID on every message, whatever the peel inherited
+    setsockopt(fd, IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof(on));
+    c_.peeled.fetch_add(1);
+    std::lock_guard<std::mutex> l(mu_);
+    threads_.emplace_back([this, fd] { AssociationLoop(Fd(fd)); });
+  }
+
+  void AssociationLoop(Fd fd) {
+    BaselineReader reader(config_.max_message, &c_);
+    while (!stop_.load()) {
+      BaselineReader::Result r = reader.Read(fd.get(), 0);
+      switch (r.kind) {
+        case BaselineReader::Kind::kMessage:
+          Serve(fd.get(), 0, r);
+          continue;
+        case BaselineReader::Kind::kNotification: {
+          auto ev = DecodeNotification(r.payload);
+          if (ev.ok() && ev->EndsAssociation()) {
+            c_.associations.fetch_sub(1);
+            return;
+          }
+          continue;
+        }
+        case BaselineReader::Kind::kAgain:
+          continue;  // the receive timeout: look at stop_
+        case BaselineReader::Kind::kEnd:
+        case BaselineReader::Kind::kError:
+          c_.associations.fetch_sub(1);
+          return;
+      }
+    }
+  }
+
+  const ServeConfig config_;
+  MessageSink* const sink_;
+  Fd listener_;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread accept_;
+  mutable std::mutex mu_;
+  std::list<std::thread> threads_;  // guarded by mu_
+  mutable BaselineCounters c_;
+};
+
+}  // namespace
+
+std::unique_ptr<Engine> MakeThreadsEngine(const ServeConfig& config, MessageSink* sink) {
+  return std::make_unique<ThreadsEngine>(config, sink);
+}
+
+}  // namespace sctpdp

@@ -1,0 +1,68 @@
+// --engine uring: the data plane.
+#include "control/data_plane.h"
+#include "tools/sctpdp/engines.h"
+
+namespace sctpdp {
+namespace {
+
+class UringEngine : public Engine, public DataPlaneHandler {
+ public:
+  UringEngine(const ServeConfig& c, MessageSink* sink) : config_(c), sink_(sink) {}
+  ~UringEngine() override { Stop(); }
+
+  absl::Status Start() override {
+    DataPlaneOptions o;
+    o.listener = config_.listener;
+    o.worker_cpus = config_.worker_cpus;
+    o.worker.max_message_size = config_.max_message;
+    o.control.max_message_size = config_.max_message;
+    o.hotness.peel_messages_per_sec = config_.peel_rate;
+    o.hotness.sustain = config_.sustain;
+    o.hotness.peel_all = config_.peel_all;
+    o.max_associations = config_.max_associations;
+    auto dp = DataPlane::Create(o, this);
+    if (!dp.ok()) return dp.status();
+    dp_ = *std::move(dp);
+    return dp_->Start();
+  }
+  void Stop() override {
+    if (dp_) dp_->Stop();
+  }
+  uint16_t port() const override { return dp_->port(); }
+  size_t threads() const override { return dp_->workers() + 1; }
+  EngineStats Snapshot() const override {
+    const DataPlaneStats s = dp_->Snapshot();
+    EngineStats e;
+    e.associations = s.associations;
+    e.peeled = s.peeled;
+    e.messages_in = s.control.totals.messages_in + s.workers.totals.messages_in;
+    e.bytes_in = s.control.totals.bytes_in + s.workers.totals.bytes_in;
+    e.messages_out = s.control.totals.messages_out + s.workers.totals.messages_out;
+    e.syscalls = s.control.Syscalls() + s.workers.Syscalls();
+    e.copied_bytes = s.control.totals.copied_bytes + s.workers.totals.copied_bytes;
+    e.errors = errors_.load(std::memory_order_relaxed);
+    return e;
+  }
+
+  void OnMessage(DataPlane& dp, const MessageView& m) override {
+    sink_->Handle(m.assoc_id, m.stream, m.ppid, m.payload,
+                  [&] { return dp.Send(m.assoc_id, m.stream, m.ppid, m.payload) == SendResult::kOk; });
+  }
+  void OnError(DataPlane&, sctp_assoc_t, const absl::Status&) override {
+    errors_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+ private:
+  const ServeConfig config_;
+  MessageSink* const sink_;
+  std::unique_ptr<DataPlane> dp_;
+  std::atomic<uint64_t> errors_{0};
+};
+
+}  // namespace
+
+std::unique_ptr<Engine> MakeUringEngine(const ServeConfig& config, MessageSink* sink) {
+  return std::make_unique<UringEngine>(config, sink);
+}
+
+}  // namespace sctpdp
