@@ -89,12 +89,14 @@ void SendLoop(std::vector<Association>& all, size_t first, size_t step, const Lo
   alignas(cmsghdr) char control[kSendControlBytes];
   while (!stop.load(std::memory_order_relaxed)) {
     bool all_done = true;
+    bool saturating = false;  // an association at rate 0 wants to send again at once
     absl::Time soonest = absl::InfiniteFuture();
     for (size_t i = first; i < all.size(); i += step) {
       Association& a = all[i];
       if (f.count > 0 && a.sent >= static_cast<uint64_t>(f.count)) continue;
       all_done = false;
       const absl::Time now = absl::Now();
+      saturating |= a.rate == 0;
       if (a.rate > 0 && now < a.next) {
         soonest = std::min(soonest, a.next);
         continue;
@@ -120,7 +122,9 @@ void SendLoop(std::vector<Association>& all, size_t first, size_t step, const Lo
       }
     }
     if (all_done) return;
-    if (soonest != absl::InfiniteFuture()) absl::SleepFor(std::min(soonest - absl::Now(), absl::Milliseconds(50)));
+    if (!saturating && soonest != absl::InfiniteFuture()) {
+      absl::SleepFor(std::min(soonest - absl::Now(), absl::Milliseconds(50)));
+    }
   }
 }
 

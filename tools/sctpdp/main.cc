@@ -1,6 +1,7 @@
 // sctpdp: the SCTP data plane's command-line tool.
 //   sctpdp serve [flags]   the appliance daemon (sink | echo | verify)
 //   sctpdp load  [flags]   a load generator of SCTP associations
+//   sctpdp bench [flags]   serve and load together over a matrix, with ratios
 // On a host without kernel SCTP it runs itself in the SCTP guest
 // (tools/sctpvm), saying so in one line.
 #include <netinet/in.h>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/sctpdp/bench.h"
 #include "tools/sctpdp/flags.h"
 #include "tools/sctpdp/load.h"
 #include "tools/sctpdp/serve.h"
@@ -20,7 +22,7 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: sctpdp serve|load [flags]   (sctpdp SUBCOMMAND --help for its flags)\n"
+    "usage: sctpdp serve|load|bench [flags]   (sctpdp SUBCOMMAND --help for its flags)\n"
     "Exit codes: 0 ok, 1 run failed, 2 bad flag or value, 3 cannot bind/connect, 4 no SCTP.\n";
 
 bool KernelHasSctp() {
@@ -72,7 +74,7 @@ int main(int argc, char** argv) {
     return argc < 2 ? sctpdp::kExitUsage : sctpdp::kExitOk;
   }
   const std::string cmd = argv[1];
-  if (cmd != "serve" && cmd != "load") {
+  if (cmd != "serve" && cmd != "load" && cmd != "bench") {
     std::fprintf(stderr, "sctpdp: unknown subcommand '%s'\n%s", argv[1], kUsage);
     return sctpdp::kExitUsage;
   }
@@ -84,5 +86,6 @@ int main(int argc, char** argv) {
     }
     return RunInGuest(argc, argv);
   }
+  if (cmd == "bench") return sctpdp::RunBench(argc, argv);
   return cmd == "serve" ? sctpdp::RunServe(argc, argv) : sctpdp::RunLoad(argc, argv);
 }

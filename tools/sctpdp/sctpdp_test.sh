@@ -47,6 +47,13 @@ exec tools/sctpvm -- bash -c '
   verify_engine uring 2
   verify_engine epoll 0
   verify_engine threads 8
+  bench=$("$B" bench --json --engines=uring,epoll --sizes=1KiB --mixes=2/8 --repeats=1 --duration=2s 2>bench.err)
+  check "bench exits 0" 0 $?
+  echo "$bench"
+  check "bench reports a cell per engine" 2 "$(echo "$bench" | grep -c "\"type\":\"cell\"")"
+  check "bench reports the ratio to the baseline" 1 "$(echo "$bench" | grep -c "\"type\":\"ratio\",.*\"versus\":\"epoll\"")"
+  "$B" bench --sizes=0 2>/dev/null
+  check "bench with a bad size exits 2" 2 $?
   "$B" serve --mode=bogus 2>/dev/null
   check "bad --mode exits 2" 2 $?
   "$B" load --associations=3 2>/dev/null

@@ -35,6 +35,7 @@ struct ServeFlags {
   int64_t max_associations = 100000;
   uint64_t max_message = 1 << 20;
   int64_t streams = 16;
+  uint64_t rcvbuf = 0, sndbuf = 0;
 };
 
 double CpuSeconds() {
@@ -84,6 +85,8 @@ int RunServe(int argc, char** argv) {
   p.Int("max-associations", &f.max_associations, 1, 10000000, "more are aborted, counted");
   p.Size("max-message", &f.max_message, 1, 1 << 30, "largest message; bigger aborts its association");
   p.Int("streams", &f.streams, 1, 65535, "inbound and outbound streams");
+  p.Size("rcvbuf", &f.rcvbuf, 0, 1 << 30, "SO_RCVBUF of the listening socket (0: kernel default)");
+  p.Size("sndbuf", &f.sndbuf, 0, 1 << 30, "SO_SNDBUF of the listening socket (0: kernel default)");
   if (absl::Status s = p.Parse(argc, argv, 2); !s.ok()) {
     std::fprintf(stderr, "sctpdp serve: %s\n", std::string(s.message()).c_str());
     return kExitUsage;
@@ -103,6 +106,8 @@ int RunServe(int argc, char** argv) {
   for (const Endpoint& e : f.listen) config.listener.addresses.push_back(e.address);
   config.listener.port = f.listen[0].port;
   config.listener.streams = static_cast<uint16_t>(f.streams);
+  config.listener.rcvbuf = static_cast<int>(f.rcvbuf);
+  config.listener.sndbuf = static_cast<int>(f.sndbuf);
   config.mode = f.mode;
   config.worker_cpus = f.cpus;
   if (f.cpus.empty() && f.workers > 0) config.worker_cpus.assign(f.workers, -1);
