@@ -47,6 +47,30 @@ exec tools/sctpvm -- bash -c '
   verify_engine uring 2
   verify_engine epoll 0
   verify_engine threads 8
+
+  # lksctp-tools sctp_test (a client no one here wrote) against serve --mode
+  # sink: its case 4 x 3 is 30 messages of 1..32768 bytes, 341307 bytes.
+  sctp_test_client() {
+    local engine=$1 fifo=/dev/shm/sink.$1.$$
+    mkfifo "$fifo"
+    "$B" serve --engine=$engine --listen=127.0.0.1:0 --mode=sink > "$fifo" 2>/dev/null &
+    local pid=$!
+    exec 4< "$fifo"
+    read -t 60 -r line <&4
+    local port=$(echo "$line" | sed -n "s/.*port \([0-9]*\),.*/\1/p")
+    timeout 120 sctp_test -H 127.0.0.1 -P $((47000 + RANDOM % 1000)) -h 127.0.0.1 -p $port -s -c 4 -x 3 -d 0 \
+      > sctp_test.$engine.out 2>&1
+    check "$engine: sctp_test exits 0" 0 $?
+    kill -TERM $pid
+    local summary=$(grep "\"summary\"" <&4)
+    wait $pid
+    exec 4<&-
+    check "$engine: totals match what sctp_test sent" "30 341307" \
+      "$(field messages_in "$summary") $(field bytes_in "$summary")"
+  }
+  sctp_test_client uring
+  sctp_test_client epoll
+  sctp_test_client threads
   bench=$("$B" bench --json --engines=uring,epoll --sizes=1KiB --mixes=2/8 --repeats=1 --duration=2s 2>bench.err)
   check "bench exits 0" 0 $?
   echo "$bench"
