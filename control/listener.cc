@@ -102,6 +102,8 @@ absl::StatusOr<Listener> OpenListener(const ListenerOptions& o) {
   if (o.sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &o.sndbuf, sizeof(o.sndbuf)) != 0) return Errno("SO_SNDBUF");
   int on = 1;
   if (setsockopt(fd, IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof(on)) != 0) return Errno("SCTP_RECVRCVINFO");
+  int nodelay = o.nodelay ? 1 : 0;
+  if (setsockopt(fd, IPPROTO_SCTP, SCTP_NODELAY, &nodelay, sizeof(nodelay)) != 0) return Errno("SCTP_NODELAY");
   if (absl::Status s = SubscribeEvents(fd); !s.ok()) return s;
   uint16_t port = o.port;
   for (size_t i = 0; i < o.addresses.size(); ++i) {

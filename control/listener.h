@@ -21,6 +21,7 @@ struct ListenerOptions {
   int rcvbuf = 0;         // SO_RCVBUF (0: kernel default)
   int sndbuf = 0;         // SO_SNDBUF (0: kernel default)
   int backlog = 1024;
+  bool nodelay = true;    // SCTP_NODELAY (inherited by peeled sockets): small replies go now
 };
 
 struct Listener {

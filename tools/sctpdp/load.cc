@@ -6,10 +6,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/sctp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -38,6 +41,7 @@ struct LoadFlags {
   absl::Duration duration = absl::Seconds(10);
   bool nodelay = true;
   int64_t threads = 2;
+  bool echo = false;        // the server echoes: measure round trips
 };
 
 struct Association {
@@ -81,6 +85,48 @@ absl::StatusOr<Fd> Connect(const Endpoint& to, int streams, bool nodelay) {
   return fd;
 }
 
+int64_t MonotonicNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+// Reads the echoes of the associations i, i+step, ... and records each round
+// trip (now - the send time in the payload), until `done` and all are in or
+// `deadline`.
+void EchoLoop(std::vector<Association>& all, size_t first, size_t step, size_t size, const std::atomic<bool>& done,
+              const std::atomic<uint64_t>& sent_total, std::atomic<uint64_t>& echoed, std::vector<double>* rtt_us) {
+  std::vector<pollfd> fds;
+  for (size_t i = first; i < all.size(); i += step) fds.push_back({all[i].fd.get(), POLLIN, 0});
+  std::vector<char> buf(size + 64);
+  absl::Time deadline = absl::InfiniteFuture();
+  while (absl::Now() < deadline) {
+    if (done.load() && deadline == absl::InfiniteFuture()) deadline = absl::Now() + absl::Seconds(5);
+    if (done.load() && echoed.load() >= sent_total.load()) return;
+    if (poll(fds.data(), fds.size(), 100) <= 0) continue;
+    for (pollfd& p : fds) {
+      if (!(p.revents & POLLIN)) continue;
+      while (true) {
+        const ssize_t n = recv(p.fd, buf.data(), buf.size(), MSG_DONTWAIT);
+        if (n <= 0) break;
+        int64_t t = 0;
+        if (static_cast<size_t>(n) >= sizeof(t)) {
+          std::memcpy(&t, buf.data(), sizeof(t));
+          rtt_us->push_back((MonotonicNs() - t) / 1000.0);
+        }
+        echoed.fetch_add(1);
+      }
+    }
+  }
+}
+
+double Percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5));
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  return v[k];
+}
+
 // Sends for the associations i, i+threads, ... until `stop`, pacing each at
 // its rate (0: as fast as the socket takes them).
 void SendLoop(std::vector<Association>& all, size_t first, size_t step, const LoadFlags& f,
@@ -106,6 +152,10 @@ void SendLoop(std::vector<Association>& all, size_t first, size_t step, const Lo
       for (int burst = 0; burst < 256 && (a.rate == 0 ? burst == 0 : a.next <= now); ++burst) {
         if (f.count > 0 && a.sent >= static_cast<uint64_t>(f.count)) break;
         const uint16_t stream = static_cast<uint16_t>(a.sent % f.streams);
+        if (f.echo) {  // its send time, read back from the echo
+          const int64_t t = MonotonicNs();
+          std::memcpy(payload.data(), &t, std::min(payload.size(), sizeof(t)));
+        }
         iovec iov{payload.data(), payload.size()};
         msghdr msg{};
         msg.msg_iov = &iov;
@@ -146,6 +196,7 @@ int RunLoad(int argc, char** argv) {
   p.Duration("duration", &f.duration, "how long to send");
   p.Bool("nodelay", &f.nodelay, "SCTP_NODELAY (small messages crawl without it)");
   p.Int("threads", &f.threads, 1, 64, "sending threads");
+  p.Bool("echo", &f.echo, "the server echoes (serve --mode echo): report round-trip latency percentiles");
   if (absl::Status s = p.Parse(argc, argv, 2); !s.ok()) {
     std::fprintf(stderr, "sctpdp load: %s\n", std::string(s.message()).c_str());
     return kExitUsage;
@@ -182,13 +233,17 @@ int RunLoad(int argc, char** argv) {
     all[i].next = absl::Now();
     all[i].seq.assign(f.streams, 0);
   }
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> errors{0};
+  std::atomic<bool> stop{false}, senders_done{false};
+  std::atomic<uint64_t> errors{0}, echoed{0}, sent_total{0};
   const absl::Time start = absl::Now();
-  std::vector<std::thread> threads;
+  std::vector<std::thread> threads, readers;
   const size_t n = static_cast<size_t>(std::min<int64_t>(f.threads, f.associations));
+  std::vector<std::vector<double>> rtts(n);
   for (size_t t = 0; t < n; ++t) {
     threads.emplace_back([&, t] { SendLoop(all, t, n, f, stop, errors); });
+    if (f.echo) {
+      readers.emplace_back([&, t] { EchoLoop(all, t, n, f.size, senders_done, sent_total, echoed, &rtts[t]); });
+    }
   }
   // Until --duration, every association's --count, or SIGINT/SIGTERM.
   std::thread timer([&] {
@@ -198,20 +253,37 @@ int RunLoad(int argc, char** argv) {
   });
   for (auto& t : threads) t.join();
   const absl::Duration elapsed = absl::Now() - start;
+  uint64_t total_sent = 0;
+  for (const Association& a : all) total_sent += a.sent;
+  sent_total.store(total_sent);
+  senders_done.store(true);
+  for (auto& t : readers) t.join();
   stop.store(true);
   pthread_kill(timer.native_handle(), SIGTERM);  // blocked there: ends its sigtimedwait
   timer.join();
-  uint64_t messages = 0;
-  for (const Association& a : all) messages += a.sent;
+  const uint64_t messages = total_sent;
   const double secs = absl::ToDoubleSeconds(elapsed);
+  std::string rtt;
+  if (f.echo) {
+    std::vector<double> all_rtt;
+    for (auto& v : rtts) all_rtt.insert(all_rtt.end(), v.begin(), v.end());
+    rtt = absl::StrFormat(",\"echoed\":%d,\"rtt_us\":{\"p50\":%.0f,\"p90\":%.0f,\"p99\":%.0f,\"max\":%.0f}",
+                          echoed.load(), Percentile(all_rtt, 0.5), Percentile(all_rtt, 0.9), Percentile(all_rtt, 0.99),
+                          Percentile(all_rtt, 1.0));
+  }
   std::printf(
       "{\"type\":\"load_summary\",\"associations\":%lld,\"hot\":%lld,\"streams\":%lld,\"size\":%llu,"
       "\"messages\":%llu,\"bytes\":%llu,\"seconds\":%.3f,\"messages_per_s\":%.1f,\"gbit_per_s\":%.6f,"
-      "\"errors\":%llu}\n",
+      "\"errors\":%llu%s}\n",
       (long long)f.associations, (long long)hot, (long long)f.streams, (unsigned long long)f.size,
       (unsigned long long)messages, (unsigned long long)(messages * f.size), secs, messages / secs,
-      messages * f.size * 8 / secs / 1e9, (unsigned long long)errors.load());
-  return errors.load() == 0 ? kExitOk : kExitFailure;
+      messages * f.size * 8 / secs / 1e9, (unsigned long long)errors.load(), rtt.c_str());
+  const bool echo_complete = !f.echo || echoed.load() == messages;
+  if (!echo_complete) {
+    std::fprintf(stderr, "sctpdp load: %llu of %llu echoes came back\n", (unsigned long long)echoed.load(),
+                 (unsigned long long)messages);
+  }
+  return errors.load() == 0 && echo_complete ? kExitOk : kExitFailure;
 }
 
 }  // namespace sctpdp

@@ -68,6 +68,28 @@ exec tools/sctpvm -- bash -c '
     check "$engine: totals match what sctp_test sent" "30 341307" \
       "$(field messages_in "$summary") $(field bytes_in "$summary")"
   }
+  # load --echo against serve --mode echo: every echo back, with latency.
+  echo_latency() {
+    local engine=$1 fifo=/dev/shm/echo.$1.$$
+    mkfifo "$fifo"
+    "$B" serve --engine=$engine --listen=127.0.0.1:0 --mode=echo > "$fifo" 2>/dev/null &
+    local pid=$!
+    exec 5< "$fifo"
+    read -t 60 -r line <&5
+    local port=$(echo "$line" | sed -n "s/.*port \([0-9]*\),.*/\1/p")
+    local load=$("$B" load --connect=127.0.0.1:$port --echo --associations=4 --rate=200 --size=200 --duration=2s)
+    check "$engine: load --echo exits 0 (every echo came back)" 0 $?
+    echo "$load"
+    kill -TERM $pid
+    wait $pid
+    exec 5<&-
+    local p50=$(echo "$load" | sed -n "s/.*\"p50\":\([0-9]*\).*/\1/p")
+    check "$engine: round-trip p50 reported" yes "$([ -n "$p50" ] && [ "$p50" -gt 0 ] && echo yes)"
+  }
+  echo_latency uring
+  echo_latency epoll
+  echo_latency threads
+
   sctp_test_client uring
   sctp_test_client epoll
   sctp_test_client threads
