@@ -74,7 +74,10 @@ class EpollEngine : public Engine {
       const int n = epoll_wait(epoll_.get(), events, 2, -1);
       c_.syscalls.fetch_add(1, std::memory_order_relaxed);
       for (int i = 0; i < n; ++i) {
-        if (events[i].data.fd == stop_fd_.get()) return;
+        if (events[i].data.fd == stop_fd_.get()) {
+          Drain(reader);  // stopping: serve what is already queued
+          return;
+        }
       }
       if (n > 0) Drain(reader);
     }

@@ -53,7 +53,7 @@ exec tools/sctpvm -- bash -c '
   sctp_test_client() {
     local engine=$1 fifo=/dev/shm/sink.$1.$$
     mkfifo "$fifo"
-    "$B" serve --engine=$engine --listen=127.0.0.1:0 --mode=sink > "$fifo" 2>/dev/null &
+    "$B" serve --engine=$engine --listen=127.0.0.1:0 --mode=sink --stats-interval=100ms > "$fifo" 2>/dev/null &
     local pid=$!
     exec 4< "$fifo"
     read -t 60 -r line <&4
@@ -61,6 +61,13 @@ exec tools/sctpvm -- bash -c '
     timeout 120 sctp_test -H 127.0.0.1 -P $((47000 + RANDOM % 1000)) -h 127.0.0.1 -p $port -s -c 4 -x 3 -d 0 \
       > sctp_test.$engine.out 2>&1
     check "$engine: sctp_test exits 0" 0 $?
+    # Its last message may still be on the way when it exits: wait (bounded)
+    # until the server has counted 30 before stopping it.
+    local stats
+    for i in $(seq 600); do
+      read -t 60 -r stats <&4 || break
+      [ "$(field messages_in "$stats")" = 30 ] && break
+    done
     kill -TERM $pid
     local summary=$(grep "\"summary\"" <&4)
     wait $pid

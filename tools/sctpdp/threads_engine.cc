@@ -112,8 +112,10 @@ class ThreadsEngine : public Engine {
 
   void AssociationLoop(Fd fd) {
     BaselineReader reader(config_.max_message, &c_);
-    while (!stop_.load()) {
-      BaselineReader::Result r = reader.Read(fd.get(), 0);
+    bool draining = false;  // stopping: serve what is already queued, then end
+    while (true) {
+      if (!draining && stop_.load()) draining = true;
+      BaselineReader::Result r = reader.Read(fd.get(), draining ? MSG_DONTWAIT : 0);
       switch (r.kind) {
         case BaselineReader::Kind::kMessage:
           Serve(fd.get(), 0, r);
@@ -127,6 +129,7 @@ class ThreadsEngine : public Engine {
           continue;
         }
         case BaselineReader::Kind::kAgain:
+          if (draining) return;
           continue;  // the receive timeout: look at stop_
         case BaselineReader::Kind::kEnd:
         case BaselineReader::Kind::kError:
