@@ -107,6 +107,21 @@ exec tools/sctpvm -- bash -c '
   check "bench reports the ratio to the baseline" 1 "$(echo "$bench" | grep -c "\"type\":\"ratio\",.*\"versus\":\"epoll\"")"
   "$B" bench --sizes=0 2>/dev/null
   check "bench with a bad size exits 2" 2 $?
+  # The Prometheus endpoint (cpp-httplib), read through bash /dev/tcp.
+  fifo=/dev/shm/metrics.$$
+  mkfifo "$fifo"
+  "$B" serve --listen=127.0.0.1:0 --metrics-port=0 > "$fifo" 2>/dev/null &
+  pid=$!
+  exec 6< "$fifo"
+  read -t 60 -r line <&6
+  mport=$(echo "$line" | sed -n "s/.*metrics on 127.0.0.1:\([0-9]*\).*/\1/p")
+  metrics=$(exec 7<>"/dev/tcp/127.0.0.1/$mport"; printf "GET /metrics HTTP/1.0\r\n\r\n" >&7; cat <&7)
+  check "metrics endpoint serves Prometheus text" yes \
+    "$(echo "$metrics" | grep -q "^sctpdp_messages_in_total{engine=\"uring\"} 0" && echo yes)"
+  kill -TERM $pid
+  wait $pid
+  check "serve with metrics exits 0 at SIGTERM" 0 $?
+  exec 6<&-
   "$B" serve --mode=bogus 2>/dev/null
   check "bad --mode exits 2" 2 $?
   "$B" load --associations=3 2>/dev/null

@@ -7,7 +7,10 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <httplib.h>
+
 #include <atomic>
+#include <thread>
 #include <cstdio>
 #include <mutex>
 
@@ -36,6 +39,7 @@ struct ServeFlags {
   uint64_t max_message = 1 << 20;
   int64_t streams = 16;
   uint64_t rcvbuf = 0, sndbuf = 0;
+  int64_t metrics_port = -1;  // -1: off; 0: any free port
 };
 
 double CpuSeconds() {
@@ -62,6 +66,31 @@ std::string StatsJson(const char* kind, const Engine& engine, MessageSink& sink,
   return out + "}";
 }
 
+// Prometheus text exposition of the engine's counters.
+std::string Metrics(const Engine& engine, MessageSink& sink, const std::string& name, bool verify) {
+  const EngineStats s = engine.Snapshot();
+  std::string out;
+  auto metric = [&](const char* id, const char* type, const char* help, double value) {
+    absl::StrAppendFormat(&out, "# HELP sctpdp_%s %s\n# TYPE sctpdp_%s %s\nsctpdp_%s{engine=\"%s\"} %.17g\n", id,
+                          help, id, type, id, name, value);
+  };
+  metric("associations", "gauge", "Live associations.", s.associations);
+  metric("peeled_total", "counter", "Associations moved to their own socket.", s.peeled);
+  metric("messages_in_total", "counter", "Messages received.", s.messages_in);
+  metric("bytes_in_total", "counter", "Payload bytes received.", s.bytes_in);
+  metric("messages_out_total", "counter", "Messages sent.", s.messages_out);
+  metric("syscalls_total", "counter", "System calls on the serving path.", s.syscalls);
+  metric("copied_bytes_total", "counter", "Received bytes copied in user space (reassembly).", s.copied_bytes);
+  metric("errors_total", "counter", "Errors.", s.errors);
+  if (verify) {
+    const SequenceCounts c = sink.counts();
+    metric("verify_gaps_total", "counter", "Sequence numbers skipped.", c.gaps);
+    metric("verify_duplicates_total", "counter", "Messages seen twice.", c.duplicates);
+    metric("verify_reorders_total", "counter", "Messages after a later one.", c.reorders);
+  }
+  return out;
+}
+
 }  // namespace
 
 int RunServe(int argc, char** argv) {
@@ -86,6 +115,8 @@ int RunServe(int argc, char** argv) {
   p.Size("max-message", &f.max_message, 1, 1 << 30, "largest message; bigger aborts its association");
   p.Int("streams", &f.streams, 1, 65535, "inbound and outbound streams");
   p.Size("rcvbuf", &f.rcvbuf, 0, 1 << 30, "SO_RCVBUF of the listening socket (0: kernel default)");
+  p.Int("metrics-port", &f.metrics_port, -1, 65535,
+        "serve Prometheus metrics on 127.0.0.1:PORT/metrics (0: any free port; -1: off)");
   p.Size("sndbuf", &f.sndbuf, 0, 1 << 30, "SO_SNDBUF of the listening socket (0: kernel default)");
   if (absl::Status s = p.Parse(argc, argv, 2); !s.ok()) {
     std::fprintf(stderr, "sctpdp serve: %s\n", std::string(s.message()).c_str());
@@ -134,8 +165,28 @@ int RunServe(int argc, char** argv) {
     if (absl::StrContains(s.message(), "bind")) return kExitAddress;
     return s.code() == absl::StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
   }
-  std::printf("sctpdp serve: listening on port %u, engine %s, mode %s, %zu threads\n", (*engine)->port(),
-              f.engine.c_str(), f.mode.c_str(), (*engine)->threads());
+  httplib::Server metrics;
+  std::thread metrics_thread;
+  int metrics_port = -1;
+  if (f.metrics_port >= 0) {
+    metrics.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+      res.set_content(Metrics(**engine, sink, f.engine, f.mode == "verify"), "text/plain; version=0.0.4");
+    });
+    metrics_port = f.metrics_port == 0 ? metrics.bind_to_any_port("127.0.0.1")
+                                       : (metrics.bind_to_port("127.0.0.1", static_cast<int>(f.metrics_port))
+                                              ? static_cast<int>(f.metrics_port)
+                                              : -1);
+    if (metrics_port < 0) {
+      std::fprintf(stderr, "sctpdp serve: --metrics-port=%lld: cannot bind 127.0.0.1:%lld\n",
+                   (long long)f.metrics_port, (long long)f.metrics_port);
+      (*engine)->Stop();
+      return kExitAddress;
+    }
+    metrics_thread = std::thread([&] { metrics.listen_after_bind(); });
+  }
+  std::printf("sctpdp serve: listening on port %u, engine %s, mode %s, %zu threads%s\n", (*engine)->port(),
+              f.engine.c_str(), f.mode.c_str(), (*engine)->threads(),
+              metrics_port >= 0 ? absl::StrCat(", metrics on 127.0.0.1:", metrics_port).c_str() : "");
   std::fflush(stdout);
   const absl::Time start = absl::Now();
   const double cpu0 = CpuSeconds();
@@ -154,6 +205,10 @@ int RunServe(int argc, char** argv) {
       std::fflush(stdout);
       next_stats = now + f.stats_interval;
     }
+  }
+  if (metrics_thread.joinable()) {
+    metrics.stop();
+    metrics_thread.join();
   }
   (*engine)->Stop();
   std::printf("%s\n", StatsJson("summary", **engine, sink, f.engine, f.mode == "verify", absl::Now() - start,
