@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <httplib.h>
 
@@ -192,13 +193,26 @@ int RunServe(int argc, char** argv) {
   const double cpu0 = CpuSeconds();
   const absl::Time end = f.duration == absl::InfiniteDuration() ? absl::InfiniteFuture() : start + f.duration;
   absl::Time next_stats = start + f.stats_interval;
+  // On a terminal: a live one-line status on stderr, redrawn every second.
+  const bool live = isatty(STDERR_FILENO);
+  absl::Time next_status = live ? start + absl::Seconds(1) : absl::InfiniteFuture();
+  uint64_t last_in = 0;
   while (true) {
-    const absl::Time wake = std::min(end, next_stats);
+    const absl::Time wake = std::min({end, next_stats, next_status});
     timespec ts = absl::ToTimespec(wake == absl::InfiniteFuture() ? absl::Hours(24) : wake - absl::Now());
     if (ts.tv_sec < 0) ts = {0, 0};
     if (sigtimedwait(&stop, nullptr, &ts) > 0) break;  // SIGINT/SIGTERM
     const absl::Time now = absl::Now();
     if (now >= end) break;
+    if (now >= next_status) {
+      const EngineStats st = (*engine)->Snapshot();
+      std::fprintf(stderr, "\r%s: %llu associations (%llu peeled), %llu msgs in (%llu/s), %.3f syscalls/msg   ",
+                   f.engine.c_str(), (unsigned long long)st.associations, (unsigned long long)st.peeled,
+                   (unsigned long long)st.messages_in, (unsigned long long)(st.messages_in - last_in),
+                   st.messages_in ? double(st.syscalls) / double(st.messages_in) : 0.0);
+      last_in = st.messages_in;
+      next_status = now + absl::Seconds(1);
+    }
     if (now >= next_stats) {
       std::printf("%s\n", StatsJson("stats", **engine, sink, f.engine, f.mode == "verify", now - start,
                                      CpuSeconds() - cpu0).c_str());
@@ -206,6 +220,7 @@ int RunServe(int argc, char** argv) {
       next_stats = now + f.stats_interval;
     }
   }
+  if (live) std::fprintf(stderr, "\n");
   if (metrics_thread.joinable()) {
     metrics.stop();
     metrics_thread.join();
