@@ -19,6 +19,8 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <deque>
+#include <tuple>
 #include <map>
 #include <mutex>
 #include <atomic>
@@ -62,14 +64,33 @@ class Recorder : public DataPlaneHandler {
       ++total_;
       cv_.notify_all();
     }
-    if (echo) {
-      SendResult r = dp.Send(m.assoc_id, m.stream, m.ppid, m.payload);
+    if (echo) Echo(dp, m.assoc_id, m.stream, m.ppid, std::string(m.payload.begin(), m.payload.end()));
+  }
+  // A well-behaved application: on kQueueFull it keeps the message (and every
+  // later one for that association, to keep their order) and sends them when
+  // the data plane says there is room again (OnWritable).
+  void Echo(DataPlane& dp, sctp_assoc_t id, uint16_t stream, uint32_t ppid, std::string payload) {
+    std::lock_guard<std::mutex> l(echo_mu_);
+    auto& backlog = backlog_[id];
+    backlog.push_back({stream, ppid, std::move(payload)});
+    if (backlog.size() == 1) SendBacklog(dp, id, backlog);
+  }
+  void SendBacklog(DataPlane& dp, sctp_assoc_t id, std::deque<std::tuple<uint16_t, uint32_t, std::string>>& backlog) {
+    while (!backlog.empty()) {
+      auto& [stream, ppid, payload] = backlog.front();
+      SendResult r = dp.Send(id, stream, ppid, payload);
+      if (r == SendResult::kQueueFull) return;  // wait for OnWritable
       if (r != SendResult::kOk) {
         std::lock_guard<std::mutex> l(mu_);
         ++echo_failures_;
         last_echo_failure_ = SendResultName(r);
       }
+      backlog.pop_front();
     }
+  }
+  void OnWritable(DataPlane& dp, sctp_assoc_t) override {
+    std::lock_guard<std::mutex> l(echo_mu_);
+    for (auto& [id, backlog] : backlog_) SendBacklog(dp, id, backlog);
   }
   void OnMoved(DataPlane&, sctp_assoc_t id, int worker) override {
     std::lock_guard<std::mutex> l(mu_);
@@ -99,6 +120,8 @@ class Recorder : public DataPlaneHandler {
 
   std::mutex mu_;
   std::condition_variable cv_;
+  std::mutex echo_mu_;  // the echo backlog; taken before mu_, never after
+  std::map<sctp_assoc_t, std::deque<std::tuple<uint16_t, uint32_t, std::string>>> backlog_;
   std::map<uint16_t, sctp_assoc_t> by_port_;
   std::map<sctp_assoc_t, std::map<uint16_t, int64_t>> last_seq_;
   std::map<sctp_assoc_t, uint64_t> messages_;

@@ -84,17 +84,19 @@ struct Cell {
   int hot = 0, associations = 0, repeat = 0;
   double msgs_per_s = 0, gbit_per_s = 0, cpu_s_per_m = 0, syscalls_per_msg = 0;
   double sent = 0, received = 0;
+  double p50_us = 0, p99_us = 0;  // round trips, with --latency
   bool ok = false;
   std::string error;
 };
 
 Cell RunCell(const std::string& engine, uint64_t size, int hot, int associations, absl::Duration duration,
-             int repeat) {
+             int repeat, bool latency) {
   Cell c{engine, size, hot, associations, repeat};
   // Every engine gets the same socket buffers, sized for the load: with the
   // defaults, associations sharing a one-to-many socket stall on its window.
-  Child serve = Spawn({"sctpdp", "serve", "--engine=" + engine, "--listen=127.0.0.1:0", "--mode=sink",
-                       "--peel-rate=200", "--sustain=200ms", "--rcvbuf=4MiB", "--sndbuf=4MiB"});
+  Child serve = Spawn({"sctpdp", "serve", "--engine=" + engine, "--listen=127.0.0.1:0",
+                       latency ? "--mode=echo" : "--mode=sink", "--peel-rate=200", "--sustain=200ms",
+                       "--rcvbuf=4MiB", "--sndbuf=4MiB"});
   const std::string line = ReadLine(serve.out);
   const size_t at = line.find("port ");
   if (at == std::string::npos) {
@@ -106,7 +108,8 @@ Cell RunCell(const std::string& engine, uint64_t size, int hot, int associations
   const std::string port = line.substr(at + 5, line.find(',', at) - at - 5);
   Child load = Spawn({"sctpdp", "load", "--connect=127.0.0.1:" + port, absl::StrCat("--associations=", associations),
                       absl::StrCat("--hot=", hot), "--rate=0", "--cold-rate=5", absl::StrCat("--size=", size),
-                      "--streams=4", absl::StrCat("--duration=", absl::FormatDuration(duration))});
+                      "--streams=4", absl::StrCat("--duration=", absl::FormatDuration(duration)),
+                      latency ? "--echo" : "--no-echo"});
   const std::string load_json = ReadLine(load.out);
   const int load_rc = Wait(load);
   kill(serve.pid, SIGTERM);
@@ -126,6 +129,8 @@ Cell RunCell(const std::string& engine, uint64_t size, int hot, int associations
   c.gbit_per_s = c.msgs_per_s * size * 8 / 1e9;
   c.cpu_s_per_m = c.received > 0 ? Field(summary, "cpu_s") / c.received * 1e6 : 0;
   c.syscalls_per_msg = Field(summary, "syscalls_per_message");
+  c.p50_us = Field(load_json, "p50");
+  c.p99_us = Field(load_json, "p99");
   c.ok = true;
   return c;
 }
@@ -139,7 +144,7 @@ double Median(std::vector<double> v) {
 }  // namespace
 
 int RunBench(int argc, char** argv) {
-  bool quick = false, json = false;
+  bool quick = false, json = false, latency = false;
   int64_t repeats = 3;
   absl::Duration duration = absl::Seconds(10);
   std::string engines = "uring,epoll,threads", sizes = "1024,16384", mixes = "8/64,64/64";
@@ -150,6 +155,7 @@ int RunBench(int argc, char** argv) {
       "ratio of the data plane (uring) to each baseline.");
   p.Bool("quick", &quick, "a one-minute run: 1 KiB, 8 hot of 64, one repeat of 5 s");
   p.Bool("json", &json, "one JSON line per cell and one for the ratios, no table");
+  p.Bool("latency", &latency, "serve echoes and load measures round trips: adds p50/p99 columns");
   p.Int("repeats", &repeats, 1, 100, "runs per cell (the table shows medians)");
   p.Duration("duration", &duration, "load duration per run");
   p.String("engines", &engines, "comma-separated: uring,epoll,threads");
@@ -198,18 +204,18 @@ int RunBench(int argc, char** argv) {
   }
 
   if (!json) {
-    std::printf("%-8s %7s %7s %11s %9s %13s %12s\n", "engine", "bytes", "hot/all", "msgs/s", "Gbit/s", "cpu_s/Mmsg",
-                "syscalls/msg");
+    std::printf("%-8s %7s %7s %11s %9s %13s %12s%s\n", "engine", "bytes", "hot/all", "msgs/s", "Gbit/s",
+                "cpu_s/Mmsg", "syscalls/msg", latency ? "   rtt_p50_us   rtt_p99_us" : "");
   }
   bool all_ok = true;
   for (uint64_t size : size_list) {
     for (auto [hot, total] : mix_list) {
       std::map<std::string, Cell> medians;
       for (const std::string& engine : engine_list) {
-        std::vector<double> rate, gbit, cpu, sys;
+        std::vector<double> rate, gbit, cpu, sys, p50, p99;
         Cell last;
         for (int r = 0; r < repeats; ++r) {
-          last = RunCell(engine, size, hot, total, duration, r);
+          last = RunCell(engine, size, hot, total, duration, r, latency);
           if (!last.ok) {
             std::fprintf(stderr, "sctpdp bench: %s %llu %d/%d: %s\n", engine.c_str(), (unsigned long long)size, hot,
                          total, last.error.c_str());
@@ -219,25 +225,31 @@ int RunBench(int argc, char** argv) {
           if (json) {
             std::printf("{\"type\":\"cell\",\"engine\":\"%s\",\"size\":%llu,\"hot\":%d,\"associations\":%d,"
                         "\"repeat\":%d,\"messages_per_s\":%.1f,\"gbit_per_s\":%.6f,\"cpu_s_per_million\":%.3f,"
-                        "\"syscalls_per_message\":%.4f,\"sent\":%.0f,\"received\":%.0f}\n",
+                        "\"syscalls_per_message\":%.4f,\"sent\":%.0f,\"received\":%.0f,\"rtt_p50_us\":%.0f,"
+                        "\"rtt_p99_us\":%.0f}\n",
                         engine.c_str(), (unsigned long long)size, hot, total, r, last.msgs_per_s, last.gbit_per_s,
-                        last.cpu_s_per_m, last.syscalls_per_msg, last.sent, last.received);
+                        last.cpu_s_per_m, last.syscalls_per_msg, last.sent, last.received, last.p50_us, last.p99_us);
             std::fflush(stdout);
           }
           rate.push_back(last.msgs_per_s);
           gbit.push_back(last.gbit_per_s);
           cpu.push_back(last.cpu_s_per_m);
           sys.push_back(last.syscalls_per_msg);
+          p50.push_back(last.p50_us);
+          p99.push_back(last.p99_us);
         }
         Cell m = last;
         m.msgs_per_s = Median(rate);
         m.gbit_per_s = Median(gbit);
         m.cpu_s_per_m = Median(cpu);
         m.syscalls_per_msg = Median(sys);
+        m.p50_us = Median(p50);
+        m.p99_us = Median(p99);
         medians[engine] = m;
         if (!json && !rate.empty()) {
-          std::printf("%-8s %7llu %3d/%-3d %11.0f %9.4f %13.2f %12.3f\n", engine.c_str(), (unsigned long long)size,
-                      hot, total, m.msgs_per_s, m.gbit_per_s, m.cpu_s_per_m, m.syscalls_per_msg);
+          std::printf("%-8s %7llu %3d/%-3d %11.0f %9.4f %13.2f %12.3f%s\n", engine.c_str(), (unsigned long long)size,
+                      hot, total, m.msgs_per_s, m.gbit_per_s, m.cpu_s_per_m, m.syscalls_per_msg,
+                      latency ? absl::StrFormat(" %12.0f %12.0f", m.p50_us, m.p99_us).c_str() : "");
           std::fflush(stdout);
         }
       }
