@@ -1,4 +1,8 @@
 // --engine uring: the data plane.
+#include <deque>
+#include <map>
+#include <mutex>
+
 #include "control/data_plane.h"
 #include "tools/sctpdp/engines.h"
 
@@ -45,8 +49,34 @@ class UringEngine : public Engine, public DataPlaneHandler {
   }
 
   void OnMessage(DataPlane& dp, const MessageView& m) override {
-    sink_->Handle(m.assoc_id, m.stream, m.ppid, m.payload,
-                  [&] { return dp.Send(m.assoc_id, m.stream, m.ppid, m.payload) == SendResult::kOk; });
+    sink_->Handle(m.assoc_id, m.stream, m.ppid, m.payload, [&] { return Echo(dp, m); });
+  }
+  // Echo with backpressure: on kQueueFull the reply (and every later one of
+  // that association, to keep their order) waits for OnWritable.
+  bool Echo(DataPlane& dp, const MessageView& m) {
+    std::lock_guard<std::mutex> l(echo_mu_);
+    auto& backlog = backlog_[m.assoc_id];
+    backlog.push_back({m.stream, m.ppid, 0, 0, std::string(m.payload.begin(), m.payload.end())});
+    return backlog.size() > 1 || SendBacklog(dp, m.assoc_id, backlog);
+  }
+  bool SendBacklog(DataPlane& dp, sctp_assoc_t id, std::deque<OutgoingMessage>& backlog) {
+    bool ok = true;
+    while (!backlog.empty()) {
+      const OutgoingMessage& o = backlog.front();
+      const SendResult r = dp.Send(id, o.stream, o.ppid, o.payload);
+      if (r == SendResult::kQueueFull) return ok;
+      ok &= r == SendResult::kOk;
+      backlog.pop_front();
+    }
+    return ok;
+  }
+  void OnWritable(DataPlane& dp, sctp_assoc_t) override {
+    std::lock_guard<std::mutex> l(echo_mu_);
+    for (auto& [id, backlog] : backlog_) SendBacklog(dp, id, backlog);
+  }
+  void OnAssociationDown(DataPlane&, sctp_assoc_t id, DownReason, const AssocStats&) override {
+    std::lock_guard<std::mutex> l(echo_mu_);
+    backlog_.erase(id);
   }
   void OnError(DataPlane&, sctp_assoc_t, const absl::Status&) override {
     errors_.fetch_add(1, std::memory_order_relaxed);
@@ -57,6 +87,8 @@ class UringEngine : public Engine, public DataPlaneHandler {
   MessageSink* const sink_;
   std::unique_ptr<DataPlane> dp_;
   std::atomic<uint64_t> errors_{0};
+  std::mutex echo_mu_;
+  std::map<sctp_assoc_t, std::deque<OutgoingMessage>> backlog_;  // guarded by echo_mu_
 };
 
 }  // namespace
