@@ -107,9 +107,10 @@ Cell RunCell(const std::string& engine, uint64_t size, int hot, int associations
   }
   const std::string port = line.substr(at + 5, line.find(',', at) - at - 5);
   Child load = Spawn({"sctpdp", "load", "--connect=127.0.0.1:" + port, absl::StrCat("--associations=", associations),
-                      // Round trips are measured at a paced rate: under saturation
+                      // Round trips are measured at a paced rate (twice the peel threshold,
+                      // so hot associations do move): under saturation
                       // they would measure queueing, not the data path.
-                      absl::StrCat("--hot=", hot), latency ? "--rate=200" : "--rate=0", "--cold-rate=5",
+                      absl::StrCat("--hot=", hot), latency ? "--rate=400" : "--rate=0", "--cold-rate=5",
                       absl::StrCat("--size=", size),
                       "--streams=4", absl::StrCat("--duration=", absl::FormatDuration(duration)),
                       latency ? "--echo" : "--no-echo"});
@@ -159,7 +160,7 @@ int RunBench(int argc, char** argv) {
   p.Bool("quick", &quick, "a one-minute run: 1 KiB, 8 hot of 64, one repeat of 5 s");
   p.Bool("json", &json, "one JSON line per cell and one for the ratios, no table");
   p.Bool("latency", &latency,
-         "serve echoes and load, paced at 200 msg/s per hot association, measures round trips (p50/p99 columns)");
+         "serve echoes and load, paced at 400 msg/s per hot association (2x the peel rate), measures round trips (p50/p99 columns)");
   p.Int("repeats", &repeats, 1, 100, "runs per cell (the table shows medians)");
   p.Duration("duration", &duration, "load duration per run");
   p.String("engines", &engines, "comma-separated: uring,epoll,threads");
