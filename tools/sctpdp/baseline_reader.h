@@ -7,11 +7,13 @@
 #include <netinet/in.h>
 #include <netinet/sctp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <vector>
 
 #include "absl/types/span.h"
+#include "tools/sctpdp/engine.h"
 
 namespace sctpdp {
 
@@ -19,6 +21,19 @@ struct BaselineCounters {
   std::atomic<uint64_t> messages_in{0}, bytes_in{0}, messages_out{0}, syscalls{0}, copied_bytes{0}, errors{0};
   std::atomic<int64_t> associations{0};
   std::atomic<uint64_t> peeled{0};
+
+  EngineStats Snapshot() const {
+    EngineStats e;
+    e.associations = static_cast<uint64_t>(std::max<int64_t>(0, associations.load()));
+    e.peeled = peeled.load();
+    e.messages_in = messages_in.load();
+    e.bytes_in = bytes_in.load();
+    e.messages_out = messages_out.load();
+    e.syscalls = syscalls.load();
+    e.copied_bytes = copied_bytes.load();
+    e.errors = errors.load();
+    return e;
+  }
 };
 
 class BaselineReader {

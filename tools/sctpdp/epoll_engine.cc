@@ -54,17 +54,7 @@ class EpollEngine : public Engine {
   }
   uint16_t port() const override { return port_; }
   size_t threads() const override { return 1; }
-  EngineStats Snapshot() const override {
-    EngineStats e;
-    e.associations = std::max<int64_t>(0, c_.associations.load());
-    e.messages_in = c_.messages_in.load();
-    e.bytes_in = c_.bytes_in.load();
-    e.messages_out = c_.messages_out.load();
-    e.syscalls = c_.syscalls.load();
-    e.copied_bytes = c_.copied_bytes.load();
-    e.errors = c_.errors.load();
-    return e;
-  }
+  EngineStats Snapshot() const override { return c_.Snapshot(); }
 
  private:
   void Loop() {

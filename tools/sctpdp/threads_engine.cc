@@ -52,18 +52,7 @@ class ThreadsEngine : public Engine {
     std::lock_guard<std::mutex> l(mu_);
     return threads_.size() + 1;
   }
-  EngineStats Snapshot() const override {
-    EngineStats e;
-    e.associations = std::max<int64_t>(0, c_.associations.load());
-    e.peeled = c_.peeled.load();
-    e.messages_in = c_.messages_in.load();
-    e.bytes_in = c_.bytes_in.load();
-    e.messages_out = c_.messages_out.load();
-    e.syscalls = c_.syscalls.load();
-    e.copied_bytes = c_.copied_bytes.load();
-    e.errors = c_.errors.load();
-    return e;
-  }
+  EngineStats Snapshot() const override { return c_.Snapshot(); }
 
  private:
   void Serve(int fd, sctp_assoc_t send_to, const BaselineReader::Result& r) {
