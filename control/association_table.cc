@@ -60,6 +60,19 @@ std::vector<AssociationInfo> AssociationTable::List() const {
   return out;
 }
 
+AssociationTable::Counts AssociationTable::CountByLocation() const {
+  std::lock_guard<std::mutex> l(mu_);
+  Counts c;
+  for (const auto& [id, e] : entries_) {
+    if (e.info.location == Location::kControl) {
+      ++c.on_control;
+    } else {
+      ++c.elsewhere;
+    }
+  }
+  return c;
+}
+
 void AssociationTable::CountControlMessage(sctp_assoc_t id, uint64_t bytes) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = entries_.find(id);
@@ -70,7 +83,8 @@ void AssociationTable::CountControlMessage(sctp_assoc_t id, uint64_t bytes) {
 
 AssociationTable::RouteResult AssociationTable::RouteSend(
     sctp_assoc_t id, const SendView& send, size_t outbox_limit,
-    const std::function<bool(const AssociationInfo&)>& may_send_here, const SendFn& send_here) {
+    absl::FunctionRef<bool(const AssociationInfo&)> may_send_here,
+    absl::FunctionRef<bool(const AssociationInfo&, const SendView&)> send_here) {
   std::lock_guard<std::mutex> l(mu_);
   RouteResult r;
   auto it = entries_.find(id);

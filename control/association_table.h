@@ -23,6 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "control/hotness_policy.h"
@@ -77,6 +78,13 @@ class AssociationTable {
   size_t size() const;
   bool full() const;
   std::vector<AssociationInfo> List() const;
+  // Associations on the control thread, and elsewhere (moving or on a
+  // worker), counted under one lock without copying any entry.
+  struct Counts {
+    size_t on_control = 0;
+    size_t elsewhere = 0;
+  };
+  Counts CountByLocation() const;
   void CountControlMessage(sctp_assoc_t id, uint64_t bytes);
 
   // --- Sends --------------------------------------------------------------
@@ -92,8 +100,11 @@ class AssociationTable {
     int worker = -1;
     AssocHandle handle;
   };
+  // Callbacks by reference (absl::FunctionRef): this is every Send's path,
+  // and a std::function of a capturing lambda would allocate.
   RouteResult RouteSend(sctp_assoc_t id, const SendView& send, size_t outbox_limit,
-                        const std::function<bool(const AssociationInfo&)>& may_send_here, const SendFn& send_here);
+                        absl::FunctionRef<bool(const AssociationInfo&)> may_send_here,
+                        absl::FunctionRef<bool(const AssociationInfo&, const SendView&)> send_here);
   // Flushes the outbox of `id` through `send` (under the lock), if `id` is
   // where the caller says it is, until `send` says "not now". True when the
   // outbox had been full (a Send got kQueueFull) and now has room again.

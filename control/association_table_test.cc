@@ -98,8 +98,11 @@ TEST(AssociationTableTest, MoveKeepsSendOrder) {
   std::string m2 = "2", m3 = "3", m4 = "4";
   t.RouteSend(1, View(m2), 8, no, s.fn());  // waiting in the outbox, from another thread
   std::vector<PendingSend> older = {{0, 0, 0, 0, "0"}, {0, 0, 0, 0, "1"}};
+  t.Add(Info(2));
   ASSERT_TRUE(t.StartMove(1, 3, 42.0, std::move(older)));
   EXPECT_EQ(t.Get(1)->location, Location::kMoving);
+  EXPECT_EQ(t.CountByLocation().on_control, 1u);
+  EXPECT_EQ(t.CountByLocation().elsewhere, 1u);
   EXPECT_EQ(t.Loads(4)[3].peeled, 1u);
   EXPECT_EQ(t.Loads(4)[3].messages_per_sec, 42.0);
   // During the move, even a caller that says "mine" queues.

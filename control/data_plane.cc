@@ -457,14 +457,10 @@ DataPlaneStats DataPlane::Snapshot() const {
   DataPlaneStats s;
   if (control_) s.control = control_->Snapshot();
   if (pool_) s.workers = pool_->Snapshot();
-  for (const AssociationInfo& info : table_.List()) {
-    ++s.associations;
-    if (info.location == Location::kControl) {
-      ++s.on_control;
-    } else {
-      ++s.on_workers;
-    }
-  }
+  const AssociationTable::Counts counts = table_.CountByLocation();
+  s.on_control = counts.on_control;
+  s.on_workers = counts.elsewhere;
+  s.associations = counts.on_control + counts.elsewhere;
   s.peeled = peeled_.load(std::memory_order_relaxed);
   s.peel_busy = peel_busy_.load(std::memory_order_relaxed);
   s.peel_gone = peel_gone_.load(std::memory_order_relaxed);

@@ -6,12 +6,11 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <cstddef>
 #include <cstring>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "dataplane/log.h"
+#include "dataplane/sctp_socket.h"
 
 namespace sctpdp {
 namespace {
@@ -53,35 +52,6 @@ absl::StatusOr<sockaddr_storage> ParseAddress(const std::string& text, bool ipv6
 }
 
 }  // namespace
-
-absl::Status SubscribeEvents(int fd) {
-  const uint16_t types[] = {SCTP_ASSOC_CHANGE,     SCTP_SHUTDOWN_EVENT,         SCTP_SEND_FAILED_EVENT,
-                            SCTP_PEER_ADDR_CHANGE, SCTP_PARTIAL_DELIVERY_EVENT, SCTP_REMOTE_ERROR};
-  bool per_type = true;
-  for (uint16_t type : types) {
-    sctp_event ev{};
-    ev.se_type = type;
-    ev.se_on = 1;
-    if (setsockopt(fd, IPPROTO_SCTP, SCTP_EVENT, &ev, sizeof(ev)) == 0) continue;
-    if (errno != ENOPROTOOPT && errno != EINVAL) return Errno(absl::StrCat("setsockopt(SCTP_EVENT ", type, ")"));
-    per_type = false;
-    break;
-  }
-  if (per_type) return absl::OkStatus();
-  // Legacy: the struct has grown over the years; pass only the prefix we set.
-  sctp_event_subscribe sub{};
-  sub.sctp_data_io_event = 1;
-  sub.sctp_association_event = 1;
-  sub.sctp_address_event = 1;
-  sub.sctp_send_failure_event = 1;
-  sub.sctp_peer_error_event = 1;
-  sub.sctp_shutdown_event = 1;
-  sub.sctp_partial_delivery_event = 1;
-  const socklen_t len = offsetof(sctp_event_subscribe, sctp_partial_delivery_event) + 1;
-  if (setsockopt(fd, IPPROTO_SCTP, SCTP_EVENTS, &sub, len) != 0) return Errno("setsockopt(SCTP_EVENTS)");
-  Logf("listener: SCTP_EVENT unsupported; subscribed with the legacy SCTP_EVENTS (%u bytes)", unsigned(len));
-  return absl::OkStatus();
-}
 
 absl::StatusOr<Listener> OpenListener(const ListenerOptions& o) {
   if (o.addresses.empty()) return absl::InvalidArgumentError("listener: no address");

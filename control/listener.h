@@ -1,7 +1,8 @@
 // The one-to-many SCTP socket (SOCK_SEQPACKET) the control thread holds for
 // every association: bound to one or several local addresses (bind, then
 // sctp_bindx for the rest), IPv4 and IPv6, with configured streams and buffer
-// sizes, and the notifications the data plane acts on.
+// sizes, and the notifications the data plane acts on (SubscribeEvents,
+// dataplane/sctp_socket.h).
 #ifndef SCTPDP_CONTROL_LISTENER_H_
 #define SCTPDP_CONTROL_LISTENER_H_
 
@@ -31,12 +32,6 @@ struct Listener {
 };
 
 absl::StatusOr<Listener> OpenListener(const ListenerOptions& options);
-
-// Subscribes `fd` to association change, shutdown, send failed, partial
-// delivery, peer address change and remote error notifications: SCTP_EVENT
-// per type, or the legacy SCTP_EVENTS struct where SCTP_EVENT is missing
-// (sized to the fields needed: the struct grew across kernels).
-absl::Status SubscribeEvents(int fd);
 
 }  // namespace sctpdp
 

@@ -14,6 +14,7 @@
 #include "absl/base/internal/raw_logging.h"
 #include "absl/strings/str_cat.h"
 #include "dataplane/log.h"
+#include "dataplane/sctp_socket.h"
 #include "dataplane/worker_assoc.h"
 
 namespace sctpdp {
@@ -431,17 +432,7 @@ absl::Status ConfigureSctpSocket(int fd) {
   if (setsockopt(fd, IPPROTO_SCTP, SCTP_NODELAY, &on, sizeof(on)) != 0) {
     return absl::ErrnoToStatus(errno, "setsockopt(SCTP_NODELAY)");
   }
-  for (uint16_t type : {SCTP_ASSOC_CHANGE, SCTP_PEER_ADDR_CHANGE, SCTP_SEND_FAILED_EVENT,
-                        SCTP_REMOTE_ERROR, SCTP_SHUTDOWN_EVENT, SCTP_PARTIAL_DELIVERY_EVENT}) {
-    sctp_event ev;
-    std::memset(&ev, 0, sizeof(ev));
-    ev.se_type = type;
-    ev.se_on = 1;
-    if (setsockopt(fd, IPPROTO_SCTP, SCTP_EVENT, &ev, sizeof(ev)) != 0) {
-      return absl::ErrnoToStatus(errno, absl::StrCat("setsockopt(SCTP_EVENT ", type, ")"));
-    }
-  }
-  return absl::OkStatus();
+  return SubscribeEvents(fd);
 }
 
 }  // namespace
