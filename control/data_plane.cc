@@ -202,9 +202,15 @@ absl::Status DataPlane::Start() {
   control_ = std::move(*worker);
   started_ = true;
   absl::Status s = control_->Adopt(std::move(listener->fd), 0, kListenerCookie, nullptr, 0, SocketKind::kOneToMany);
-  Logf("data plane: listening on port %d (%s), %zu workers, policy: %s", port_, listener->ipv6 ? "IPv6" : "IPv4",
+  Logf("data plane: listening on port %d (%s), %zu workers, policy: %s; %s", port_, listener->ipv6 ? "IPv6" : "IPv4",
        pool_->size(),
-       options_.hotness.peel_all ? "peel all" : absl::StrCat(options_.hotness.peel_messages_per_sec, " msg/s"));
+       options_.hotness.peel_all ? "peel all" : absl::StrCat(options_.hotness.peel_messages_per_sec, " msg/s"),
+       listener->Describe());
+  if (listener->rcvbuf_policy == 0) {
+    Logf("data plane: net.sctp.rcvbuf_policy=0: cold associations share the listener's %d B receive buffer; "
+         "one that backs up stalls the others' windows (set it to 1, or raise ListenerOptions::rcvbuf)",
+         listener->rcvbuf);
+  }
   return s;
 }
 

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "absl/status/status.h"
@@ -51,7 +52,37 @@ absl::StatusOr<sockaddr_storage> ParseAddress(const std::string& text, bool ipv6
   return ss;
 }
 
+// Sets SO_RCVBUF or SO_SNDBUF to `bytes`; where net.core.*mem_max capped it,
+// tries the FORCE variant (needs CAP_NET_ADMIN). Returns what the kernel
+// granted.
+absl::StatusOr<int> SetBuffer(int fd, int opt, int force_opt, int bytes, const char* name) {
+  if (setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof(bytes)) != 0) return Errno(name);
+  int got = 0;
+  socklen_t len = sizeof(got);
+  if (getsockopt(fd, SOL_SOCKET, opt, &got, &len) != 0) return Errno(name);
+  if (got / 2 < bytes && setsockopt(fd, SOL_SOCKET, force_opt, &bytes, sizeof(bytes)) == 0) {
+    len = sizeof(got);
+    if (getsockopt(fd, SOL_SOCKET, opt, &got, &len) != 0) return Errno(name);
+  }
+  return got;
+}
+
+int ReadSysctl(const char* path) {
+  int value = -1;
+  if (FILE* f = std::fopen(path, "r")) {
+    if (std::fscanf(f, "%d", &value) != 1) value = -1;
+    std::fclose(f);
+  }
+  return value;
+}
+
 }  // namespace
+
+std::string Listener::Describe() const {
+  auto policy = [](int p) { return p < 0 ? "unknown" : p == 0 ? "per socket" : "per association"; };
+  return absl::StrCat("rcvbuf ", rcvbuf, " B (", policy(rcvbuf_policy), "), sndbuf ", sndbuf, " B (",
+                      policy(sndbuf_policy), ")");
+}
 
 absl::StatusOr<Listener> OpenListener(const ListenerOptions& o) {
   if (o.addresses.empty()) return absl::InvalidArgumentError("listener: no address");
@@ -68,8 +99,20 @@ absl::StatusOr<Listener> OpenListener(const ListenerOptions& o) {
   init.sinit_num_ostreams = o.streams;
   init.sinit_max_instreams = o.streams;
   if (setsockopt(fd, IPPROTO_SCTP, SCTP_INITMSG, &init, sizeof(init)) != 0) return Errno("setsockopt(SCTP_INITMSG)");
-  if (o.rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &o.rcvbuf, sizeof(o.rcvbuf)) != 0) return Errno("SO_RCVBUF");
-  if (o.sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &o.sndbuf, sizeof(o.sndbuf)) != 0) return Errno("SO_SNDBUF");
+  if (o.rcvbuf > 0) {
+    auto got = SetBuffer(fd, SO_RCVBUF, SO_RCVBUFFORCE, o.rcvbuf, "SO_RCVBUF");
+    if (!got.ok()) return got.status();
+  }
+  if (o.sndbuf > 0) {
+    auto got = SetBuffer(fd, SO_SNDBUF, SO_SNDBUFFORCE, o.sndbuf, "SO_SNDBUF");
+    if (!got.ok()) return got.status();
+  }
+  socklen_t len = sizeof(l.rcvbuf);
+  if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &l.rcvbuf, &len) != 0) return Errno("SO_RCVBUF");
+  len = sizeof(l.sndbuf);
+  if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &l.sndbuf, &len) != 0) return Errno("SO_SNDBUF");
+  l.rcvbuf_policy = ReadSysctl("/proc/sys/net/sctp/rcvbuf_policy");
+  l.sndbuf_policy = ReadSysctl("/proc/sys/net/sctp/sndbuf_policy");
   int on = 1;
   if (setsockopt(fd, IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof(on)) != 0) return Errno("SCTP_RECVRCVINFO");
   int nodelay = o.nodelay ? 1 : 0;

@@ -19,8 +19,11 @@ struct ListenerOptions {
   std::vector<std::string> addresses = {"127.0.0.1"};  // IPv4/IPv6 literals
   uint16_t port = 0;      // 0: an ephemeral port, the same on every address
   uint16_t streams = 16;  // inbound and outbound
-  int rcvbuf = 0;         // SO_RCVBUF (0: kernel default)
-  int sndbuf = 0;         // SO_SNDBUF (0: kernel default)
+  // Socket buffers (0: kernel default). Above net.core.[rw]mem_max the
+  // kernel caps SO_[RCV|SND]BUF; the listener then tries the FORCE variant
+  // (CAP_NET_ADMIN) and otherwise keeps the cap. Listener says what it got.
+  int rcvbuf = 0;
+  int sndbuf = 0;
   int backlog = 1024;
   bool nodelay = true;    // SCTP_NODELAY (inherited by peeled sockets): small replies go now
 };
@@ -29,6 +32,14 @@ struct Listener {
   Fd fd;
   uint16_t port = 0;
   bool ipv6 = false;
+  int rcvbuf = 0, sndbuf = 0;  // what the kernel granted (getsockopt: twice the request)
+  // net.sctp.rcvbuf_policy / sndbuf_policy (-1: unreadable). 0, the kernel
+  // default, charges every association of the one-to-many socket to one
+  // buffer: one backlogged association closes the others' windows.
+  int rcvbuf_policy = -1, sndbuf_policy = -1;
+
+  // One line for the log: buffers and policies.
+  std::string Describe() const;
 };
 
 absl::StatusOr<Listener> OpenListener(const ListenerOptions& options);

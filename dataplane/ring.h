@@ -55,6 +55,8 @@ class Ring {
   // `timeout_ns` passes (0: no limit). Returns the submit count or -errno
   // (-ETIME, -EINTR, -EBUSY are normal). Each call is one io_uring_enter.
   int SubmitAndWait(unsigned wait_nr, uint64_t timeout_ns);
+  // Submits queued SQEs without waiting.
+  int Submit();
 
   // io_uring_enter calls made through this ring, for the stats.
   uint64_t enter_calls() const { return enter_calls_; }

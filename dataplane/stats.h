@@ -59,8 +59,9 @@ struct WorkerStats {
   uint64_t inbox_commands = 0;
   uint64_t zc_sends = 0;          // messages sent with SENDMSG_ZC
   uint64_t other_syscalls = 0;    // eventfd reads, fixed-file updates, sockopts, EOF/ABORT
+  uint64_t naps = 0;              // coalescing sleeps (WorkerOptions::coalesce_delay)
 
-  uint64_t Syscalls() const { return enter_calls + other_syscalls; }
+  uint64_t Syscalls() const { return enter_calls + other_syscalls + naps; }
 
   WorkerStats& operator+=(const WorkerStats& o) {
     totals += o.totals;
@@ -73,7 +74,7 @@ struct WorkerStats {
                                 {&retained_buffers, o.retained_buffers},
                                 {&send_buffers_in_use, o.send_buffers_in_use},
                                 {&inbox_commands, o.inbox_commands}, {&zc_sends, o.zc_sends},
-                                {&other_syscalls, o.other_syscalls}}) {
+                                {&other_syscalls, o.other_syscalls}, {&naps, o.naps}}) {
       *mine += theirs;
     }
     return *this;

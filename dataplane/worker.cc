@@ -8,6 +8,8 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
+#include <time.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -44,6 +46,10 @@ absl::Status ValidateOptions(const WorkerOptions& o) {
   if (o.wait_batch > 1 && o.wait_timeout <= absl::ZeroDuration()) {
     return bad("wait_batch > 1 needs a positive wait_timeout");
   }
+  if (o.coalesce_delay < absl::ZeroDuration() || o.coalesce_delay > absl::Milliseconds(100)) {
+    return bad("coalesce_delay must be 0..100ms");
+  }
+  if (o.coalesce_min_batch == 0) return bad("coalesce_min_batch must be > 0");
   return absl::OkStatus();
 }
 
@@ -159,10 +165,17 @@ absl::Status Worker::Init() {
   ArmWake();
   static std::once_flag features_logged;
   std::call_once(features_logged, [] { Logf("io_uring features: %s", ProbeRingFeatures().ToString()); });
-  Logf("worker %d: cpu %d, ring %s, %u x %u B receive buffers, %u x %u B send buffers, %u slots",
+  coalesce_ = options_.coalesce_delay > absl::ZeroDuration() &&
+              (ring_->setup_flags() & IORING_SETUP_DEFER_TASKRUN) != 0;
+  Logf("worker %d: cpu %d, ring %s, %u x %u B receive buffers, %u x %u B send buffers, %u slots, "
+       "coalescing %s",
        options_.index, options_.cpu, ring_->SetupFlagsString(), options_.buffer_count,
        options_.buffer_size, options_.send_buffer_count, options_.send_buffer_size,
-       options_.max_associations);
+       options_.max_associations,
+       coalesce_ ? absl::StrCat(absl::FormatDuration(options_.coalesce_delay), " from batches of ",
+                                options_.coalesce_min_batch).c_str()
+       : options_.coalesce_delay > absl::ZeroDuration() ? "off (needs DEFER_TASKRUN)"
+                                                        : "off");
   return absl::OkStatus();
 }
 
@@ -190,6 +203,7 @@ void Worker::Loop() {
     FlushSends();
     RearmPending();
     buffers_->Publish();
+    if (coalesce_ && !stopping_ && chains_in_flight_ == 0 && last_recv_batch_ >= options_.coalesce_min_batch) Nap();
     // Sleep until a completion (the wake eventfd is one), or a batch of them
     // (wait_batch, bounded by wait_timeout). Stopping: check the drain
     // deadline every 10 ms.
@@ -213,6 +227,17 @@ void Worker::Loop() {
   }
 }
 
+// Under load: let completions gather without waking us (see
+// WorkerOptions::coalesce_delay). What we queued goes to the kernel first, so
+// sends do not wait for the nap.
+void Worker::Nap() {
+  if (io_uring_sq_ready(ring_->raw()) > 0) ring_->Submit();
+  const int64_t ns = absl::ToInt64Nanoseconds(options_.coalesce_delay);
+  const timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
+  naps_.Add(1);
+}
+
 bool Worker::StopComplete() {
   for (const Assoc& a : slots_) {
     if (a.state != Assoc::State::kFree) return false;
@@ -227,12 +252,14 @@ void Worker::ProcessCompletions() {
   // the loop re-reads the tail, so CQEs posted meanwhile are handled too.
   unsigned head;
   unsigned seen = 0;
+  recv_batch_ = 0;
   io_uring_cqe* cqe;
   io_uring_for_each_cqe(ring, head, cqe) {
     ++seen;
     Dispatch(cqe->user_data, cqe->res, cqe->flags);
   }
   io_uring_cq_advance(ring, seen);
+  last_recv_batch_ = recv_batch_;
   cqes_.Add(seen);
 }
 
@@ -256,6 +283,7 @@ void Worker::Dispatch(uint64_t user_data, int res, uint32_t flags) {
         return;
       }
       if (tag.op == Op::kRecv) {
+        ++recv_batch_;
         OnRecv(*a, res, flags);
       } else {
         OnSendComplete(*a, tag.aux, res, flags, tag.op == Op::kSendZc);
@@ -381,6 +409,7 @@ WorkerStats Worker::Snapshot() const {
   s.inbox_commands = inbox_commands_.Get();
   s.other_syscalls = other_syscalls_.Get();
   s.zc_sends = zc_sends_.Get();
+  s.naps = naps_.Get();
   return s;
 }
 

@@ -68,6 +68,18 @@ struct WorkerOptions {
   // 1 (the default) is latency mode: wake for every completion.
   unsigned wait_batch = 1;
   absl::Duration wait_timeout = absl::Milliseconds(1);
+  // Adaptive coalescing, for kernels without lazy wake-ups (6.1: a
+  // DEFER_TASKRUN ring wakes its waiting task for every completion, so
+  // wait_batch saves syscalls but not wake-ups). When the last batch held at
+  // least `coalesce_min_batch` received messages and no send is in flight
+  // (a send chain's links run only when the worker enters: sends never
+  // wait for a nap), the worker sleeps `coalesce_delay` outside io_uring_enter: completions that arrive
+  // meanwhile queue as deferred task work without waking anyone, and the next
+  // enter reaps them together. Light load (smaller batches) keeps waking for
+  // every completion, so the delay is paid only under load. 0: off. Needs a
+  // DEFER_TASKRUN ring (elsewhere task work cuts the sleep short): off, logged.
+  absl::Duration coalesce_delay = absl::ZeroDuration();
+  unsigned coalesce_min_batch = 2;
   absl::Duration stop_deadline = absl::Seconds(2);  // for draining sends at Stop
   // Calls WorkerHandler::OnTick this often (0: never), from the loop, with
   // the completion queue drained.
@@ -250,6 +262,7 @@ class Worker {
   void ArmWake();
   void DrainInbox();
   bool StopComplete();
+  void Nap();
 
   // Adoption and teardown (worker.cc).
   void AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie, SocketKind kind);
@@ -297,6 +310,9 @@ class Worker {
   std::thread thread_;
   std::thread::id thread_id_;
   absl::Time next_tick_ = absl::InfiniteFuture();
+  bool coalesce_ = false;    // coalesce_delay > 0 and the ring defers task work
+  unsigned recv_batch_ = 0, last_recv_batch_ = 0;  // receive CQEs per ProcessCompletions
+  unsigned chains_in_flight_ = 0;                  // associations with a send chain in the kernel
   std::unique_ptr<Ring> ring_;
   std::unique_ptr<BufferRing> buffers_;
   std::unique_ptr<SendPool> send_pool_;
@@ -335,8 +351,9 @@ class Worker {
   AssocCounters totals_;
   Counter enter_calls_, cqes_, enobufs_, recv_rearms_, recv_errors_, oversize_;
   Counter adopted_, closed_, active_, retained_gauge_, send_in_use_, inbox_commands_;
-  Counter other_syscalls_;
-  Counter zc_sends_;  // every syscall of the worker thread but io_uring_enter
+  Counter other_syscalls_;  // every syscall of the worker thread but io_uring_enter and naps
+  Counter zc_sends_;
+  Counter naps_;            // coalescing sleeps (clock_nanosleep)
 };
 
 }  // namespace sctpdp

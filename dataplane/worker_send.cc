@@ -190,6 +190,7 @@ void Worker::SubmitChain(Assoc& a) {
   const bool alone = a.zc == ZcSupport::kUnknown || HasFault(a.slot, Op::kSend);
   const unsigned n = alone ? 1u : std::min(a.queued, options_.send_batch);
   ring_->ReserveSqes(n);
+  ++chains_in_flight_;
   for (unsigned i = 0; i < n; ++i) {
     const uint32_t id = a.queue_head;
     SendDesc& d = send_pool_->desc(id);
@@ -307,6 +308,7 @@ void Worker::FinishChain(Assoc& a) {
     }
   }
   a.chain.clear();
+  --chains_in_flight_;
   if (retries > 0) {
     send_pool_->desc(retry_tail).next = a.queue_head;
     a.queue_head = retry_head;

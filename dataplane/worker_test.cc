@@ -82,6 +82,9 @@ TEST_F(WorkerTest, RejectsBadOptions) {
   EXPECT_EQ(Worker::Create({.buffer_count = 64, .retain_budget = 32}, &h).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Worker::Create({.send_batch = 0}, &h).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Worker::Create({.coalesce_delay = absl::Seconds(1)}, &h).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Worker::Create({.coalesce_min_batch = 0}, &h).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Worker::Create({}, nullptr).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(Worker::Create({.cpu = 4095}, &h).ok());  // no such CPU: pinning fails, clearly
 }
@@ -125,6 +128,33 @@ TEST_F(WorkerTest, EchoSendsInOrderFromBuffersBuiltInPlace) {
   WorkerStats s = worker_->Snapshot();
   EXPECT_EQ(s.totals.messages_out, 200u);
   EXPECT_EQ(s.totals.send_copied_bytes, 0u);
+}
+
+// Coalescing (WorkerOptions::coalesce_delay): messages already queued when
+// the association arrives come as one batch, so the worker naps before the
+// next reap. Nothing is lost or reordered, and sends queued meanwhile go out.
+TEST_F(WorkerTest, CoalescingNapsUnderBurstsAndKeepsOrder) {
+  Start({.coalesce_delay = absl::Milliseconds(2), .coalesce_min_batch = 2});
+  auto [mine, peer] = SeqpacketPair();
+  constexpr int kBurst = 40, kCount = 400;
+  for (int i = 0; i < kBurst; ++i) WriteMessage(peer.get(), Payload(i, 200));
+  ASSERT_TRUE(worker_->Adopt(std::move(mine), 7, 99).ok());
+  ASSERT_TRUE(handler_.WaitAdopted(1));
+  const AssocHandle h = handler_.adopted(0);
+  for (int i = kBurst; i < kCount; ++i) WriteMessage(peer.get(), Payload(i, 200));
+  ASSERT_TRUE(handler_.WaitMessages(kCount));
+  auto msgs = handler_.messages();
+  for (int i = 0; i < kCount; ++i) EXPECT_EQ(msgs[i].payload, Payload(i, 200)) << i;
+  OnWorker([&](Worker& w) {
+    for (int i = 0; i < kBurst; ++i) ASSERT_EQ(w.SendCopy(h, 0, 0, Payload(i, 64)), SendResult::kOk);
+  });
+  for (int i = 0; i < kBurst; ++i) ASSERT_EQ(ReadMessage(peer.get()), Payload(i, 64)) << i;
+  Settle();
+  WorkerStats s = worker_->Snapshot();
+  if (ProbeRingFeatures().defer_taskrun) EXPECT_GT(s.naps, 0u) << "a batch of " << kBurst << " did not lead to a nap";
+  EXPECT_EQ(s.Syscalls(), s.enter_calls + s.other_syscalls + s.naps);
+  EXPECT_LT(s.enter_calls, uint64_t{kCount});
+  EXPECT_EQ(s.totals.messages_out, uint64_t{kBurst});
 }
 
 TEST_F(WorkerTest, ManyQueuedSendsGoOutInOrderAcrossChains) {

@@ -35,6 +35,9 @@ struct ServeConfig {
   double peel_rate = 500;
   absl::Duration sustain = absl::Milliseconds(500);
   bool peel_all = false;
+  // uring: the workers' adaptive coalescing (WorkerOptions::coalesce_delay).
+  absl::Duration coalesce = absl::Milliseconds(2);
+  unsigned coalesce_batch = 2;
 };
 
 struct EngineStats {

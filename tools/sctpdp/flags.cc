@@ -125,6 +125,20 @@ void FlagParser::Duration(const std::string& name, absl::Duration* out, const st
        }});
 }
 
+void FlagParser::Duration(const std::string& name, absl::Duration* out, absl::Duration min, absl::Duration max,
+                          const std::string& help) {
+  Add({name, help, absl::FormatDuration(*out), false, [=](const std::string& v) {
+         absl::Duration d;
+         if (!absl::ParseDuration(v, &d) || d < min || d > max) {
+           return Bad(name, v,
+                      absl::StrCat("want a duration from ", absl::FormatDuration(min), " to ",
+                                   absl::FormatDuration(max), " (e.g. 500us, 1ms)"));
+         }
+         *out = d;
+         return absl::OkStatus();
+       }});
+}
+
 void FlagParser::Bool(const std::string& name, bool* out, const std::string& help) {
   Add({name, help, *out ? "true" : "false", true, [=](const std::string& v) {
          if (v == "true" || v == "1") {

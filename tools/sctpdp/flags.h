@@ -39,7 +39,9 @@ class FlagParser {
   void Int(const std::string& name, int64_t* out, int64_t min, int64_t max, const std::string& help);
   void Double(const std::string& name, double* out, double min, double max, const std::string& help);
   void Size(const std::string& name, uint64_t* out, uint64_t min, uint64_t max, const std::string& help);
-  void Duration(const std::string& name, absl::Duration* out, const std::string& help);
+  void Duration(const std::string& name, absl::Duration* out, const std::string& help);  // > 0
+  void Duration(const std::string& name, absl::Duration* out, absl::Duration min, absl::Duration max,
+                const std::string& help);
   void Bool(const std::string& name, bool* out, const std::string& help);
   void Choice(const std::string& name, std::string* out, std::vector<std::string> choices, const std::string& help);
   void Endpoints(const std::string& name, std::vector<Endpoint>* out, const std::string& help);

@@ -110,6 +110,24 @@ TEST(FlagParserTest, EveryBadInputIsAOneLineErrorNamingTheFlag) {
   }
 }
 
+TEST(FlagParserTest, RangedDurationTakesZeroAndRejectsOutOfRange) {
+  absl::Duration d = absl::Milliseconds(1);
+  FlagParser p("usage: test");
+  p.Duration("coalesce", &d, absl::ZeroDuration(), absl::Milliseconds(100), "c");
+  Args zero({"x", "--coalesce=0"});
+  ASSERT_TRUE(p.Parse(zero.argc(), zero.argv()).ok());
+  EXPECT_EQ(d, absl::ZeroDuration());
+  Args us({"x", "--coalesce=500us"});
+  ASSERT_TRUE(p.Parse(us.argc(), us.argv()).ok());
+  EXPECT_EQ(d, absl::Microseconds(500));
+  for (const char* bad : {"--coalesce=101ms", "--coalesce=-1ms", "--coalesce=soon"}) {
+    Args a({"x", bad});
+    absl::Status s = p.Parse(a.argc(), a.argv());
+    ASSERT_FALSE(s.ok()) << bad;
+    EXPECT_NE(s.message().find("want a duration from 0 to 100ms"), absl::string_view::npos) << s;
+  }
+}
+
 TEST(FlagParserTest, HelpListsFlagsDefaultsAndExitCodes) {
   int64_t n = 7;
   FlagParser p("usage: sctpdp load [flags]");

@@ -34,6 +34,8 @@ struct ServeFlags {
   double peel_rate = 500;
   bool peel_all = false;
   absl::Duration sustain = absl::Milliseconds(500);
+  absl::Duration coalesce = absl::Milliseconds(2);
+  int64_t coalesce_batch = 2;
   absl::Duration stats_interval = absl::InfiniteDuration();
   absl::Duration duration = absl::InfiniteDuration();
   int64_t max_associations = 100000;
@@ -43,20 +45,26 @@ struct ServeFlags {
   int64_t metrics_port = -1;  // -1: off; 0: any free port
 };
 
-double CpuSeconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
-}
+// Process CPU time, user and system (the kernel's SCTP work is most of it).
+struct Cpu {
+  double user = 0, sys = 0;
+  static Cpu Now() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return {ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6, ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6};
+  }
+  Cpu operator-(const Cpu& o) const { return {user - o.user, sys - o.sys}; }
+};
 
 std::string StatsJson(const char* kind, const Engine& engine, MessageSink& sink, const std::string& engine_name,
-                      bool verify, absl::Duration elapsed, double cpu_s) {
+                      bool verify, absl::Duration elapsed, Cpu cpu) {
   const EngineStats s = engine.Snapshot();
   std::string out = absl::StrFormat(
-      "{\"type\":\"%s\",\"engine\":\"%s\",\"elapsed_s\":%.3f,\"cpu_s\":%.3f,\"threads\":%d,"
+      "{\"type\":\"%s\",\"engine\":\"%s\",\"elapsed_s\":%.3f,\"cpu_s\":%.3f,\"cpu_user_s\":%.3f,"
+      "\"cpu_sys_s\":%.3f,\"threads\":%d,"
       "\"associations\":%d,\"peeled\":%d,\"messages_in\":%d,\"bytes_in\":%d,\"messages_out\":%d,"
       "\"syscalls\":%d,\"syscalls_per_message\":%.4f,\"copied_bytes\":%d,\"errors\":%d,\"echo_refused\":%d",
-      kind, engine_name, absl::ToDoubleSeconds(elapsed), cpu_s, engine.threads(), s.associations, s.peeled,
+      kind, engine_name, absl::ToDoubleSeconds(elapsed), cpu.user + cpu.sys, cpu.user, cpu.sys, engine.threads(), s.associations, s.peeled,
       s.messages_in, s.bytes_in, s.messages_out, s.syscalls,
       s.messages_in ? double(s.syscalls) / double(s.messages_in) : 0.0, s.copied_bytes, s.errors, sink.echo_refused());
   if (verify) {
@@ -110,6 +118,9 @@ int RunServe(int argc, char** argv) {
   p.Double("peel-rate", &f.peel_rate, 0.001, 1e9, "messages/s that make an association hot");
   p.Duration("sustain", &f.sustain, "how long above --peel-rate before it moves");
   p.Bool("peel-all", &f.peel_all, "move every association to a worker at once");
+  p.Duration("coalesce", &f.coalesce, absl::ZeroDuration(), absl::Milliseconds(100),
+             "uring: under load a worker sleeps this long between reaps instead of waking per message; 0: off");
+  p.Int("coalesce-batch", &f.coalesce_batch, 1, 1 << 20, "uring: completions in one batch that count as load");
   p.Duration("stats-interval", &f.stats_interval, "print a JSON stats line this often");
   p.Duration("duration", &f.duration, "stop after this long (default: at SIGINT/SIGTERM)");
   p.Int("max-associations", &f.max_associations, 1, 10000000, "more are aborted, counted");
@@ -148,6 +159,8 @@ int RunServe(int argc, char** argv) {
   config.peel_rate = f.peel_rate;
   config.sustain = f.sustain;
   config.peel_all = f.peel_all;
+  config.coalesce = f.coalesce;
+  config.coalesce_batch = static_cast<unsigned>(f.coalesce_batch);
 
   sigset_t stop;  // SIGINT/SIGTERM: blocked in every thread, taken by sigtimedwait
   sigemptyset(&stop);
@@ -190,7 +203,7 @@ int RunServe(int argc, char** argv) {
               metrics_port >= 0 ? absl::StrCat(", metrics on 127.0.0.1:", metrics_port).c_str() : "");
   std::fflush(stdout);
   const absl::Time start = absl::Now();
-  const double cpu0 = CpuSeconds();
+  const Cpu cpu0 = Cpu::Now();
   const absl::Time end = f.duration == absl::InfiniteDuration() ? absl::InfiniteFuture() : start + f.duration;
   absl::Time next_stats = start + f.stats_interval;
   // On a terminal: a live one-line status on stderr, redrawn every second.
@@ -215,7 +228,7 @@ int RunServe(int argc, char** argv) {
     }
     if (now >= next_stats) {
       std::printf("%s\n", StatsJson("stats", **engine, sink, f.engine, f.mode == "verify", now - start,
-                                     CpuSeconds() - cpu0).c_str());
+                                     Cpu::Now() - cpu0).c_str());
       std::fflush(stdout);
       next_stats = now + f.stats_interval;
     }
@@ -227,7 +240,7 @@ int RunServe(int argc, char** argv) {
   }
   (*engine)->Stop();
   std::printf("%s\n", StatsJson("summary", **engine, sink, f.engine, f.mode == "verify", absl::Now() - start,
-                                 CpuSeconds() - cpu0).c_str());
+                                 Cpu::Now() - cpu0).c_str());
   std::fflush(stdout);
   return f.mode == "verify" && !sink.counts().clean() ? kExitFailure : kExitOk;
 }

@@ -24,6 +24,8 @@ class UringEngine : public Engine, public DataPlaneHandler {
     o.hotness.sustain = config_.sustain;
     o.hotness.peel_all = config_.peel_all;
     o.max_associations = config_.max_associations;
+    o.worker.coalesce_delay = config_.coalesce;
+    o.worker.coalesce_min_batch = config_.coalesce_batch;
     auto dp = DataPlane::Create(o, this);
     if (!dp.ok()) return dp.status();
     dp_ = *std::move(dp);
