@@ -46,7 +46,12 @@ namespace sctpdp {
 class DataPlane;
 
 struct DataPlaneOptions {
-  ListenerOptions listener;
+  // The one-to-many socket carries every cold association, so it gets more
+  // than one socket's default buffer (forced past net.core.rmem_max where
+  // permitted). With net.sctp.rcvbuf_policy=0 a full buffer closes every
+  // association's window, and a closed window reopens only after a PMTU is
+  // read or on a zero-window probe (seconds): the headroom keeps it open.
+  ListenerOptions listener = {.rcvbuf = 4 << 20, .sndbuf = 4 << 20};
   std::vector<int> worker_cpus;  // one worker per entry; empty: every allowed CPU
   WorkerOptions worker;          // each worker's (index and cpu are set per worker)
   WorkerOptions control;         // the control thread's ring and buffers

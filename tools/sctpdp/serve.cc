@@ -126,10 +126,12 @@ int RunServe(int argc, char** argv) {
   p.Int("max-associations", &f.max_associations, 1, 10000000, "more are aborted, counted");
   p.Size("max-message", &f.max_message, 1, 1 << 30, "largest message; bigger aborts its association");
   p.Int("streams", &f.streams, 1, 65535, "inbound and outbound streams");
-  p.Size("rcvbuf", &f.rcvbuf, 0, 1 << 30, "SO_RCVBUF of the listening socket (0: kernel default)");
+  p.Size("rcvbuf", &f.rcvbuf, 0, 1 << 30,
+         "SO_RCVBUF of the listening socket (0: the engine's default: 4 MiB for uring, the kernel's for the "
+         "baselines); past net.core.rmem_max it is forced where permitted");
   p.Int("metrics-port", &f.metrics_port, -1, 65535,
         "serve Prometheus metrics on 127.0.0.1:PORT/metrics (0: any free port; -1: off)");
-  p.Size("sndbuf", &f.sndbuf, 0, 1 << 30, "SO_SNDBUF of the listening socket (0: kernel default)");
+  p.Size("sndbuf", &f.sndbuf, 0, 1 << 30, "SO_SNDBUF of the listening socket (0: as --rcvbuf)");
   if (absl::Status s = p.Parse(argc, argv, 2); !s.ok()) {
     std::fprintf(stderr, "sctpdp serve: %s\n", std::string(s.message()).c_str());
     return kExitUsage;

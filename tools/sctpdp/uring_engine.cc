@@ -16,7 +16,10 @@ class UringEngine : public Engine, public DataPlaneHandler {
 
   absl::Status Start() override {
     DataPlaneOptions o;
+    const ListenerOptions defaults = o.listener;
     o.listener = config_.listener;
+    if (o.listener.rcvbuf == 0) o.listener.rcvbuf = defaults.rcvbuf;  // 0: the data plane's default
+    if (o.listener.sndbuf == 0) o.listener.sndbuf = defaults.sndbuf;
     o.worker_cpus = config_.worker_cpus;
     o.worker.max_message_size = config_.max_message;
     o.control.max_message_size = config_.max_message;
