@@ -66,9 +66,10 @@ class Recorder : public DataPlaneHandler {
     }
     if (echo) Echo(dp, m.assoc_id, m.stream, m.ppid, std::string(m.payload.begin(), m.payload.end()));
   }
-  // A well-behaved application: on kQueueFull it keeps the message (and every
-  // later one for that association, to keep their order) and sends them when
-  // the data plane says there is room again (OnWritable).
+  // A well-behaved application: on kQueueFull or kNoBuffers (the worker's
+  // send pool is spent) it keeps the message (and every later one for that
+  // association, to keep their order) and sends them when the data plane
+  // says there is room again (OnWritable).
   void Echo(DataPlane& dp, sctp_assoc_t id, uint16_t stream, uint32_t ppid, std::string payload) {
     std::lock_guard<std::mutex> l(echo_mu_);
     auto& backlog = backlog_[id];
@@ -79,7 +80,7 @@ class Recorder : public DataPlaneHandler {
     while (!backlog.empty()) {
       auto& [stream, ppid, payload] = backlog.front();
       SendResult r = dp.Send(id, stream, ppid, payload);
-      if (r == SendResult::kQueueFull) return;  // wait for OnWritable
+      if (r == SendResult::kQueueFull || r == SendResult::kNoBuffers) return;  // wait for OnWritable
       if (r != SendResult::kOk) {
         std::lock_guard<std::mutex> l(mu_);
         ++echo_failures_;

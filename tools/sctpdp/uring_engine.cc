@@ -56,7 +56,7 @@ class UringEngine : public Engine, public DataPlaneHandler {
   void OnMessage(DataPlane& dp, const MessageView& m) override {
     sink_->Handle(m.assoc_id, m.stream, m.ppid, m.payload, [&] { return Echo(dp, m); });
   }
-  // Echo with backpressure: on kQueueFull the reply (and every later one of
+  // Echo with backpressure: on kQueueFull or kNoBuffers the reply (and every later one of
   // that association, to keep their order) waits for OnWritable.
   bool Echo(DataPlane& dp, const MessageView& m) {
     std::lock_guard<std::mutex> l(echo_mu_);
@@ -69,7 +69,7 @@ class UringEngine : public Engine, public DataPlaneHandler {
     while (!backlog.empty()) {
       const OutgoingMessage& o = backlog.front();
       const SendResult r = dp.Send(id, o.stream, o.ppid, o.payload);
-      if (r == SendResult::kQueueFull) return ok;
+      if (r == SendResult::kQueueFull || r == SendResult::kNoBuffers) return ok;  // until OnWritable
       ok &= r == SendResult::kOk;
       backlog.pop_front();
     }
