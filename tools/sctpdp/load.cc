@@ -12,11 +12,14 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -34,6 +37,8 @@ struct LoadFlags {
   int64_t associations = 1;
   int64_t streams = 4;
   uint64_t size = 1024;
+  uint64_t size_max = 0;    // > size: each message's size is uniform in [size, size_max]
+  std::string socket = "stream";  // stream: one-to-one sockets; seqpacket: one-to-many
   double rate = 0;          // messages/s per hot association; 0: as fast as the socket takes them
   int64_t hot = -1;         // associations at --rate; the rest at --cold-rate (-1: all hot)
   double cold_rate = 1;
@@ -42,19 +47,30 @@ struct LoadFlags {
   bool nodelay = true;
   int64_t threads = 2;
   bool echo = false;        // the server echoes: measure round trips
+  bool progress = isatty(STDERR_FILENO);
 };
 
 struct Association {
   Fd fd;
+  sctp_assoc_t id = 0;        // on a one-to-many socket: the association to send on
   double rate = 0;
   absl::Time next;
   std::vector<uint32_t> seq;  // per stream
-  uint64_t sent = 0;
+  uint64_t sent = 0, bytes = 0;
 };
 
-absl::StatusOr<Fd> Connect(const Endpoint& to, int streams, bool nodelay) {
+// What the senders have sent so far, for the progress line (one per thread,
+// apart so the threads do not share a cache line).
+struct alignas(64) Progress {
+  std::atomic<uint64_t> sent{0};
+};
+
+// One association to `to`: a one-to-one socket (SOCK_STREAM) or a one-to-many
+// socket (SOCK_SEQPACKET) whose connect() sets up its single association;
+// `id` says which association to name when sending on it.
+absl::StatusOr<Fd> Connect(const Endpoint& to, int streams, bool nodelay, bool one_to_many, sctp_assoc_t* id) {
   const bool v6 = to.address.find(':') != std::string::npos;
-  Fd fd(socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_SCTP));
+  Fd fd(socket(v6 ? AF_INET6 : AF_INET, (one_to_many ? SOCK_SEQPACKET : SOCK_STREAM) | SOCK_CLOEXEC, IPPROTO_SCTP));
   if (!fd) return absl::ErrnoToStatus(errno, "socket(SCTP) (no kernel SCTP?)");
   sctp_initmsg init{};
   init.sinit_num_ostreams = static_cast<uint16_t>(streams);
@@ -82,6 +98,17 @@ absl::StatusOr<Fd> Connect(const Endpoint& to, int streams, bool nodelay) {
   if (connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
     return absl::ErrnoToStatus(errno, absl::StrFormat("connect %s:%d", to.address, to.port));
   }
+  *id = 0;
+  if (one_to_many) {
+    alignas(sctp_assoc_ids) char buf[sizeof(sctp_assoc_ids) + sizeof(sctp_assoc_t)];
+    socklen_t blen = sizeof(buf);
+    auto* ids = reinterpret_cast<sctp_assoc_ids*>(buf);
+    if (getsockopt(fd.get(), IPPROTO_SCTP, SCTP_GET_ASSOC_ID_LIST, ids, &blen) != 0 || ids->gaids_number_of_ids != 1) {
+      return absl::InternalError(absl::StrFormat("connect %s:%d: no association on the one-to-many socket",
+                                                 to.address, to.port));
+    }
+    *id = ids->gaids_assoc_id[0];
+  }
   return fd;
 }
 
@@ -107,8 +134,13 @@ void EchoLoop(std::vector<Association>& all, size_t first, size_t step, size_t s
     for (pollfd& p : fds) {
       if (!(p.revents & POLLIN)) continue;
       while (true) {
-        const ssize_t n = recv(p.fd, buf.data(), buf.size(), MSG_DONTWAIT);
+        iovec iov{buf.data(), buf.size()};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        const ssize_t n = recvmsg(p.fd, &msg, MSG_DONTWAIT);
         if (n <= 0) break;
+        if (msg.msg_flags & MSG_NOTIFICATION) continue;  // one-to-many sockets may get them
         int64_t t = 0;
         if (static_cast<size_t>(n) >= sizeof(t)) {
           std::memcpy(&t, buf.data(), sizeof(t));
@@ -130,18 +162,21 @@ double Percentile(std::vector<double>& v, double p) {
 // Sends for the associations i, i+threads, ... until `stop`, pacing each at
 // its rate (0: as fast as the socket takes them).
 void SendLoop(std::vector<Association>& all, size_t first, size_t step, const LoadFlags& f,
-              const std::atomic<bool>& stop, std::atomic<uint64_t>& errors) {
-  std::string payload(f.size, 'L');
+              const std::atomic<bool>& stop, std::atomic<uint64_t>& errors, Progress& progress) {
+  const uint64_t max_size = std::max(f.size, f.size_max);
+  std::string payload(max_size, 'L');
+  std::minstd_rand sizes(static_cast<uint32_t>(first + 1));  // deterministic per thread
+  std::uniform_int_distribution<uint64_t> pick(f.size, max_size);
   alignas(cmsghdr) char control[kSendControlBytes];
   while (!stop.load(std::memory_order_relaxed)) {
     bool all_done = true;
     bool saturating = false;  // an association at rate 0 wants to send again at once
     absl::Time soonest = absl::InfiniteFuture();
+    const absl::Time now = absl::Now();  // once per pass: a clock read can be a syscall (guest HPET)
     for (size_t i = first; i < all.size(); i += step) {
       Association& a = all[i];
       if (f.count > 0 && a.sent >= static_cast<uint64_t>(f.count)) continue;
       all_done = false;
-      const absl::Time now = absl::Now();
       saturating |= a.rate == 0;
       if (a.rate > 0 && now < a.next) {
         soonest = std::min(soonest, a.next);
@@ -156,18 +191,21 @@ void SendLoop(std::vector<Association>& all, size_t first, size_t step, const Lo
           const int64_t t = MonotonicNs();
           std::memcpy(payload.data(), &t, std::min(payload.size(), sizeof(t)));
         }
-        iovec iov{payload.data(), payload.size()};
+        const size_t size = max_size == f.size ? f.size : pick(sizes);
+        iovec iov{payload.data(), size};
         msghdr msg{};
         msg.msg_iov = &iov;
         msg.msg_iovlen = 1;
-        FillSendControl(&msg, control, stream, a.seq[stream], 0, 0, 0);
-        if (sendmsg(a.fd.get(), &msg, MSG_NOSIGNAL) != static_cast<ssize_t>(f.size)) {
+        FillSendControl(&msg, control, stream, a.seq[stream], 0, 0, a.id);
+        if (sendmsg(a.fd.get(), &msg, MSG_NOSIGNAL) != static_cast<ssize_t>(size)) {
           errors.fetch_add(1);
           std::fprintf(stderr, "sctpdp load: sendmsg: %s\n", std::strerror(errno));
           return;
         }
         ++a.seq[stream];
         ++a.sent;
+        a.bytes += size;
+        progress.sent.fetch_add(1, std::memory_order_relaxed);
         if (a.rate > 0) a.next += absl::Seconds(1) / a.rate;
       }
     }
@@ -188,7 +226,11 @@ int RunLoad(int argc, char** argv) {
   p.Endpoints("connect", &f.connect, "the server's ADDR:PORT");
   p.Int("associations", &f.associations, 1, 100000, "associations to open");
   p.Int("streams", &f.streams, 1, 65535, "streams per association (messages go round-robin)");
-  p.Size("size", &f.size, 1, 1 << 20, "message size");
+  p.Size("size", &f.size, 1, 1 << 20, "message size (with --size-max: the smallest)");
+  p.Size("size-max", &f.size_max, 0, 1 << 20,
+         "sizes uniformly distributed from --size to this (0: every message is --size)");
+  p.Choice("socket", &f.socket, {"stream", "seqpacket"},
+           "client sockets: stream (one-to-one) or seqpacket (one-to-many, sending by association id)");
   p.Double("rate", &f.rate, 0, 1e9, "messages/s per hot association (0: as fast as possible)");
   p.Int("hot", &f.hot, -1, 100000, "associations at --rate; the rest at --cold-rate (-1: all)");
   p.Double("cold-rate", &f.cold_rate, 0.001, 1e9, "messages/s per cold association");
@@ -197,6 +239,7 @@ int RunLoad(int argc, char** argv) {
   p.Bool("nodelay", &f.nodelay, "SCTP_NODELAY (small messages crawl without it)");
   p.Int("threads", &f.threads, 1, 64, "sending threads");
   p.Bool("echo", &f.echo, "the server echoes (serve --mode echo): report round-trip latency percentiles");
+  p.Bool("progress", &f.progress, "a live progress line on stderr (default: when stderr is a terminal)");
   if (absl::Status s = p.Parse(argc, argv, 2); !s.ok()) {
     std::fprintf(stderr, "sctpdp load: %s\n", std::string(s.message()).c_str());
     return kExitUsage;
@@ -207,6 +250,15 @@ int RunLoad(int argc, char** argv) {
   }
   if (f.connect.size() != 1) {
     std::fprintf(stderr, "sctpdp load: --connect=ADDR:PORT is required (one endpoint)\n");
+    return kExitUsage;
+  }
+  if (f.size_max != 0 && f.size_max < f.size) {
+    std::fprintf(stderr, "sctpdp load: --size-max=%llu is below --size=%llu\n", (unsigned long long)f.size_max,
+                 (unsigned long long)f.size);
+    return kExitUsage;
+  }
+  if (f.echo && f.size < sizeof(int64_t)) {
+    std::fprintf(stderr, "sctpdp load: --echo needs --size of at least 8 (the send time rides in the payload)\n");
     return kExitUsage;
   }
   if (f.hot > f.associations) {
@@ -223,7 +275,7 @@ int RunLoad(int argc, char** argv) {
   std::vector<Association> all(f.associations);
   const int64_t hot = f.hot < 0 ? f.associations : f.hot;
   for (int64_t i = 0; i < f.associations; ++i) {
-    auto fd = Connect(f.connect[0], static_cast<int>(f.streams), f.nodelay);
+    auto fd = Connect(f.connect[0], static_cast<int>(f.streams), f.nodelay, f.socket == "seqpacket", &all[i].id);
     if (!fd.ok()) {
       std::fprintf(stderr, "sctpdp load: association %lld: %s\n", (long long)i, fd.status().ToString().c_str());
       return fd.status().code() == absl::StatusCode::kFailedPrecondition ? kExitNoSctp : kExitAddress;
@@ -239,22 +291,41 @@ int RunLoad(int argc, char** argv) {
   std::vector<std::thread> threads, readers;
   const size_t n = static_cast<size_t>(std::min<int64_t>(f.threads, f.associations));
   std::vector<std::vector<double>> rtts(n);
+  std::vector<Progress> progress(n);
   for (size_t t = 0; t < n; ++t) {
-    threads.emplace_back([&, t] { SendLoop(all, t, n, f, stop, errors); });
+    threads.emplace_back([&, t] { SendLoop(all, t, n, f, stop, errors, progress[t]); });
     if (f.echo) {
-      readers.emplace_back([&, t] { EchoLoop(all, t, n, f.size, senders_done, sent_total, echoed, &rtts[t]); });
+      const size_t most = std::max(f.size, f.size_max);
+      readers.emplace_back([&, t, most] { EchoLoop(all, t, n, most, senders_done, sent_total, echoed, &rtts[t]); });
     }
   }
-  // Until --duration, every association's --count, or SIGINT/SIGTERM.
+  // Until --duration, every association's --count, or SIGINT/SIGTERM; the
+  // progress line once a second meanwhile.
   std::thread timer([&] {
-    timespec ts = absl::ToTimespec(f.duration);
-    sigtimedwait(&stop_signals, nullptr, &ts);
+    const absl::Time end = start + f.duration;
+    while (!stop.load()) {
+      const absl::Duration left = end - absl::Now();
+      if (left <= absl::ZeroDuration()) break;
+      timespec ts = absl::ToTimespec(std::min(left, absl::Seconds(1)));
+      if (sigtimedwait(&stop_signals, nullptr, &ts) > 0) break;
+      if (!f.progress) continue;
+      uint64_t sent = 0;
+      for (const Progress& p : progress) sent += p.sent.load(std::memory_order_relaxed);
+      const double secs = absl::ToDoubleSeconds(absl::Now() - start);
+      std::fprintf(stderr, "\rsctpdp load: %.0f s, %llu sent (%.0f msg/s)%s", secs, (unsigned long long)sent,
+                   secs > 0 ? sent / secs : 0.0,
+                   f.echo ? absl::StrFormat(", %llu echoed", (unsigned long long)echoed.load()).c_str() : "");
+    }
+    if (f.progress) std::fprintf(stderr, "\n");
     stop.store(true);
   });
   for (auto& t : threads) t.join();
   const absl::Duration elapsed = absl::Now() - start;
-  uint64_t total_sent = 0;
-  for (const Association& a : all) total_sent += a.sent;
+  uint64_t total_sent = 0, total_bytes = 0;
+  for (const Association& a : all) {
+    total_sent += a.sent;
+    total_bytes += a.bytes;
+  }
   sent_total.store(total_sent);
   senders_done.store(true);
   for (auto& t : readers) t.join();
@@ -272,12 +343,12 @@ int RunLoad(int argc, char** argv) {
                           Percentile(all_rtt, 1.0));
   }
   std::printf(
-      "{\"type\":\"load_summary\",\"associations\":%lld,\"hot\":%lld,\"streams\":%lld,\"size\":%llu,"
-      "\"messages\":%llu,\"bytes\":%llu,\"seconds\":%.3f,\"messages_per_s\":%.1f,\"gbit_per_s\":%.6f,"
-      "\"errors\":%llu%s}\n",
-      (long long)f.associations, (long long)hot, (long long)f.streams, (unsigned long long)f.size,
-      (unsigned long long)messages, (unsigned long long)(messages * f.size), secs, messages / secs,
-      messages * f.size * 8 / secs / 1e9, (unsigned long long)errors.load(), rtt.c_str());
+      "{\"type\":\"load_summary\",\"associations\":%lld,\"hot\":%lld,\"streams\":%lld,\"socket\":\"%s\","
+      "\"size\":%llu,\"size_max\":%llu,\"messages\":%llu,\"bytes\":%llu,\"seconds\":%.3f,"
+      "\"messages_per_s\":%.1f,\"gbit_per_s\":%.6f,\"errors\":%llu%s}\n",
+      (long long)f.associations, (long long)hot, (long long)f.streams, f.socket.c_str(), (unsigned long long)f.size,
+      (unsigned long long)std::max(f.size, f.size_max), (unsigned long long)messages, (unsigned long long)total_bytes,
+      secs, messages / secs, total_bytes * 8 / secs / 1e9, (unsigned long long)errors.load(), rtt.c_str());
   const bool echo_complete = !f.echo || echoed.load() == messages;
   if (!echo_complete) {
     std::fprintf(stderr, "sctpdp load: %llu of %llu echoes came back\n", (unsigned long long)echoed.load(),

@@ -13,11 +13,13 @@ exec tools/sctpvm -- bash -c '
     else echo "FAIL $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
   }
   field() { echo "$2" | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
-  # verify_engine ENGINE PEELED: load (8 associations, 2 hot) against
-  # serve --mode verify on ENGINE; every message verified once, in order per
-  # stream; PEELED associations on their own sockets.
+  # verify_engine ENGINE PEELED [LOAD FLAGS]: load (8 associations, 2 hot)
+  # against serve --mode verify on ENGINE; every message and byte verified
+  # once, in order per stream; PEELED associations on their own sockets.
   verify_engine() {
-    local engine=$1 peeled=$2 fifo=/dev/shm/serve.$1.$$
+    local engine=$1 peeled=$2 fifo=/dev/shm/serve.$1.$$.$RANDOM
+    shift 2
+    local label="$engine${1:+ $*}"
     mkfifo "$fifo"
     "$B" serve --engine=$engine --listen=127.0.0.1:0 --mode=verify --peel-rate=100 --sustain=200ms \
       > "$fifo" 2> serve.$engine.err &
@@ -27,26 +29,30 @@ exec tools/sctpvm -- bash -c '
     local port=$(echo "$line" | sed -n "s/.*port \([0-9]*\),.*/\1/p")
     echo "$line"
     local load=$("$B" load --connect=127.0.0.1:$port --associations=8 --hot=2 --rate=300 --cold-rate=5 \
-      --streams=4 --duration=4s)
-    check "$engine: load exits 0" 0 $?
-    if [ "$engine" = uring ]; then
+      --streams=4 --duration=4s "$@")
+    check "$label: load exits 0" 0 $?
+    if [ "$engine" = uring ] && [ $# = 0 ]; then
       "$B" serve --listen=127.0.0.1:$port 2> inuse.err
       check "port in use exits 3" 3 $?
     fi
     kill -TERM $pid
     local summary=$(grep "\"summary\"" <&3)
     wait $pid
-    check "$engine: serve --mode verify exits 0" 0 $?
+    check "$label: serve --mode verify exits 0" 0 $?
     exec 3<&-
+    echo "$load"
     echo "$summary"
-    check "$engine: every message sent was verified" "$(field messages "$load")" "$(field verified "$summary")"
-    check "$engine: no gaps, duplicates or reorders" "0 0 0" \
+    check "$label: every message sent was verified" "$(field messages "$load")" "$(field verified "$summary")"
+    check "$label: every byte sent arrived" "$(field bytes "$load")" "$(field bytes_in "$summary")"
+    check "$label: no gaps, duplicates or reorders" "0 0 0" \
       "$(field gaps "$summary") $(field duplicates "$summary") $(field reorders "$summary")"
-    check "$engine: associations on their own sockets" "$peeled" "$(field peeled "$summary")"
+    check "$label: associations on their own sockets" "$peeled" "$(field peeled "$summary")"
   }
   verify_engine uring 2
   verify_engine epoll 0
   verify_engine threads 8
+  # One-to-many client sockets, message sizes spread over 16..4000 bytes.
+  verify_engine uring 2 --socket=seqpacket --size=16 --size-max=4000
 
   # lksctp-tools sctp_test (a client no one here wrote) against serve --mode
   # sink: its case 4 x 3 is 30 messages of 1..32768 bytes, 341307 bytes.
@@ -105,6 +111,12 @@ exec tools/sctpvm -- bash -c '
   echo "$bench"
   check "bench reports a cell per engine" 2 "$(echo "$bench" | grep -c "\"type\":\"cell\"")"
   check "bench reports the ratio to the baseline" 1 "$(echo "$bench" | grep -c "\"type\":\"ratio\",.*\"versus\":\"epoll\"")"
+  # --latency: echo, paced; a round-trip column for the cell.
+  bench=$("$B" bench --json --latency --engines=uring --sizes=256 --mixes=1/4 --repeats=1 --duration=2s 2>bench.err)
+  check "bench --latency exits 0" 0 $?
+  echo "$bench"
+  p50=$(echo "$bench" | sed -n "s/.*\"rtt_p50_us\":\([0-9]*\).*/\1/p")
+  check "bench --latency reports a round-trip p50" yes "$([ -n "$p50" ] && [ "$p50" -gt 0 ] && echo yes)"
   "$B" bench --sizes=0 2>/dev/null
   check "bench with a bad size exits 2" 2 $?
   # The Prometheus endpoint (cpp-httplib), read through bash /dev/tcp.
@@ -128,6 +140,12 @@ exec tools/sctpvm -- bash -c '
   check "missing --connect exits 2" 2 $?
   "$B" load --connect=127.0.0.1:1 --duration=1s 2>/dev/null
   check "refused connect exits 3" 3 $?
+  "$B" load --connect=127.0.0.1:1 --size=100 --size-max=50 2>/dev/null
+  check "load --size-max below --size exits 2" 2 $?
+  "$B" load --connect=127.0.0.1:1 --echo --size=4 2>/dev/null
+  check "load --echo with 4-byte messages exits 2" 2 $?
+  "$B" load --connect=127.0.0.1:1 --socket=raw 2>/dev/null
+  check "load --socket=raw exits 2" 2 $?
   "$B" frobnicate 2>/dev/null
   check "unknown subcommand exits 2" 2 $?
   echo "$passes passed, $fails failed"

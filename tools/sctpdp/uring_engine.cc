@@ -1,8 +1,8 @@
 // --engine uring: the data plane.
 #include <deque>
-#include <map>
 #include <mutex>
 
+#include "absl/container/flat_hash_map.h"
 #include "control/data_plane.h"
 #include "tools/sctpdp/engines.h"
 
@@ -61,8 +61,12 @@ class UringEngine : public Engine, public DataPlaneHandler {
   bool Echo(DataPlane& dp, const MessageView& m) {
     std::lock_guard<std::mutex> l(echo_mu_);
     auto& backlog = backlog_[m.assoc_id];
+    if (backlog.empty()) {  // the usual case: straight from the receive buffer, no copy here
+      const SendResult r = dp.Send(m.assoc_id, m.stream, m.ppid, m.payload);
+      if (r != SendResult::kQueueFull && r != SendResult::kNoBuffers) return r == SendResult::kOk;
+    }
     backlog.push_back({m.stream, m.ppid, 0, 0, std::string(m.payload.begin(), m.payload.end())});
-    return backlog.size() > 1 || SendBacklog(dp, m.assoc_id, backlog);
+    return true;
   }
   bool SendBacklog(DataPlane& dp, sctp_assoc_t id, std::deque<OutgoingMessage>& backlog) {
     bool ok = true;
@@ -93,7 +97,7 @@ class UringEngine : public Engine, public DataPlaneHandler {
   std::unique_ptr<DataPlane> dp_;
   std::atomic<uint64_t> errors_{0};
   std::mutex echo_mu_;
-  std::map<sctp_assoc_t, std::deque<OutgoingMessage>> backlog_;  // guarded by echo_mu_
+  absl::flat_hash_map<sctp_assoc_t, std::deque<OutgoingMessage>> backlog_;  // guarded by echo_mu_
 };
 
 }  // namespace
