@@ -436,6 +436,28 @@ SendResult DataPlane::Send(sctp_assoc_t id, uint16_t stream, uint32_t ppid, absl
   return SendResult::kNoAssociation;
 }
 
+absl::Status DataPlane::PauseReceive(sctp_assoc_t id) { return SetReceive(id, true); }
+absl::Status DataPlane::ResumeReceive(sctp_assoc_t id) { return SetReceive(id, false); }
+
+absl::Status DataPlane::SetReceive(sctp_assoc_t id, bool paused) {
+  if (!started_ || stopped_) return absl::FailedPreconditionError("data plane not running");
+  std::optional<AssociationInfo> info = table_.Get(id);
+  if (!info) return absl::NotFoundError(absl::StrCat("association ", id, ": unknown"));
+  if (info->location != Location::kWorker) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "association ", id, info->location == Location::kMoving ? " is moving to a worker (again after OnMoved)"
+                                                                : " shares the one-to-many socket (not peeled)"));
+  }
+  Worker& w = pool_->worker(info->worker);
+  const AssocHandle h = info->handle;
+  auto apply = [h, paused](Worker& worker) { paused ? worker.PauseReceive(h) : worker.ResumeReceive(h); };
+  if (w.OnWorkerThread()) {
+    apply(w);
+    return absl::OkStatus();
+  }
+  return w.Post(apply);
+}
+
 void DataPlane::Kick(Location where, int worker) {
   std::atomic<bool>& flag = where == Location::kControl ? control_kick_ : worker_kick_[worker];
   if (flag.exchange(true, std::memory_order_acq_rel)) return;  // one wake-up per batch

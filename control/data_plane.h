@@ -117,6 +117,16 @@ class DataPlane {
   SendResult Send(sctp_assoc_t id, uint16_t stream, uint32_t ppid, absl::Span<const char> payload,
                   uint16_t flags = 0, uint32_t ttl_ms = 0);
 
+  // Receive flow control (Worker::PauseReceive): stop reading association
+  // `id` so that the kernel closes its window and the peer's sender blocks;
+  // resume when the application has caught up. Only an association on a
+  // worker has a socket of its own to stop reading: on the shared
+  // one-to-many socket (cold, or moving) it is FailedPrecondition; call again
+  // after OnMoved. NotFound for an unknown id. From any thread; from another
+  // thread than the owner's it takes effect on the owner's next loop.
+  absl::Status PauseReceive(sctp_assoc_t id);
+  absl::Status ResumeReceive(sctp_assoc_t id);
+
   DataPlaneStats Snapshot() const;
   std::optional<AssociationInfo> Association(sctp_assoc_t id) const { return table_.Get(id); }
   std::vector<AssociationInfo> Associations() const { return table_.List(); }
@@ -141,6 +151,7 @@ class DataPlane {
   void LoseMoving(sctp_assoc_t id, const absl::Status& why);
 
   // Any thread.
+  absl::Status SetReceive(sctp_assoc_t id, bool paused);
   void Kick(Location where, int worker);
   void FlushOutboxes(Location where, int worker);
   SendFn SenderFor(Location where, int worker);

@@ -60,6 +60,7 @@ struct WorkerStats {
   uint64_t zc_sends = 0;          // messages sent with SENDMSG_ZC
   uint64_t other_syscalls = 0;    // eventfd reads, fixed-file updates, sockopts, EOF/ABORT
   uint64_t naps = 0;              // coalescing sleeps (WorkerOptions::coalesce_delay)
+  uint64_t recv_pauses = 0;       // PauseReceive calls that stopped a receive
 
   uint64_t Syscalls() const { return enter_calls + other_syscalls + naps; }
 
@@ -74,7 +75,8 @@ struct WorkerStats {
                                 {&retained_buffers, o.retained_buffers},
                                 {&send_buffers_in_use, o.send_buffers_in_use},
                                 {&inbox_commands, o.inbox_commands}, {&zc_sends, o.zc_sends},
-                                {&other_syscalls, o.other_syscalls}, {&naps, o.naps}}) {
+                                {&other_syscalls, o.other_syscalls}, {&naps, o.naps},
+                                {&recv_pauses, o.recv_pauses}}) {
       *mine += theirs;
     }
     return *this;

@@ -410,6 +410,7 @@ WorkerStats Worker::Snapshot() const {
   s.other_syscalls = other_syscalls_.Get();
   s.zc_sends = zc_sends_.Get();
   s.naps = naps_.Get();
+  s.recv_pauses = recv_pauses_.Get();
   return s;
 }
 
@@ -549,7 +550,7 @@ void Worker::MaybeFinishTeardown(Assoc& a) {
   a.partial.reset();
   a.partial_len = a.partial_cap = 0;
   a.state = Assoc::State::kFree;
-  a.cancel_sent = a.poll_first = a.want_writable = a.shutdown_requested = a.eof_sent = false;
+  a.cancel_sent = a.poll_first = a.want_writable = a.shutdown_requested = a.eof_sent = a.recv_paused = false;
   a.discarding = false;
   a.generation = static_cast<uint16_t>(a.generation + 1 == 0 ? 1 : a.generation + 1);
   free_slots_.push_back(a.slot);

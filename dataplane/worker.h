@@ -229,6 +229,16 @@ class Worker {
   void Release(RetainedMessage retained);
   // Fills `out` for a live association; false if the handle is stale.
   bool AssocSnapshot(AssocHandle assoc, AssocStats* out);
+  // Receive flow control, for an application that cannot keep up (e.g. its
+  // replies are backpressured): the worker stops reading the association's
+  // socket, so its receive buffer fills and the kernel closes the peer's
+  // window: the peer's sender blocks instead of this process queueing. What
+  // the kernel already completed is still delivered. While paused nothing is
+  // read, not even notifications (a peer's SHUTDOWN or ABORT is seen after
+  // ResumeReceive); Shutdown, Abort and Stop still work. False if the handle
+  // is stale or the association is ending. Worker thread only.
+  bool PauseReceive(AssocHandle assoc);
+  bool ResumeReceive(AssocHandle assoc);
   // Graceful SCTP shutdown after queued sends; then OnAssociationDown.
   void Shutdown(AssocHandle assoc);
   // Sends ABORT and ends the association now.
@@ -354,6 +364,7 @@ class Worker {
   Counter other_syscalls_;  // every syscall of the worker thread but io_uring_enter and naps
   Counter zc_sends_;
   Counter naps_;            // coalescing sleeps (clock_nanosleep)
+  Counter recv_pauses_;
 };
 
 }  // namespace sctpdp

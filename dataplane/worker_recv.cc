@@ -47,7 +47,7 @@ void Worker::RearmPending() {
   for (uint16_t slot : rearm_) {
     Assoc& a = slots_[slot];
     a.rearm_queued = false;
-    if (!a.live() || a.recv_armed) continue;
+    if (!a.live() || a.recv_armed || a.recv_paused) continue;
     recv_rearms_.Add(1);
     ArmRecv(a);
   }
@@ -76,9 +76,34 @@ void Worker::OnRecv(Assoc& a, int res, uint32_t flags) {
   if (a.generation != generation) return;  // torn down and freed meanwhile
   if (a.state == Assoc::State::kClosing) {
     MaybeFinishTeardown(a);
-  } else if (!a.recv_armed) {
+  } else if (!a.recv_armed && !a.recv_paused) {
     QueueRearm(a);
   }
+}
+
+bool Worker::PauseReceive(AssocHandle assoc) {
+  Assoc* a = Lookup(assoc);
+  if (a == nullptr || !a->live()) return false;
+  if (a->recv_paused) return true;
+  a->recv_paused = true;
+  recv_pauses_.Add(1);
+  // End the live multishot: it completes with -ECANCELED (after whatever it
+  // had already posted) and, paused, is not re-armed.
+  if (a->recv_armed) {
+    io_uring_sqe* sqe = ring_->GetSqe();
+    io_uring_prep_cancel64(sqe, Tag{Op::kRecv, a->generation, a->slot, 0}.Pack(), 0);
+    sqe->user_data = Tag{Op::kCancel, a->generation, a->slot, 0}.Pack();
+  }
+  return true;
+}
+
+bool Worker::ResumeReceive(AssocHandle assoc) {
+  Assoc* a = Lookup(assoc);
+  if (a == nullptr || !a->live()) return false;
+  if (!a->recv_paused) return true;
+  a->recv_paused = false;
+  if (!a->recv_armed) QueueRearm(*a);
+  return true;
 }
 
 void Worker::OnRecvError(Assoc& a, int res) {

@@ -157,6 +157,68 @@ TEST_F(WorkerTest, CoalescingNapsUnderBurstsAndKeepsOrder) {
   EXPECT_EQ(s.totals.messages_out, uint64_t{kBurst});
 }
 
+// PauseReceive stops reading: the socket fills until the peer's writes
+// block (end-to-end backpressure); ResumeReceive delivers everything, in
+// order.
+TEST_F(WorkerTest, PausedReceiveBlocksThePeerAndResumeDeliversInOrder) {
+  Start();
+  AssocHandle h;
+  Fd peer = AdoptPair(&h);
+  for (int i = 0; i < 10; ++i) WriteMessage(peer.get(), Payload(i, 100));
+  ASSERT_TRUE(handler_.WaitMessages(10));
+  OnWorker([&](Worker& w) {
+    EXPECT_TRUE(w.PauseReceive(h));
+    EXPECT_TRUE(w.PauseReceive(h));  // twice: still paused, no second cancel
+  });
+  // Fill the paused socket until the peer would block.
+  int sent = 10;
+  bool blocked = false;
+  while (sent < 200000) {
+    const std::string m = Payload(sent, 100);
+    if (send(peer.get(), m.data(), m.size(), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+      ASSERT_EQ(errno, EAGAIN) << std::strerror(errno);
+      blocked = true;
+      break;
+    }
+    ++sent;
+  }
+  ASSERT_TRUE(blocked) << "the peer never blocked: the paused worker kept reading";
+  Settle();
+  const size_t while_paused = handler_.messages().size();
+  EXPECT_LT(while_paused, static_cast<size_t>(sent));
+  bool resumed = false;
+  OnWorker([&](Worker& w) { resumed = w.ResumeReceive(h); });
+  EXPECT_TRUE(resumed);
+  ASSERT_TRUE(handler_.WaitMessages(sent));
+  auto msgs = handler_.messages();
+  ASSERT_EQ(msgs.size(), static_cast<size_t>(sent));
+  for (int i = 0; i < sent; ++i) ASSERT_EQ(msgs[i].payload, Payload(i, 100)) << i;
+  WorkerStats s = worker_->Snapshot();
+  EXPECT_EQ(s.recv_pauses, 1u);
+  EXPECT_EQ(s.totals.messages_in, static_cast<uint64_t>(sent));
+}
+
+TEST_F(WorkerTest, APausedAssociationLearnsOfItsEndOnResumeAndStopEndsIt) {
+  Start();
+  AssocHandle h1, h2;
+  Fd peer1 = AdoptPair(&h1);
+  Fd peer2 = AdoptPair(&h2);
+  bool paused = false;
+  OnWorker([&](Worker& w) { paused = w.PauseReceive(h1) && w.PauseReceive(h2); });
+  ASSERT_TRUE(paused);
+  peer1.reset();  // seen only once the association reads again
+  bool resumed = false;
+  OnWorker([&](Worker& w) { resumed = w.ResumeReceive(h1); });
+  ASSERT_TRUE(resumed);
+  ASSERT_TRUE(handler_.WaitDowns(1));
+  OnWorker([&](Worker& w) {  // h1 is gone: both refuse it
+    EXPECT_FALSE(w.PauseReceive(h1));
+    EXPECT_FALSE(w.ResumeReceive(h1));
+  });
+  worker_->Stop();  // h2 is still paused: Stop ends it all the same
+  ASSERT_TRUE(handler_.WaitDowns(2));
+}
+
 TEST_F(WorkerTest, ManyQueuedSendsGoOutInOrderAcrossChains) {
   Start({.send_batch = 8});
   AssocHandle h;

@@ -35,6 +35,7 @@ namespace {
 
 using testing::Pattern;
 using testing::SeqOf;
+using testing::Connect;
 
 constexpr int kStreams = 4;
 
@@ -309,6 +310,97 @@ TEST(DataPlaneTest, PeeloffOutOfDescriptorsIsReportedAndCounted) {
   bool reported = false;
   for (const auto& e : rec.errors_) reported |= e.code() == absl::StatusCode::kResourceExhausted;
   EXPECT_TRUE(reported);
+}
+
+// One client association to `dp`; its id as the application knows it.
+sctp_assoc_t ConnectOne(DataPlane& dp, Recorder& rec, Fd* client) {
+  *client = Connect(Loopback(dp.port()));
+  return rec.IdForPort(LocalPort(client->get()));
+}
+
+// Receive flow control on a real SCTP association: paused, the worker stops
+// reading, the kernel closes the window and the client's non-blocking sends
+// end in EAGAIN; resumed, every message arrives, in order. A cold one (on the
+// one-to-many socket) cannot be paused alone: a clear error.
+TEST(DataPlaneTest, PausedReceiveClosesThePeersWindowAndResumeDeliversInOrder) {
+  Recorder rec;
+  rec.echo = false;
+  DataPlaneOptions o = SmallOptions();
+  o.hotness.peel_all = true;
+  o.listener.rcvbuf = 256 << 10;  // a window the client fills quickly
+  auto dp = DataPlane::Create(o, &rec);
+  ASSERT_TRUE(dp.ok() && (*dp)->Start().ok());
+  Fd client;
+  const sctp_assoc_t id = ConnectOne(**dp, rec, &client);
+  ASSERT_NE(id, 0);
+  ASSERT_TRUE(rec.Wait([&] { return rec.moved_.count(id) > 0; }));
+  EXPECT_EQ((*dp)->PauseReceive(424242).code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE((*dp)->PauseReceive(id).ok());
+  // Send until the closed window (then the client's own send buffer) blocks.
+  const std::string payload(1024, 'p');
+  uint32_t sent = 0;
+  bool blocked = false;
+  const absl::Time give_up = absl::Now() + absl::Seconds(60);
+  while (!blocked && absl::Now() < give_up) {
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(sctp_sndinfo))] = {};
+    iovec iov{const_cast<char*>(payload.data()), payload.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = IPPROTO_SCTP;
+    c->cmsg_type = SCTP_SNDINFO;
+    c->cmsg_len = CMSG_LEN(sizeof(sctp_sndinfo));
+    auto* info = reinterpret_cast<sctp_sndinfo*>(CMSG_DATA(c));
+    info->snd_sid = static_cast<uint16_t>(sent % kStreams);
+    info->snd_ppid = sent / kStreams;  // per-stream sequence, as the Recorder checks
+    if (sendmsg(client.get(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+      ASSERT_EQ(errno, EAGAIN) << std::strerror(errno);
+      blocked = true;
+    } else {
+      ++sent;
+    }
+  }
+  ASSERT_TRUE(blocked) << "the client never blocked after " << sent << " messages: the worker kept reading";
+  // The kernel's view: the server's advertised window closes (the client's
+  // send buffer alone can also end in EAGAIN while the server reads).
+  sctp_status st{};
+  bool closed = false;
+  for (const absl::Time until = absl::Now() + absl::Seconds(30); !closed && absl::Now() < until;) {
+    socklen_t len = sizeof(st);
+    ASSERT_EQ(getsockopt(client.get(), IPPROTO_SCTP, SCTP_STATUS, &st, &len), 0) << std::strerror(errno);
+    closed = st.sstat_rwnd < payload.size();
+    if (!closed) absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_TRUE(closed) << "peer window still " << st.sstat_rwnd << " B with the receive paused";
+  uint64_t while_paused = 0;
+  {
+    std::lock_guard<std::mutex> l(rec.mu_);
+    while_paused = rec.messages_[id];
+  }
+  EXPECT_LT(while_paused, sent);
+  ASSERT_TRUE((*dp)->ResumeReceive(id).ok());
+  ASSERT_TRUE(rec.Wait([&] { return rec.messages_[id] >= sent; }));
+  std::lock_guard<std::mutex> l(rec.mu_);
+  EXPECT_EQ(rec.messages_[id], sent);
+  EXPECT_EQ(rec.violations_, 0u);
+  EXPECT_EQ((*dp)->Snapshot().workers.recv_pauses, 1u);
+}
+
+TEST(DataPlaneTest, AColdAssociationCannotBePausedAlone) {
+  Recorder rec;
+  DataPlaneOptions o = SmallOptions();
+  o.hotness.peel_messages_per_sec = 1e9;  // nothing moves
+  auto dp = DataPlane::Create(o, &rec);
+  ASSERT_TRUE(dp.ok() && (*dp)->Start().ok());
+  Fd client;
+  const sctp_assoc_t id = ConnectOne(**dp, rec, &client);
+  ASSERT_NE(id, 0);
+  const absl::Status s = (*dp)->PauseReceive(id);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("one-to-many"), absl::string_view::npos) << s;
 }
 
 TEST(DataPlaneTest, OverTheAssociationLimitTheNewcomerIsAborted) {

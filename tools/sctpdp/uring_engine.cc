@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "control/data_plane.h"
 #include "tools/sctpdp/engines.h"
 
@@ -66,6 +67,10 @@ class UringEngine : public Engine, public DataPlaneHandler {
       if (r != SendResult::kQueueFull && r != SendResult::kNoBuffers) return r == SendResult::kOk;
     }
     backlog.push_back({m.stream, m.ppid, 0, 0, std::string(m.payload.begin(), m.payload.end())});
+    // Receive flow control: a long backlog stops reading this association
+    // (its peer's window closes) until the backlog is sent. Cold ones share
+    // the one-to-many socket and cannot stop alone: their backlog just grows.
+    if (backlog.size() == kPauseBacklog && dp.PauseReceive(m.assoc_id).ok()) paused_.insert(m.assoc_id);
     return true;
   }
   bool SendBacklog(DataPlane& dp, sctp_assoc_t id, std::deque<OutgoingMessage>& backlog) {
@@ -77,6 +82,7 @@ class UringEngine : public Engine, public DataPlaneHandler {
       ok &= r == SendResult::kOk;
       backlog.pop_front();
     }
+    if (paused_.erase(id) > 0) dp.ResumeReceive(id).IgnoreError();  // ended meanwhile: nothing to resume
     return ok;
   }
   void OnWritable(DataPlane& dp, sctp_assoc_t) override {
@@ -86,6 +92,7 @@ class UringEngine : public Engine, public DataPlaneHandler {
   void OnAssociationDown(DataPlane&, sctp_assoc_t id, DownReason, const AssocStats&) override {
     std::lock_guard<std::mutex> l(echo_mu_);
     backlog_.erase(id);
+    paused_.erase(id);
   }
   void OnError(DataPlane&, sctp_assoc_t, const absl::Status&) override {
     errors_.fetch_add(1, std::memory_order_relaxed);
@@ -97,7 +104,9 @@ class UringEngine : public Engine, public DataPlaneHandler {
   std::unique_ptr<DataPlane> dp_;
   std::atomic<uint64_t> errors_{0};
   std::mutex echo_mu_;
+  static constexpr size_t kPauseBacklog = 1024;  // echoes waiting: stop reading their association
   absl::flat_hash_map<sctp_assoc_t, std::deque<OutgoingMessage>> backlog_;  // guarded by echo_mu_
+  absl::flat_hash_set<sctp_assoc_t> paused_;                                // guarded by echo_mu_
 };
 
 }  // namespace
