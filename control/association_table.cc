@@ -161,7 +161,8 @@ void AssociationTable::AbortMove(sctp_assoc_t id) {
   it->second.info.worker = -1;
 }
 
-bool AssociationTable::FinishMove(sctp_assoc_t id, AssocHandle handle, absl::Time now, const SendFn& send) {
+bool AssociationTable::FinishMove(sctp_assoc_t id, AssocHandle handle, absl::Time now, const SendFn& send,
+                                  bool* writable) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = entries_.find(id);
   if (it == entries_.end() || it->second.info.location != Location::kMoving) return false;
@@ -170,7 +171,8 @@ bool AssociationTable::FinishMove(sctp_assoc_t id, AssocHandle handle, absl::Tim
   e.info.handle = handle;
   e.info.moved_at = now;
   by_handle_[handle.value] = id;
-  FlushLocked(e, send);
+  const bool room = FlushLocked(e, send);
+  if (writable != nullptr) *writable = room;
   return true;
 }
 

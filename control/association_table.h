@@ -122,7 +122,10 @@ class AssociationTable {
   void AbortMove(sctp_assoc_t id);
   // moving -> worker: flushes the outbox through `send` first, under the
   // lock, so the first messages the worker sends are the oldest.
-  bool FinishMove(sctp_assoc_t id, AssocHandle handle, absl::Time now, const SendFn& send);
+  // `*writable`: a sender refused (kQueueFull) while the outbox was full now
+  // has room and must be told (OnWritable).
+  bool FinishMove(sctp_assoc_t id, AssocHandle handle, absl::Time now, const SendFn& send,
+                  bool* writable = nullptr);
   // Per worker: associations on (or moving to) it and their summed rate at
   // the time they moved.
   std::vector<WorkerLoad> Loads(size_t workers) const;

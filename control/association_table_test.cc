@@ -118,6 +118,28 @@ TEST(AssociationTableTest, MoveKeepsSendOrder) {
   EXPECT_FALSE(t.FindByHandle(h).has_value());
 }
 
+TEST(AssociationTableTest, ASenderRefusedDuringTheMoveIsToldOnceItLands) {
+  AssociationTable t(10);
+  t.Add(Info(1));
+  Sink s;
+  auto yes = [](const AssociationInfo&) { return true; };
+  ASSERT_TRUE(t.StartMove(1, 0, 0, {}));
+  std::string m = "m";
+  EXPECT_EQ(t.RouteSend(1, View(m), 2, yes, s.fn()).route, AssociationTable::Route::kQueued);
+  EXPECT_EQ(t.RouteSend(1, View(m), 2, yes, s.fn()).route, AssociationTable::Route::kQueued);
+  EXPECT_EQ(t.RouteSend(1, View(m), 2, yes, s.fn()).route, AssociationTable::Route::kFull);
+  bool writable = false;
+  ASSERT_TRUE(t.FinishMove(1, AssocHandle::Make(0, 1, 1), absl::Now(), s.fn(), &writable));
+  EXPECT_TRUE(writable);
+  EXPECT_EQ(s.got.size(), 2u);
+  // Nobody refused: nothing to tell.
+  t.Add(Info(2));
+  ASSERT_TRUE(t.StartMove(2, 0, 0, {}));
+  EXPECT_EQ(t.RouteSend(2, View(m), 2, yes, s.fn()).route, AssociationTable::Route::kQueued);
+  ASSERT_TRUE(t.FinishMove(2, AssocHandle::Make(0, 2, 1), absl::Now(), s.fn(), &writable));
+  EXPECT_FALSE(writable);
+}
+
 TEST(AssociationTableTest, AbortedMoveGoesBackToControlWithItsOutbox) {
   AssociationTable t(10);
   t.Add(Info(1));

@@ -25,7 +25,9 @@
 // messages still queued on the one-to-many socket are taken back (in order)
 // and put in front of its outbox, which the worker sends first. One the
 // kernel is already working on (in flight, waiting for POLLOUT) defers the
-// move to a later tick: the kernel keeps the order of what it has.
+// move: the control thread cancels the socket's chain (what was not sent yet
+// comes back to the queue in order, with -ECANCELED) and peels at the next
+// loop iteration, so a congested socket does not hold a hot association.
 #include "control/data_plane.h"
 
 #include <arpa/inet.h>
@@ -113,9 +115,11 @@ class DataPlane::WorkerHandlerImpl : public WorkerHandler {
   void OnAdopted(Worker& w, AssocHandle handle, sctp_assoc_t id, uint64_t) override {
     const int index = w.options().index;
     // Sends that waited during the move go first, oldest first.
-    dp_->table_.FinishMove(id, handle, absl::Now(), dp_->SenderFor(Location::kWorker, index));
+    bool writable = false;
+    dp_->table_.FinishMove(id, handle, absl::Now(), dp_->SenderFor(Location::kWorker, index), &writable);
     dp_->ReportDeferredErrors();
     dp_->app_->OnMoved(*dp_, id, index);
+    if (writable) dp_->app_->OnWritable(*dp_, id);  // it was refused while its outbox was full
   }
   void OnMessage(Worker&, const MessageView& m) override { dp_->app_->OnMessage(*dp_, m); }
   void OnEvent(Worker&, AssocHandle h, const AssociationEvent& ev) override {
@@ -316,7 +320,15 @@ void DataPlane::PeelAndHandOff(sctp_assoc_t id, absl::Time now) {
   // check sees everything read so far (step 5, for rings without
   // DEFER_TASKRUN).
   control_->ProcessPostedCompletions();
-  if (control_->PartialFor(listener_) == id || control_->SendsInFlightFor(listener_, id) > 0) return;
+  if (control_->PartialFor(listener_) == id) return;
+  if (control_->SendsInFlightFor(listener_, id) > 0) {
+    // Congested (waiting for POLLOUT) it could wait for long: take the chain
+    // back (cancelled sends requeue in order) and try again right after.
+    control_->CancelSends(listener_);
+    control_->RequestTick();
+    peel_waits_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   std::vector<WorkerLoad> loads = table_.Loads(pool_->size());
   const unsigned cap = options_.max_peeled_per_worker ? options_.max_peeled_per_worker : options_.worker.max_associations;
   const int w = PickWorker(loads, cap);
@@ -495,6 +507,7 @@ DataPlaneStats DataPlane::Snapshot() const {
   s.peel_no_fds = peel_no_fds_.load(std::memory_order_relaxed);
   s.peel_errors = peel_errors_.load(std::memory_order_relaxed);
   s.peel_deferred = peel_deferred_.load(std::memory_order_relaxed);
+  s.peel_waits = peel_waits_.load(std::memory_order_relaxed);
   s.rejected = rejected_.load(std::memory_order_relaxed);
   return s;
 }

@@ -90,6 +90,7 @@ struct DataPlaneStats {
   uint64_t peel_no_fds = 0;     // EMFILE/ENFILE: lost
   uint64_t peel_errors = 0;     // anything else
   uint64_t peel_deferred = 0;   // every worker at max_peeled_per_worker
+  uint64_t peel_waits = 0;      // a send in flight on the one-to-many socket: cancelled, retried
   uint64_t rejected = 0;        // over max_associations: aborted
 };
 
@@ -182,7 +183,7 @@ class DataPlane {
   std::unique_ptr<std::atomic<bool>[]> worker_kick_;
 
   std::atomic<uint64_t> peeled_{0}, peel_busy_{0}, peel_gone_{0}, peel_no_fds_{0}, peel_errors_{0},
-      peel_deferred_{0}, rejected_{0};
+      peel_deferred_{0}, peel_waits_{0}, rejected_{0};
 };
 
 }  // namespace sctpdp

@@ -209,6 +209,13 @@ class Worker {
                         absl::Span<const char> payload, uint16_t flags = 0, uint32_t ttl_ms = 0);
   // Messages for association `to` in flight in the kernel on `socket`.
   unsigned SendsInFlightFor(AssocHandle socket, sctp_assoc_t to);
+  // Asks the kernel to cancel `socket`'s send chain: sends not yet done end
+  // with -ECANCELED and go back to the front of its queue, in order (one
+  // already running completes as usual). For a move that must not wait for
+  // a congested socket.
+  void CancelSends(AssocHandle socket);
+  // The next loop iteration calls OnTick first, whatever the interval.
+  void RequestTick() { next_tick_ = absl::InfinitePast(); }
   // Takes the messages for `to` still queued (not yet submitted) on
   // `socket` out of its queue, oldest first, to be sent elsewhere.
   std::vector<OutgoingMessage> TakeQueuedFor(AssocHandle socket, sctp_assoc_t to);
@@ -305,6 +312,7 @@ class Worker {
   void FinishChain(Assoc& a);
   void FailQueued(Assoc& a);
   void WakeBufferWaiters();
+  void MaybeWritable(Assoc& a);
   void ReportSendError(Assoc& a, int res, const char* what, sctp_assoc_t to);
   void SendEof(Assoc& a);
   void SendAbort(Assoc& a, sctp_assoc_t who);

@@ -121,6 +121,18 @@ unsigned Worker::SendsInFlightFor(AssocHandle socket, sctp_assoc_t to) {
   return n;
 }
 
+void Worker::CancelSends(AssocHandle socket) {
+  Assoc* a = Lookup(socket);
+  if (a == nullptr) return;
+  for (uint32_t id : a->chain) {
+    const SendDesc& d = send_pool_->desc(id);
+    if (d.result_in) continue;
+    io_uring_sqe* sqe = ring_->GetSqe();
+    io_uring_prep_cancel64(sqe, Tag{d.zc ? Op::kSendZc : Op::kSend, a->generation, a->slot, id}.Pack(), 0);
+    sqe->user_data = Tag{Op::kCancel, a->generation, a->slot, 0}.Pack();
+  }
+}
+
 std::vector<OutgoingMessage> Worker::TakeQueuedFor(AssocHandle socket, sctp_assoc_t to) {
   std::vector<OutgoingMessage> out;
   Assoc* a = Lookup(socket);
@@ -153,6 +165,9 @@ std::vector<OutgoingMessage> Worker::TakeQueuedFor(AssocHandle socket, sctp_asso
   }
   a->stats.send_queue_depth.Set(a->queued);
   send_in_use_.Set(send_pool_->buffers_in_use());
+  // A sender refused while these filled the queue hears at the next loop
+  // (FlushSends), not from inside the caller's move.
+  if (!out.empty() && a->want_writable) MarkSendDirty(*a);
   return out;
 }
 
@@ -170,7 +185,9 @@ void Worker::FlushSends() {
   for (uint16_t slot : flushing_) {
     Assoc& a = slots_[slot];
     a.dirty_queued = false;
-    if (!a.live() || !a.chain.empty()) continue;
+    if (!a.live()) continue;
+    MaybeWritable(a);  // its queue shrank without a send (TakeQueuedFor)
+    if (!a.chain.empty()) continue;
     if (a.queued > 0) {
       SubmitChain(a);
     } else if (a.shutdown_requested) {
@@ -325,11 +342,15 @@ void Worker::FinishChain(Assoc& a) {
     return;
   }
   if (a.queued > 0 || a.shutdown_requested) MarkSendDirty(a);
-  if (a.want_writable && a.queued <= options_.send_queue_limit / 2) {
-    a.want_writable = false;
-    handler_->OnWritable(*this, HandleOf(a));
-  }
+  MaybeWritable(a);
   WakeBufferWaiters();
+}
+
+// A sender refused with kQueueFull hears once the queue is down to half.
+void Worker::MaybeWritable(Assoc& a) {
+  if (!a.want_writable || a.queued > options_.send_queue_limit / 2) return;
+  a.want_writable = false;
+  handler_->OnWritable(*this, HandleOf(a));
 }
 
 void Worker::WakeBufferWaiters() {

@@ -389,6 +389,52 @@ TEST(DataPlaneTest, PausedReceiveClosesThePeersWindowAndResumeDeliversInOrder) {
   EXPECT_EQ((*dp)->Snapshot().workers.recv_pauses, 1u);
 }
 
+// A hot association whose replies are stuck on the one-to-many socket (the
+// client does not read, its window is shut, the listener's send waits for
+// POLLOUT) still moves: the control thread cancels the listener's chain,
+// the unsent replies go back in order and follow it. Then the client reads
+// every reply, in order per stream.
+TEST(DataPlaneTest, ACongestedListenerDoesNotHoldAHotAssociation) {
+  Recorder rec;
+  DataPlaneOptions o = SmallOptions();
+  o.listener.sndbuf = 32 << 10;  // congested after a few replies
+  auto dp = DataPlane::Create(o, &rec);
+  ASSERT_TRUE(dp.ok() && (*dp)->Start().ok());
+  Fd client;
+  const sctp_assoc_t id = ConnectOne(**dp, rec, &client);
+  ASSERT_NE(id, 0);
+  const std::string payload(1024, 'c');
+  uint32_t sent = 0;
+  bool moved = false;
+  for (const absl::Time until = absl::Now() + absl::Seconds(60); !moved && absl::Now() < until;) {
+    if (testing::SendOn(client.get(), payload, static_cast<uint16_t>(sent % kStreams), sent / kStreams)) ++sent;
+    if (sent % 16 == 0) {
+      std::lock_guard<std::mutex> l(rec.mu_);
+      moved = rec.moved_.count(id) > 0;
+    }
+  }
+  ASSERT_TRUE(moved) << "still on the one-to-many socket after " << sent << " messages";
+  EXPECT_GT((*dp)->Snapshot().peel_waits, 0u) << "the listener was never congested: the test proved nothing";
+  // Every reply, in order per stream, whether sent before or after the move.
+  std::vector<uint32_t> next(kStreams, 0);
+  for (uint32_t got = 0; got < sent; ++got) {
+    testing::Received r = testing::Recv(client.get());
+    if (!r.has_rcvinfo) {
+      const DataPlaneStats st = (*dp)->Snapshot();
+      std::lock_guard<std::mutex> l(rec.echo_mu_);
+      FAIL() << "reply " << got << " of " << sent << " missing; out: control " << st.control.totals.messages_out
+             << ", workers " << st.workers.totals.messages_out << "; queued: control "
+             << st.control.totals.send_queue_depth << ", workers " << st.workers.totals.send_queue_depth
+             << "; EAGAIN " << st.workers.totals.send_eagain << "; app backlog " << rec.backlog_[id].size()
+             << "; echo failures " << rec.echo_failures_ << " " << rec.last_echo_failure_;
+    }
+    const uint16_t stream = r.info.rcv_sid;
+    ASSERT_LT(stream, kStreams);
+    ASSERT_EQ(ntohl(r.info.rcv_ppid), next[stream]) << "stream " << stream;  // PPIDs travel in network order
+    ++next[stream];
+  }
+}
+
 TEST(DataPlaneTest, AColdAssociationCannotBePausedAlone) {
   Recorder rec;
   DataPlaneOptions o = SmallOptions();
