@@ -110,6 +110,14 @@ AssociationTable::RouteResult AssociationTable::RouteSend(
   return r;
 }
 
+std::optional<AssociationInfo> AssociationTable::SetReceivePaused(sctp_assoc_t id, bool paused) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return std::nullopt;
+  it->second.info.receive_paused = paused;
+  return it->second.info;
+}
+
 bool AssociationTable::FlushLocked(Entry& e, const SendFn& send) {
   while (!e.outbox.empty()) {
     if (!send(e.info, ViewOf(e.outbox.front()))) break;  // not now: keep it, in order

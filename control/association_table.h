@@ -50,6 +50,7 @@ struct AssociationInfo {
   double messages_per_sec_at_move = 0;
   uint64_t messages_in_control = 0;   // received while on the control thread
   uint64_t bytes_in_control = 0;
+  bool receive_paused = false;        // DataPlane::PauseReceive: applied once on a worker
 };
 
 // A message to send, by reference (the direct path copies nothing) ...
@@ -73,6 +74,9 @@ class AssociationTable {
   // False when full (max_associations) or already known.
   bool Add(const AssociationInfo& info);
   std::optional<AssociationInfo> Get(sctp_assoc_t id) const;
+  // Records the application's wish (DataPlane::PauseReceive) and returns the
+  // association as it is now, atomically with the record.
+  std::optional<AssociationInfo> SetReceivePaused(sctp_assoc_t id, bool paused);
   std::optional<sctp_assoc_t> FindByHandle(AssocHandle handle) const;
   std::optional<AssociationInfo> Remove(sctp_assoc_t id);
   size_t size() const;

@@ -120,6 +120,8 @@ class DataPlane::WorkerHandlerImpl : public WorkerHandler {
     dp_->ReportDeferredErrors();
     dp_->app_->OnMoved(*dp_, id, index);
     if (writable) dp_->app_->OnWritable(*dp_, id);  // it was refused while its outbox was full
+    std::optional<AssociationInfo> info = dp_->table_.Get(id);
+    if (info && info->receive_paused) w.PauseReceive(handle);  // asked for while it moved
   }
   void OnMessage(Worker&, const MessageView& m) override { dp_->app_->OnMessage(*dp_, m); }
   void OnEvent(Worker&, AssocHandle h, const AssociationEvent& ev) override {
@@ -453,12 +455,22 @@ absl::Status DataPlane::ResumeReceive(sctp_assoc_t id) { return SetReceive(id, f
 
 absl::Status DataPlane::SetReceive(sctp_assoc_t id, bool paused) {
   if (!started_ || stopped_) return absl::FailedPreconditionError("data plane not running");
-  std::optional<AssociationInfo> info = table_.Get(id);
+  std::optional<AssociationInfo> info = table_.SetReceivePaused(id, paused);
   if (!info) return absl::NotFoundError(absl::StrCat("association ", id, ": unknown"));
-  if (info->location != Location::kWorker) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "association ", id, info->location == Location::kMoving ? " is moving to a worker (again after OnMoved)"
-                                                                : " shares the one-to-many socket (not peeled)"));
+  if (info->location == Location::kMoving) return absl::OkStatus();  // its worker applies it on adoption
+  if (info->location == Location::kControl) {
+    // The shared socket cannot stop for one association: move it first
+    // (its worker applies the pause on adoption). A resume has nothing to do.
+    if (!paused) return absl::OkStatus();
+    return control_->Post([this, id](Worker&) {
+      if (policy_.Force(id)) {
+        control_->RequestTick();
+      } else if (table_.Get(id)) {
+        app_->OnError(*this, id, absl::FailedPreconditionError(absl::StrCat(
+                                     "association ", id, " is pinned to the one-to-many socket (never rule): "
+                                     "its receive cannot be paused")));
+      }
+    });
   }
   Worker& w = pool_->worker(info->worker);
   const AssocHandle h = info->handle;

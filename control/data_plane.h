@@ -120,11 +120,11 @@ class DataPlane {
 
   // Receive flow control (Worker::PauseReceive): stop reading association
   // `id` so that the kernel closes its window and the peer's sender blocks;
-  // resume when the application has caught up. Only an association on a
-  // worker has a socket of its own to stop reading: on the shared
-  // one-to-many socket (cold, or moving) it is FailedPrecondition; call again
-  // after OnMoved. NotFound for an unknown id. From any thread; from another
-  // thread than the owner's it takes effect on the owner's next loop.
+  // resume when the application has caught up. The shared one-to-many
+  // socket cannot stop for one association: a cold one is moved to a worker
+  // first (however cold; OnMoved says when) and paused there, so messages
+  // keep coming until then. One pinned to the listener by a `never` rule
+  // gets OnError instead. NotFound for an unknown id. From any thread.
   absl::Status PauseReceive(sctp_assoc_t id);
   absl::Status ResumeReceive(sctp_assoc_t id);
 

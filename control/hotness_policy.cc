@@ -94,6 +94,13 @@ void HotnessPolicy::Add(sctp_assoc_t id, const Peer& peer, absl::Time now) {
 
 void HotnessPolicy::Remove(sctp_assoc_t id) { tracked_.erase(id); }
 
+bool HotnessPolicy::Force(sctp_assoc_t id) {
+  auto it = tracked_.find(id);
+  if (it == tracked_.end() || it->second.verdict == Verdict::kNever) return false;
+  it->second.verdict = Verdict::kAlways;
+  return true;
+}
+
 int64_t HotnessPolicy::Epoch(absl::Time now) const {
   absl::Duration rem;
   return absl::IDivDuration(now - absl::UnixEpoch(), bucket_width_, &rem);

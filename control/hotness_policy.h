@@ -61,6 +61,10 @@ class HotnessPolicy {
   void Remove(sctp_assoc_t id);
   // One message of `bytes` received on `id` at `now`.
   void Observe(sctp_assoc_t id, uint64_t bytes, absl::Time now);
+  // Marks `id` to move at the next Evaluate, however cold (the application
+  // asked for something only a peeled association can do). False if unknown
+  // or pinned to the one-to-many socket by a `never` rule.
+  bool Force(sctp_assoc_t id);
   // Associations to peel now, hottest first. Each is returned until Remove.
   std::vector<sctp_assoc_t> Evaluate(absl::Time now);
 

@@ -110,6 +110,19 @@ TEST(HotnessPolicyTest, RulesFirstMatchWinsThenPeelAll) {
   EXPECT_EQ(all.Evaluate(kT0), std::vector<sctp_assoc_t>{1});
 }
 
+TEST(HotnessPolicyTest, ForceMovesAColdOneButNotAPinnedOne) {
+  auto never_port = PeerRule::Parse("never:*:2905");
+  ASSERT_TRUE(never_port.ok());
+  HotnessPolicy p = Make({.peel_messages_per_sec = 100, .rules = {*never_port}});
+  p.Add(1, {"10.0.0.1", 1000}, kT0);
+  p.Add(2, {"10.0.0.1", 2905}, kT0);
+  EXPECT_TRUE(p.Evaluate(kT0).empty());
+  EXPECT_TRUE(p.Force(1));
+  EXPECT_FALSE(p.Force(2));  // pinned by the never rule
+  EXPECT_FALSE(p.Force(3));  // unknown
+  EXPECT_EQ(p.Evaluate(kT0), std::vector<sctp_assoc_t>{1});
+}
+
 TEST(HotnessPolicyTest, HottestFirstAndRemoved) {
   HotnessPolicy p = Make({.peel_messages_per_sec = 10, .sustain = absl::ZeroDuration()});
   for (sctp_assoc_t id : {1, 2, 3}) p.Add(id, {"x", 1}, kT0);
