@@ -169,19 +169,17 @@ void AssociationTable::AbortMove(sctp_assoc_t id) {
   it->second.info.worker = -1;
 }
 
-bool AssociationTable::FinishMove(sctp_assoc_t id, AssocHandle handle, absl::Time now, const SendFn& send,
-                                  bool* writable) {
+std::optional<AssociationTable::Landed> AssociationTable::FinishMove(sctp_assoc_t id, AssocHandle handle,
+                                                                    absl::Time now, const SendFn& send) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = entries_.find(id);
-  if (it == entries_.end() || it->second.info.location != Location::kMoving) return false;
+  if (it == entries_.end() || it->second.info.location != Location::kMoving) return std::nullopt;
   Entry& e = it->second;
   e.info.location = Location::kWorker;
   e.info.handle = handle;
   e.info.moved_at = now;
   by_handle_[handle.value] = id;
-  const bool room = FlushLocked(e, send);
-  if (writable != nullptr) *writable = room;
-  return true;
+  return Landed{FlushLocked(e, send), e.info.receive_paused};
 }
 
 std::vector<WorkerLoad> AssociationTable::Loads(size_t workers) const {

@@ -126,10 +126,12 @@ class AssociationTable {
   void AbortMove(sctp_assoc_t id);
   // moving -> worker: flushes the outbox through `send` first, under the
   // lock, so the first messages the worker sends are the oldest.
-  // `*writable`: a sender refused (kQueueFull) while the outbox was full now
-  // has room and must be told (OnWritable).
-  bool FinishMove(sctp_assoc_t id, AssocHandle handle, absl::Time now, const SendFn& send,
-                  bool* writable = nullptr);
+  // Nothing if it was not moving.
+  struct Landed {
+    bool writable = false;        // a sender refused (kQueueFull) while the outbox was full: tell it
+    bool receive_paused = false;  // paused (DataPlane::PauseReceive) while it moved: apply it
+  };
+  std::optional<Landed> FinishMove(sctp_assoc_t id, AssocHandle handle, absl::Time now, const SendFn& send);
   // Per worker: associations on (or moving to) it and their summed rate at
   // the time they moved.
   std::vector<WorkerLoad> Loads(size_t workers) const;

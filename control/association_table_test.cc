@@ -108,7 +108,7 @@ TEST(AssociationTableTest, MoveKeepsSendOrder) {
   // During the move, even a caller that says "mine" queues.
   EXPECT_EQ(t.RouteSend(1, View(m3), 8, yes, s.fn()).route, AssociationTable::Route::kQueued);
   const AssocHandle h = AssocHandle::Make(3, 5, 7);
-  ASSERT_TRUE(t.FinishMove(1, h, absl::Now(), s.fn()));
+  ASSERT_TRUE(t.FinishMove(1, h, absl::Now(), s.fn()).has_value());
   EXPECT_EQ(s.got, (std::vector<std::string>{"0", "1", "2", "3"}));
   EXPECT_EQ(t.Get(1)->location, Location::kWorker);
   EXPECT_EQ(t.FindByHandle(h), 1);
@@ -128,16 +128,26 @@ TEST(AssociationTableTest, ASenderRefusedDuringTheMoveIsToldOnceItLands) {
   EXPECT_EQ(t.RouteSend(1, View(m), 2, yes, s.fn()).route, AssociationTable::Route::kQueued);
   EXPECT_EQ(t.RouteSend(1, View(m), 2, yes, s.fn()).route, AssociationTable::Route::kQueued);
   EXPECT_EQ(t.RouteSend(1, View(m), 2, yes, s.fn()).route, AssociationTable::Route::kFull);
-  bool writable = false;
-  ASSERT_TRUE(t.FinishMove(1, AssocHandle::Make(0, 1, 1), absl::Now(), s.fn(), &writable));
-  EXPECT_TRUE(writable);
+  auto landed = t.FinishMove(1, AssocHandle::Make(0, 1, 1), absl::Now(), s.fn());
+  ASSERT_TRUE(landed.has_value());
+  EXPECT_TRUE(landed->writable);
   EXPECT_EQ(s.got.size(), 2u);
   // Nobody refused: nothing to tell.
   t.Add(Info(2));
   ASSERT_TRUE(t.StartMove(2, 0, 0, {}));
   EXPECT_EQ(t.RouteSend(2, View(m), 2, yes, s.fn()).route, AssociationTable::Route::kQueued);
-  ASSERT_TRUE(t.FinishMove(2, AssocHandle::Make(0, 2, 1), absl::Now(), s.fn(), &writable));
-  EXPECT_FALSE(writable);
+  landed = t.FinishMove(2, AssocHandle::Make(0, 2, 1), absl::Now(), s.fn());
+  ASSERT_TRUE(landed.has_value());
+  EXPECT_FALSE(landed->writable);
+  EXPECT_FALSE(landed->receive_paused);
+  // A pause asked for during the move lands with it.
+  t.Add(Info(3));
+  ASSERT_TRUE(t.StartMove(3, 0, 0, {}));
+  ASSERT_TRUE(t.SetReceivePaused(3, true).has_value());
+  landed = t.FinishMove(3, AssocHandle::Make(0, 3, 1), absl::Now(), s.fn());
+  ASSERT_TRUE(landed.has_value());
+  EXPECT_TRUE(landed->receive_paused);
+  EXPECT_FALSE(t.FinishMove(3, AssocHandle::Make(0, 3, 1), absl::Now(), s.fn()).has_value());  // not moving
 }
 
 TEST(AssociationTableTest, AbortedMoveGoesBackToControlWithItsOutbox) {

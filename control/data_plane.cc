@@ -115,13 +115,12 @@ class DataPlane::WorkerHandlerImpl : public WorkerHandler {
   void OnAdopted(Worker& w, AssocHandle handle, sctp_assoc_t id, uint64_t) override {
     const int index = w.options().index;
     // Sends that waited during the move go first, oldest first.
-    bool writable = false;
-    dp_->table_.FinishMove(id, handle, absl::Now(), dp_->SenderFor(Location::kWorker, index), &writable);
+    const std::optional<AssociationTable::Landed> landed =
+        dp_->table_.FinishMove(id, handle, absl::Now(), dp_->SenderFor(Location::kWorker, index));
     dp_->ReportDeferredErrors();
+    if (landed && landed->receive_paused) w.PauseReceive(handle);  // asked for while it moved
     dp_->app_->OnMoved(*dp_, id, index);
-    if (writable) dp_->app_->OnWritable(*dp_, id);  // it was refused while its outbox was full
-    std::optional<AssociationInfo> info = dp_->table_.Get(id);
-    if (info && info->receive_paused) w.PauseReceive(handle);  // asked for while it moved
+    if (landed && landed->writable) dp_->app_->OnWritable(*dp_, id);
   }
   void OnMessage(Worker&, const MessageView& m) override { dp_->app_->OnMessage(*dp_, m); }
   void OnEvent(Worker&, AssocHandle h, const AssociationEvent& ev) override {

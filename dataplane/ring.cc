@@ -80,15 +80,13 @@ std::string Ring::SetupFlagsString() const {
 io_uring_sqe* Ring::GetSqe() {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   if (sqe != nullptr) return sqe;
-  ++enter_calls_;
-  io_uring_submit(&ring_);
+  Submit();
   return io_uring_get_sqe(&ring_);
 }
 
 void Ring::ReserveSqes(unsigned n) {
   if (io_uring_sq_space_left(&ring_) >= n) return;
-  ++enter_calls_;
-  io_uring_submit(&ring_);
+  Submit();
 }
 
 int Ring::Submit() {

@@ -523,19 +523,26 @@ void Worker::BeginTeardown(Assoc& a, DownReason reason) {
   a.partial_len = 0;
   // Cancel the receive and whatever sends are in flight; each reports its own
   // end (-ECANCELED or its real result) before the slot is freed.
-  auto cancel = [&](uint64_t target) {
-    io_uring_sqe* sqe = ring_->GetSqe();
-    io_uring_prep_cancel64(sqe, target, 0);
-    sqe->user_data = Tag{Op::kCancel, a.generation, a.slot, 0}.Pack();
-  };
-  if (a.recv_armed && !a.cancel_sent) {
-    cancel(Tag{Op::kRecv, a.generation, a.slot, 0}.Pack());
-    a.cancel_sent = true;
-  }
-  for (uint32_t id : a.chain) {
-    cancel(Tag{send_pool_->desc(id).zc ? Op::kSendZc : Op::kSend, a.generation, a.slot, id}.Pack());
-  }
+  CancelRecv(a);
+  CancelChain(a);
   MaybeFinishTeardown(a);
+}
+
+void Worker::Cancel(Assoc& a, uint64_t target) {
+  io_uring_sqe* sqe = ring_->GetSqe();
+  io_uring_prep_cancel64(sqe, target, 0);
+  sqe->user_data = Tag{Op::kCancel, a.generation, a.slot, 0}.Pack();
+}
+
+void Worker::CancelRecv(Assoc& a) {
+  if (a.recv_armed) Cancel(a, Tag{Op::kRecv, a.generation, a.slot, 0}.Pack());
+}
+
+void Worker::CancelChain(Assoc& a) {
+  for (uint32_t id : a.chain) {
+    const SendDesc& d = send_pool_->desc(id);
+    if (!d.result_in) Cancel(a, Tag{d.zc ? Op::kSendZc : Op::kSend, a.generation, a.slot, id}.Pack());
+  }
 }
 
 void Worker::MaybeFinishTeardown(Assoc& a) {
@@ -550,7 +557,7 @@ void Worker::MaybeFinishTeardown(Assoc& a) {
   a.partial.reset();
   a.partial_len = a.partial_cap = 0;
   a.state = Assoc::State::kFree;
-  a.cancel_sent = a.poll_first = a.want_writable = a.shutdown_requested = a.eof_sent = a.recv_paused = false;
+  a.poll_first = a.want_writable = a.shutdown_requested = a.eof_sent = a.recv_paused = false;
   a.discarding = false;
   a.generation = static_cast<uint16_t>(a.generation + 1 == 0 ? 1 : a.generation + 1);
   free_slots_.push_back(a.slot);
@@ -567,11 +574,7 @@ void Worker::InjectRecvFaultForTest(AssocHandle assoc, int res, uint32_t cqe_fla
   faults_.push_back(Fault{a->slot, Op::kRecv, res, cqe_flags});
   // End the live multishot (-ECANCELED, re-armed as usual): the re-arm is
   // the NOP that completes with the fault.
-  if (a->recv_armed) {
-    io_uring_sqe* sqe = ring_->GetSqe();
-    io_uring_prep_cancel64(sqe, Tag{Op::kRecv, a->generation, a->slot, 0}.Pack(), 0);
-    sqe->user_data = Tag{Op::kCancel, a->generation, a->slot, 0}.Pack();
-  }
+  CancelRecv(*a);
 }
 
 void Worker::InjectSendFaultForTest(AssocHandle assoc, int res) {

@@ -292,6 +292,12 @@ class Worker {
 
   // Receive (worker_recv.cc).
   void ArmRecv(Assoc& a);
+  // Async cancels (their kCancel CQEs are ignored: the cancelled request
+  // reports its own end): one request, the armed receive, the send chain's
+  // unfinished sends.
+  void Cancel(Assoc& a, uint64_t target);
+  void CancelRecv(Assoc& a);
+  void CancelChain(Assoc& a);
   void QueueRearm(Assoc& a);
   void RearmPending();
   void OnRecv(Assoc& a, int res, uint32_t flags);

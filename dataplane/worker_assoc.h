@@ -26,7 +26,6 @@ struct Worker::Assoc {
   // Receive.
   bool recv_armed = false;    // a multishot recvmsg is in the kernel
   bool rearm_queued = false;  // listed in Worker::rearm_
-  bool cancel_sent = false;
   bool recv_paused = false;   // PauseReceive: not re-armed until ResumeReceive
   std::unique_ptr<char[]> partial;  // reassembly of a message spanning buffers
   size_t partial_len = 0;

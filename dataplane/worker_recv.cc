@@ -89,11 +89,7 @@ bool Worker::PauseReceive(AssocHandle assoc) {
   recv_pauses_.Add(1);
   // End the live multishot: it completes with -ECANCELED (after whatever it
   // had already posted) and, paused, is not re-armed.
-  if (a->recv_armed) {
-    io_uring_sqe* sqe = ring_->GetSqe();
-    io_uring_prep_cancel64(sqe, Tag{Op::kRecv, a->generation, a->slot, 0}.Pack(), 0);
-    sqe->user_data = Tag{Op::kCancel, a->generation, a->slot, 0}.Pack();
-  }
+  CancelRecv(*a);
   return true;
 }
 

@@ -122,15 +122,7 @@ unsigned Worker::SendsInFlightFor(AssocHandle socket, sctp_assoc_t to) {
 }
 
 void Worker::CancelSends(AssocHandle socket) {
-  Assoc* a = Lookup(socket);
-  if (a == nullptr) return;
-  for (uint32_t id : a->chain) {
-    const SendDesc& d = send_pool_->desc(id);
-    if (d.result_in) continue;
-    io_uring_sqe* sqe = ring_->GetSqe();
-    io_uring_prep_cancel64(sqe, Tag{d.zc ? Op::kSendZc : Op::kSend, a->generation, a->slot, id}.Pack(), 0);
-    sqe->user_data = Tag{Op::kCancel, a->generation, a->slot, 0}.Pack();
-  }
+  if (Assoc* a = Lookup(socket)) CancelChain(*a);
 }
 
 std::vector<OutgoingMessage> Worker::TakeQueuedFor(AssocHandle socket, sctp_assoc_t to) {

@@ -104,14 +104,18 @@ sctp_assoc_t AwaitCommUp(int listener) {
   return 0;
 }
 
-bool SendOn(int fd, const std::string& payload, uint16_t stream, uint32_t ppid) {
+ssize_t TrySendOn(int fd, const std::string& payload, uint16_t stream, uint32_t ppid, int flags) {
   alignas(cmsghdr) char control[kSendControlBytes];
   iovec iov{const_cast<char*>(payload.data()), payload.size()};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   FillSendControl(&msg, control, stream, ppid, 0, 0, 0);
-  ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+  return sendmsg(fd, &msg, flags | MSG_NOSIGNAL);
+}
+
+bool SendOn(int fd, const std::string& payload, uint16_t stream, uint32_t ppid) {
+  const ssize_t n = TrySendOn(fd, payload, stream, ppid, 0);
   EXPECT_EQ(n, static_cast<ssize_t>(payload.size())) << std::strerror(errno);
   return n == static_cast<ssize_t>(payload.size());
 }

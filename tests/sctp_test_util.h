@@ -33,6 +33,9 @@ sctp_assoc_t AwaitCommUp(int listener);
 
 // Blocking sendmsg with SCTP_SNDINFO (stream, PPID in host order).
 bool SendOn(int fd, const std::string& payload, uint16_t stream, uint32_t ppid);
+// The same with extra sendmsg `flags` (e.g. MSG_DONTWAIT), no expectation:
+// sendmsg's result (-1 and errno on failure).
+ssize_t TrySendOn(int fd, const std::string& payload, uint16_t stream, uint32_t ppid, int flags);
 
 struct Received {
   std::string data;

@@ -166,14 +166,7 @@ int RunBench(int argc, char** argv) {
   p.String("engines", &engines, "comma-separated: uring,epoll,threads");
   p.String("sizes", &sizes, "comma-separated message sizes in bytes");
   p.String("mixes", &mixes, "comma-separated HOT/TOTAL association mixes");
-  if (absl::Status s = p.Parse(argc, argv, 2); !s.ok()) {
-    std::fprintf(stderr, "sctpdp bench: %s\n", std::string(s.message()).c_str());
-    return kExitUsage;
-  }
-  if (p.help_requested()) {
-    std::printf("%s", p.Help().c_str());
-    return kExitOk;
-  }
+  if (std::optional<int> exit = p.ParseCommand(argc, argv, 2, "sctpdp bench")) return *exit;
   if (quick) {
     repeats = 1;
     duration = absl::Seconds(5);

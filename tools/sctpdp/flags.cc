@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <cctype>
+#include <cstdio>
 #include <sstream>
 
 #include "absl/status/status.h"
@@ -112,6 +113,18 @@ void FlagParser::Size(const std::string& name, uint64_t* out, uint64_t min, uint
          *out = *n;
          return absl::OkStatus();
        }});
+}
+
+std::optional<int> FlagParser::ParseCommand(int argc, char** argv, int first, const char* who) {
+  if (absl::Status s = Parse(argc, argv, first); !s.ok()) {
+    std::fprintf(stderr, "%s: %s\n", who, std::string(s.message()).c_str());
+    return kExitUsage;
+  }
+  if (help_requested()) {
+    std::printf("%s", Help().c_str());
+    return kExitOk;
+  }
+  return std::nullopt;
 }
 
 void FlagParser::Duration(const std::string& name, absl::Duration* out, const std::string& help) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,10 @@ class FlagParser {
   // for booleans. "--help" sets help_requested() and stops.
   absl::Status Parse(int argc, char** argv, int first = 1);
   bool help_requested() const { return help_; }
+  // A subcommand's start: parses argv[first..]; on a bad flag prints
+  // "<who>: <error>" and returns kExitUsage, on --help prints Help() and
+  // returns kExitOk; otherwise (go on) nothing.
+  std::optional<int> ParseCommand(int argc, char** argv, int first, const char* who);
   std::string Help() const;
 
  private:

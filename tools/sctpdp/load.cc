@@ -240,14 +240,7 @@ int RunLoad(int argc, char** argv) {
   p.Int("threads", &f.threads, 1, 64, "sending threads");
   p.Bool("echo", &f.echo, "the server echoes (serve --mode echo): report round-trip latency percentiles");
   p.Bool("progress", &f.progress, "a live progress line on stderr (default: when stderr is a terminal)");
-  if (absl::Status s = p.Parse(argc, argv, 2); !s.ok()) {
-    std::fprintf(stderr, "sctpdp load: %s\n", std::string(s.message()).c_str());
-    return kExitUsage;
-  }
-  if (p.help_requested()) {
-    std::printf("%s", p.Help().c_str());
-    return kExitOk;
-  }
+  if (std::optional<int> exit = p.ParseCommand(argc, argv, 2, "sctpdp load")) return *exit;
   if (f.connect.size() != 1) {
     std::fprintf(stderr, "sctpdp load: --connect=ADDR:PORT is required (one endpoint)\n");
     return kExitUsage;

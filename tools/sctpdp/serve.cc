@@ -132,14 +132,7 @@ int RunServe(int argc, char** argv) {
   p.Int("metrics-port", &f.metrics_port, -1, 65535,
         "serve Prometheus metrics on 127.0.0.1:PORT/metrics (0: any free port; -1: off)");
   p.Size("sndbuf", &f.sndbuf, 0, 1 << 30, "SO_SNDBUF of the listening socket (0: as --rcvbuf)");
-  if (absl::Status s = p.Parse(argc, argv, 2); !s.ok()) {
-    std::fprintf(stderr, "sctpdp serve: %s\n", std::string(s.message()).c_str());
-    return kExitUsage;
-  }
-  if (p.help_requested()) {
-    std::printf("%s", p.Help().c_str());
-    return kExitOk;
-  }
+  if (std::optional<int> exit = p.ParseCommand(argc, argv, 2, "sctpdp serve")) return *exit;
   for (const Endpoint& e : f.listen) {
     if (e.port != f.listen[0].port) {
       std::fprintf(stderr, "sctpdp serve: --listen: every address needs the same port\n");

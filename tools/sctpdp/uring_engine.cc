@@ -68,8 +68,8 @@ class UringEngine : public Engine, public DataPlaneHandler {
     }
     backlog.push_back({m.stream, m.ppid, 0, 0, std::string(m.payload.begin(), m.payload.end())});
     // Receive flow control: a long backlog stops reading this association
-    // (its peer's window closes) until the backlog is sent. Cold ones share
-    // the one-to-many socket and cannot stop alone: their backlog just grows.
+    // (its peer's window closes) until the backlog is sent; a cold one is
+    // moved to a worker first.
     if (backlog.size() == kPauseBacklog && dp.PauseReceive(m.assoc_id).ok()) paused_.insert(m.assoc_id);
     return true;
   }
