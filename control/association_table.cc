@@ -93,6 +93,10 @@ AssociationTable::RouteResult AssociationTable::RouteSend(
   r.location = e.info.location;
   r.worker = e.info.worker;
   r.handle = e.info.handle;
+  if (e.info.outbound_streams != 0 && send.stream >= e.info.outbound_streams) {
+    r.route = Route::kBadStream;  // the kernel would refuse it (EINVAL)
+    return r;
+  }
   if (e.outbox.empty() && e.info.location != Location::kMoving && may_send_here(e.info)) {
     send_here(e.info, send);
     r.route = Route::kSent;

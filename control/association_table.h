@@ -96,8 +96,9 @@ class AssociationTable {
   // when the outbox is empty and the caller is allowed to send directly (the
   // owner's thread); it returns whether it took the message. Otherwise the
   // message is appended to the outbox (bounded by `outbox_limit`) and the
-  // owner is returned for a kick. Returns false when unknown or full.
-  enum class Route : uint8_t { kSent, kQueued, kUnknown, kFull };
+  // owner is returned for a kick. kUnknown, kFull, or kBadStream for a
+  // stream at or past the association's outbound streams (when known).
+  enum class Route : uint8_t { kSent, kQueued, kUnknown, kFull, kBadStream };
   struct RouteResult {
     Route route = Route::kUnknown;
     Location location = Location::kControl;

@@ -69,6 +69,23 @@ TEST(AssociationTableTest, OwnerSendsDirectlyOthersQueue) {
             AssociationTable::Route::kUnknown);
 }
 
+TEST(AssociationTableTest, StreamsPastTheOutboundCountAreRefused) {
+  AssociationTable t(10);
+  AssociationInfo info = Info(1);
+  info.outbound_streams = 4;
+  t.Add(info);
+  t.Add(Info(2));  // outbound streams not known (yet): the kernel judges
+  Sink s;
+  std::string m = "m";
+  auto yes = [](const AssociationInfo&) { return true; };
+  auto on = [&](uint16_t stream) { return SendView{stream, 0, 0, 0, absl::MakeConstSpan(m.data(), m.size())}; };
+  EXPECT_EQ(t.RouteSend(1, on(3), 8, yes, s.fn()).route, AssociationTable::Route::kSent);
+  EXPECT_EQ(t.RouteSend(1, on(4), 8, yes, s.fn()).route, AssociationTable::Route::kBadStream);
+  EXPECT_EQ(t.RouteSend(1, on(65535), 8, yes, s.fn()).route, AssociationTable::Route::kBadStream);
+  EXPECT_EQ(t.RouteSend(2, on(4), 8, yes, s.fn()).route, AssociationTable::Route::kSent);
+  EXPECT_EQ(s.got.size(), 2u);
+}
+
 TEST(AssociationTableTest, OutboxIsBoundedAndSaysWhenThereIsRoomAgain) {
   AssociationTable t(10);
   t.Add(Info(1));

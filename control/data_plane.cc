@@ -443,6 +443,8 @@ SendResult DataPlane::Send(sctp_assoc_t id, uint16_t stream, uint32_t ppid, absl
       return SendResult::kOk;
     case AssociationTable::Route::kFull:
       return SendResult::kQueueFull;
+    case AssociationTable::Route::kBadStream:
+      return SendResult::kBadStream;
     case AssociationTable::Route::kUnknown:
       break;
   }

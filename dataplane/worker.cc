@@ -76,6 +76,7 @@ const char* SendResultName(SendResult result) {
     case SendResult::kTooBig: return "too_big";
     case SendResult::kNoAssociation: return "no_association";
     case SendResult::kClosing: return "closing";
+    case SendResult::kBadStream: return "bad_stream";
   }
   return "unknown";
 }
@@ -168,10 +169,10 @@ absl::Status Worker::Init() {
   coalesce_ = options_.coalesce_delay > absl::ZeroDuration() &&
               (ring_->setup_flags() & IORING_SETUP_DEFER_TASKRUN) != 0;
   Logf("worker %d: cpu %d, ring %s, %u x %u B receive buffers, %u x %u B send buffers, %u slots, "
-       "coalescing %s",
+       "sends %s, coalescing %s",
        options_.index, options_.cpu, ring_->SetupFlagsString(), options_.buffer_count,
        options_.buffer_size, options_.send_buffer_count, options_.send_buffer_size,
-       options_.max_associations,
+       options_.max_associations, options_.bundle_sends ? "bundled (MSG_MORE within a chain)" : "one packet each",
        coalesce_ ? absl::StrCat(absl::FormatDuration(options_.coalesce_delay), " from batches of ",
                                 options_.coalesce_min_batch).c_str()
        : options_.coalesce_delay > absl::ZeroDuration() ? "off (needs DEFER_TASKRUN)"
@@ -479,8 +480,23 @@ void Worker::AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie, SocketKind 
   socklen_t len = sizeof(protocol);
   const bool sctp = getsockopt(fd.get(), SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0 &&
                     protocol == IPPROTO_SCTP;
-  // getsockopt, the fixed-file update, and ConfigureSctpSocket's 8 setsockopts.
-  other_syscalls_.Add(sctp ? 10 : 2);
+  // Bundling needs room for more than the data MSG_MORE may hold back (under
+  // one PMTU): a chain broken by EAGAIN after a MSG_MORE send is retried on
+  // POLLOUT, and the kernel delays the held rest until that retry's last
+  // send; if the held rest alone filled the send buffer, POLLOUT would never
+  // come.
+  int sndbuf = 0;
+  len = sizeof(sndbuf);
+  const bool bundle = sctp && options_.bundle_sends &&
+                      getsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) == 0 &&
+                      sndbuf >= WorkerOptions::kMinBundleSndbuf;
+  if (sctp && options_.bundle_sends && !bundle && !small_sndbuf_logged_) {
+    small_sndbuf_logged_ = true;
+    Logf("worker %d: send buffer %d B is under %d B: sends not bundled on such sockets", options_.index, sndbuf,
+         WorkerOptions::kMinBundleSndbuf);
+  }
+  // getsockopts, the fixed-file update, and ConfigureSctpSocket's 8 setsockopts.
+  other_syscalls_.Add(sctp ? 11 : 2);
   if (sctp) {
     if (absl::Status s = ConfigureSctpSocket(fd.get()); !s.ok()) {
       handler_->OnAdoptFailed(*this, assoc_id, cookie, s);
@@ -500,6 +516,7 @@ void Worker::AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie, SocketKind 
   a.state = Assoc::State::kActive;
   a.fd = std::move(fd);
   a.sctp = sctp;
+  a.bundle = bundle;
   a.assoc_id = assoc_id;
   a.cookie = cookie;
   a.protocol = protocol;

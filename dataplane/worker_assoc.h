@@ -18,6 +18,7 @@ struct Worker::Assoc {
   uint16_t generation = 0;
   Fd fd;                      // also registered at fixed-file index `slot`
   bool sctp = true;           // SCTP (MSG_EOR framing) or another SEQPACKET socket
+  bool bundle = false;        // MSG_MORE within a send chain (WorkerOptions::bundle_sends, big enough sndbuf)
   SocketKind kind = SocketKind::kAssociation;
   sctp_assoc_t assoc_id = 0;
   uint64_t cookie = 0;

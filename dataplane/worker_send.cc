@@ -13,6 +13,20 @@
 //     and after -EAGAIN its first SQE waits for POLLOUT (POLL_FIRST): no spin.
 // An SCTP sendmsg is all or nothing (no partial sends), so a message is never
 // split; a short result is reported as an error.
+//
+// Bundling (WorkerOptions::bundle_sends): a chain's sends to one association,
+// all but the last, carry MSG_MORE, so the kernel packs their DATA chunks into
+// full packets. The last send of each run clears the association's delay
+// and flushes the lot. When a chain breaks early, the unsent rest (-EAGAIN,
+// -ECANCELED) is sent again and its last send flushes; until then the kernel
+// holds back under one PMTU of the run. A retry after -EAGAIN waits for
+// POLLOUT, which needs the send buffer to have room with that held: sockets
+// bundle only with SO_SNDBUF >= WorkerOptions::kMinBundleSndbuf (a small
+// buffer full of held chunks would never drain: the kernel's Nagle test keeps
+// them for a send that cannot come). A message that fails for good (a stream
+// the association does not have: DataPlane::Send refuses those up front)
+// leaves earlier ones of its run held until the association's next send or
+// shutdown.
 #include <cerrno>
 #include <cstring>
 
@@ -211,10 +225,12 @@ void Worker::SubmitChain(Assoc& a) {
     io_uring_sqe* sqe = ring_->GetSqe();
     const uint64_t user_data = Tag{zc ? Op::kSendZc : Op::kSend, a.generation, a.slot, id}.Pack();
     if (TakeFault(a.slot, Op::kSend, sqe, user_data)) continue;
+    const bool more = a.bundle && i + 1 < n && send_pool_->desc(d.next).to == d.to;
+    const int msg_flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
     if (zc) {
-      io_uring_prep_sendmsg_zc(sqe, a.slot, &d.msg, MSG_NOSIGNAL);
+      io_uring_prep_sendmsg_zc(sqe, a.slot, &d.msg, msg_flags);
     } else {
-      io_uring_prep_sendmsg(sqe, a.slot, &d.msg, MSG_NOSIGNAL);
+      io_uring_prep_sendmsg(sqe, a.slot, &d.msg, msg_flags);
     }
     sqe->flags |= IOSQE_FIXED_FILE;
     if (i + 1 < n) sqe->flags |= IOSQE_IO_LINK;

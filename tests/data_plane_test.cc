@@ -503,6 +503,42 @@ TEST(DataPlaneTest, OneAssociationsSendErrorLeavesTheOthersAlone) {
   EXPECT_EQ((*dp)->Snapshot().control.associations_active, 1u);  // the listener lives
 }
 
+// A burst of sends from the application's thread reaches the owner's queue
+// and goes in chains (MSG_MORE within a chain, so the kernel bundles them):
+// every one arrives, in order, none held back by the flag. A stream the
+// association does not have is refused up front (kBadStream), not left for the
+// kernel's EINVAL in the middle of a bundled run.
+TEST(DataPlaneTest, BundledBurstsArriveWholeAndBadStreamsAreRefused) {
+  Recorder rec;
+  DataPlaneOptions o = SmallOptions();
+  o.worker.bundle_sends = o.control.bundle_sends = true;
+  auto dp = DataPlane::Create(o, &rec);
+  ASSERT_TRUE(dp.ok() && (*dp)->Start().ok());
+  const sockaddr_in server = Loopback((*dp)->port());
+  Fd client = testing::Connect(server, kStreams);
+  const sctp_assoc_t id = rec.IdForPort(LocalPort(client.get()));
+  EXPECT_EQ((*dp)->Send(id, kStreams, 0, std::string("no such stream")), SendResult::kBadStream);
+  EXPECT_EQ((*dp)->Send(id, 65535, 0, std::string("no such stream")), SendResult::kBadStream);
+  constexpr uint32_t kBurst = 200;
+  uint32_t sent = 0;
+  while (sent < kBurst) {
+    const SendResult r = (*dp)->Send(id, sent % kStreams, sent, Pattern(sent, 300));
+    if (r == SendResult::kQueueFull || r == SendResult::kNoBuffers) {
+      absl::SleepFor(absl::Milliseconds(1));
+      continue;
+    }
+    ASSERT_EQ(r, SendResult::kOk);
+    ++sent;
+  }
+  for (uint32_t seq = 0; seq < kBurst; ++seq) {
+    const auto got = testing::Recv(client.get());
+    ASSERT_EQ(SeqOf(got.data), seq);
+    EXPECT_EQ(got.data, Pattern(seq, 300));
+  }
+  std::lock_guard<std::mutex> l(rec.mu_);
+  EXPECT_TRUE(rec.errors_.empty());
+}
+
 // A message over max_message_size on the one-to-many socket: that
 // association is aborted, its remaining pieces dropped; the socket and the
 // other associations carry on.

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,14 +33,16 @@ struct Child {
   FILE* out = nullptr;  // its stdout
 };
 
-// Runs this binary with `args`, its stdout piped to us.
-Child Spawn(const std::vector<std::string>& args) {
+// Runs this binary with `args`, its stdout piped to us and its stderr (the
+// data plane's log) into `err`, shown only when the cell fails.
+Child Spawn(const std::vector<std::string>& args, FILE* err) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return {};
   Child c;
   c.pid = fork();
   if (c.pid == 0) {
     dup2(fds[1], STDOUT_FILENO);
+    if (err != nullptr) dup2(fileno(err), STDERR_FILENO);
     std::vector<char*> argv;
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -78,42 +81,73 @@ double Field(const std::string& json, const std::string& key) {
   return v;
 }
 
+// What the load does in a cell:
+//   sink:  one-way, as fast as the server takes it.
+//   echo:  request/response, closed loop: each association keeps up to
+//          --window messages awaiting their echo (saturating; round trips
+//          include that queueing).
+//   paced: echo at 400 msg/s per hot association (twice the peel rate, so
+//          hot associations do move): round trips below saturation.
+// At full speed, load sends bursts of --bundle messages with MSG_MORE, as a
+// busy peer's stack bundles DATA chunks; every engine gets the same load.
+struct Shape {
+  std::string mode;
+  absl::Duration duration;
+  int64_t bundle = 16;
+  int64_t window = 64;
+  bool bundle_sends = false;  // serve --bundle-sends for the uring engine
+};
+
 struct Cell {
-  std::string engine;
+  std::string engine, mode;
   uint64_t size = 0;
   int hot = 0, associations = 0, repeat = 0;
   double msgs_per_s = 0, gbit_per_s = 0, cpu_s_per_m = 0, syscalls_per_msg = 0;
   double sent = 0, received = 0;
-  double p50_us = 0, p99_us = 0;  // round trips, with --latency
+  double p50_us = 0, p99_us = 0;  // round trips (echo and paced)
   bool ok = false;
   std::string error;
 };
 
-Cell RunCell(const std::string& engine, uint64_t size, int hot, int associations, absl::Duration duration,
-             int repeat, bool latency) {
-  Cell c{engine, size, hot, associations, repeat};
+Cell RunCell(const std::string& engine, const Shape& shape, uint64_t size, int hot, int associations, int repeat) {
+  Cell c{engine, shape.mode, size, hot, associations, repeat};
+  const bool echo = shape.mode != "sink";
+  std::unique_ptr<FILE, int (*)(FILE*)> log(tmpfile(), fclose);
+  auto fail = [&](std::string error) {
+    c.error = std::move(error);
+    if (log == nullptr) return;
+    rewind(log.get());
+    char buf[4096];
+    while (fgets(buf, sizeof(buf), log.get()) != nullptr) {
+      std::string line = buf;
+      if (!line.empty() && line.back() == '\n') line.pop_back();
+      c.error += "\n  | " + line;
+    }
+  };
   // Every engine gets the same socket buffers, sized for the load: with the
   // defaults, associations sharing a one-to-many socket stall on its window.
-  Child serve = Spawn({"sctpdp", "serve", "--engine=" + engine, "--listen=127.0.0.1:0",
-                       latency ? "--mode=echo" : "--mode=sink", "--peel-rate=200", "--sustain=200ms",
-                       "--rcvbuf=4MiB", "--sndbuf=4MiB"});
+  Child serve =
+      Spawn({"sctpdp", "serve", "--engine=" + engine, "--listen=127.0.0.1:0", echo ? "--mode=echo" : "--mode=sink",
+             "--peel-rate=200", "--sustain=200ms", "--rcvbuf=4MiB", "--sndbuf=4MiB",
+             engine == "uring" && shape.bundle_sends ? "--bundle-sends" : "--no-bundle-sends"},
+            log.get());
   const std::string line = ReadLine(serve.out);
   const size_t at = line.find("port ");
   if (at == std::string::npos) {
-    c.error = "serve did not start";
+    fail("serve did not start");
     kill(serve.pid, SIGKILL);
     Wait(serve);
     return c;
   }
   const std::string port = line.substr(at + 5, line.find(',', at) - at - 5);
-  Child load = Spawn({"sctpdp", "load", "--connect=127.0.0.1:" + port, absl::StrCat("--associations=", associations),
-                      // Round trips are measured at a paced rate (twice the peel threshold,
-                      // so hot associations do move): under saturation
-                      // they would measure queueing, not the data path.
-                      absl::StrCat("--hot=", hot), latency ? "--rate=400" : "--rate=0", "--cold-rate=5",
-                      absl::StrCat("--size=", size),
-                      "--streams=4", absl::StrCat("--duration=", absl::FormatDuration(duration)),
-                      latency ? "--echo" : "--no-echo"});
+  const bool paced = shape.mode == "paced";
+  Child load =
+      Spawn({"sctpdp", "load", "--connect=127.0.0.1:" + port, absl::StrCat("--associations=", associations),
+             absl::StrCat("--hot=", hot), paced ? "--rate=400" : "--rate=0", "--cold-rate=5",
+             absl::StrCat("--size=", size), "--streams=4",
+             absl::StrCat("--duration=", absl::FormatDuration(shape.duration)), absl::StrCat("--bundle=", shape.bundle),
+             echo ? "--echo" : "--no-echo", absl::StrCat("--window=", shape.mode == "echo" ? shape.window : 0)},
+            log.get());
   const std::string load_json = ReadLine(load.out);
   const int load_rc = Wait(load);
   kill(serve.pid, SIGTERM);
@@ -123,7 +157,7 @@ Cell RunCell(const std::string& engine, uint64_t size, int hot, int associations
   }
   const int serve_rc = Wait(serve);
   if (load_rc != 0 || serve_rc != 0 || summary.empty()) {
-    c.error = absl::StrFormat("load exit %d, serve exit %d", load_rc, serve_rc);
+    fail(absl::StrFormat("load exit %d, serve exit %d; their log:", load_rc, serve_rc));
     return c;
   }
   const double secs = Field(load_json, "seconds");
@@ -145,31 +179,111 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// One row group: every engine on one (mode, size, mix), repeated; prints the
+// medians and the data plane's ratios. False when a run failed.
+bool RunGroup(const std::vector<std::string>& engines, const Shape& shape, uint64_t size, int hot, int total,
+              int64_t repeats, bool json) {
+  const std::string& mode = shape.mode;
+  bool ok = true;
+  std::map<std::string, Cell> medians;
+  for (const std::string& engine : engines) {
+    std::vector<double> rate, gbit, cpu, sys, p50, p99;
+    Cell last;
+    for (int r = 0; r < repeats; ++r) {
+      last = RunCell(engine, shape, size, hot, total, r);
+      if (!last.ok) {
+        std::fprintf(stderr, "sctpdp bench: %s %s %llu %d/%d: %s\n", engine.c_str(), mode.c_str(),
+                     (unsigned long long)size, hot, total, last.error.c_str());
+        ok = false;
+        continue;
+      }
+      if (json) {
+        std::printf(
+            "{\"type\":\"cell\",\"engine\":\"%s\",\"mode\":\"%s\",\"size\":%llu,\"hot\":%d,\"associations\":%d,"
+            "\"repeat\":%d,\"messages_per_s\":%.1f,\"gbit_per_s\":%.6f,\"cpu_s_per_million\":%.3f,"
+            "\"syscalls_per_message\":%.4f,\"sent\":%.0f,\"received\":%.0f,\"rtt_p50_us\":%.0f,"
+            "\"rtt_p99_us\":%.0f}\n",
+            engine.c_str(), mode.c_str(), (unsigned long long)size, hot, total, r, last.msgs_per_s, last.gbit_per_s,
+            last.cpu_s_per_m, last.syscalls_per_msg, last.sent, last.received, last.p50_us, last.p99_us);
+        std::fflush(stdout);
+      }
+      rate.push_back(last.msgs_per_s);
+      gbit.push_back(last.gbit_per_s);
+      cpu.push_back(last.cpu_s_per_m);
+      sys.push_back(last.syscalls_per_msg);
+      p50.push_back(last.p50_us);
+      p99.push_back(last.p99_us);
+    }
+    if (rate.empty()) continue;  // every run failed (reported above): no row, no ratio
+    Cell m = last;
+    m.msgs_per_s = Median(rate);
+    m.gbit_per_s = Median(gbit);
+    m.cpu_s_per_m = Median(cpu);
+    m.syscalls_per_msg = Median(sys);
+    m.p50_us = Median(p50);
+    m.p99_us = Median(p99);
+    medians[engine] = m;
+    if (!json) {
+      const std::string rtt = mode == "sink" ? absl::StrFormat("%11s %11s", "-", "-")
+                                             : absl::StrFormat("%11.0f %11.0f", m.p50_us, m.p99_us);
+      std::printf("%-8s %-5s %7llu %3d/%-3d %11.0f %9.4f %11.2f %12.3f %s\n", engine.c_str(), mode.c_str(),
+                  (unsigned long long)size, hot, total, m.msgs_per_s, m.gbit_per_s, m.cpu_s_per_m, m.syscalls_per_msg,
+                  rtt.c_str());
+      std::fflush(stdout);
+    }
+  }
+  if (!medians.count("uring")) return ok;
+  const Cell& u = medians["uring"];
+  for (const char* base : {"epoll", "threads"}) {
+    if (!medians.count(base) || medians[base].msgs_per_s == 0) continue;
+    const Cell& b = medians[base];
+    const double r_rate = u.msgs_per_s / b.msgs_per_s;
+    const double r_sys = b.syscalls_per_msg > 0 ? u.syscalls_per_msg / b.syscalls_per_msg : 0;
+    const double r_cpu = b.cpu_s_per_m > 0 ? u.cpu_s_per_m / b.cpu_s_per_m : 0;
+    if (json) {
+      std::printf(
+          "{\"type\":\"ratio\",\"mode\":\"%s\",\"size\":%llu,\"hot\":%d,\"associations\":%d,\"versus\":\"%s\","
+          "\"messages_per_s\":%.3f,\"syscalls_per_message\":%.3f,\"cpu_per_message\":%.3f}\n",
+          mode.c_str(), (unsigned long long)size, hot, total, base, r_rate, r_sys, r_cpu);
+    } else {
+      std::printf("  %s: uring / %-7s msgs/s x%.2f, syscalls/msg x%.3f, cpu/msg x%.2f\n", mode.c_str(), base, r_rate,
+                  r_sys, r_cpu);
+    }
+  }
+  return ok;
+}
+
 }  // namespace
 
 int RunBench(int argc, char** argv) {
   bool quick = false, json = false, latency = false;
   int64_t repeats = 3;
-  absl::Duration duration = absl::Seconds(10);
-  std::string engines = "uring,epoll,threads", sizes = "1024,16384", mixes = "8/64,64/64";
+  Shape shape{"", absl::Seconds(10)};
+  std::string engines = "uring,epoll,threads", modes = "echo,sink", sizes = "1024,16384", mixes = "8/64,64/64";
   FlagParser p(
       "usage: sctpdp bench [flags]\n"
-      "Runs serve and load together over engines x message sizes x association mixes (hot/total), repeated,\n"
-      "and prints messages/s, Gbit/s, CPU seconds per million messages and syscalls per message, with the\n"
-      "ratio of the data plane (uring) to each baseline.");
-  p.Bool("quick", &quick, "a one-minute run: 1 KiB, 8 hot of 64, one repeat of 5 s");
+      "Runs serve and load together over modes x message sizes x association mixes (hot/total) x engines,\n"
+      "repeated, and prints messages/s, Gbit/s, CPU seconds per million messages, syscalls per message and\n"
+      "round-trip percentiles, with the ratio of the data plane (uring) to each baseline.");
+  p.Bool("quick", &quick, "a one-minute run: 1 KiB, 8 hot of 64, one repeat of 5 s per mode and engine");
   p.Bool("json", &json, "one JSON line per cell and one for the ratios, no table");
-  p.Bool("latency", &latency,
-         "serve echoes and load, paced at 400 msg/s per hot association (2x the peel rate), measures round trips (p50/p99 columns)");
+  p.String("modes", &modes,
+           "comma-separated: echo (request/response, closed loop of --window per association), sink (one-way), "
+           "paced (echo at 400 msg/s per hot association: round trips below saturation)");
+  p.Bool("latency", &latency, "the same as --modes=paced");
+  p.Int("bundle", &shape.bundle, 1, 256, "load: messages per burst with MSG_MORE (1: a packet per message)");
+  p.Bool("bundle-sends", &shape.bundle_sends,
+         "uring: serve --bundle-sends (experimental: MSG_MORE within send chains)");
+  p.Int("window", &shape.window, 1, 1 << 20, "load, echo mode: messages awaiting their echo per association");
   p.Int("repeats", &repeats, 1, 100, "runs per cell (the table shows medians)");
-  p.Duration("duration", &duration, "load duration per run");
+  p.Duration("duration", &shape.duration, "load duration per run");
   p.String("engines", &engines, "comma-separated: uring,epoll,threads");
   p.String("sizes", &sizes, "comma-separated message sizes in bytes");
   p.String("mixes", &mixes, "comma-separated HOT/TOTAL association mixes");
   if (std::optional<int> exit = p.ParseCommand(argc, argv, 2, "sctpdp bench")) return *exit;
   if (quick) {
     repeats = 1;
-    duration = absl::Seconds(5);
+    shape.duration = absl::Seconds(5);
     sizes = "1024";
     mixes = "8/64";
   }
@@ -177,6 +291,14 @@ int RunBench(int argc, char** argv) {
   for (const std::string& e : engine_list) {
     if (e != "uring" && e != "epoll" && e != "threads") {
       std::fprintf(stderr, "sctpdp bench: --engines: unknown engine '%s' (uring, epoll, threads)\n", e.c_str());
+      return kExitUsage;
+    }
+  }
+  if (latency) modes = "paced";
+  std::vector<std::string> mode_list = absl::StrSplit(modes, ',');
+  for (const std::string& m : mode_list) {
+    if (m != "echo" && m != "sink" && m != "paced") {
+      std::fprintf(stderr, "sctpdp bench: --modes: unknown mode '%s' (echo, sink, paced)\n", m.c_str());
       return kExitUsage;
     }
   }
@@ -193,8 +315,8 @@ int RunBench(int argc, char** argv) {
   for (absl::string_view m : absl::StrSplit(mixes, ',')) {
     std::vector<std::string> hv = absl::StrSplit(m, '/');
     int hot = 0, total = 0;
-    if (hv.size() != 2 || !absl::SimpleAtoi(hv[0], &hot) || !absl::SimpleAtoi(hv[1], &total) || hot < 0 ||
-        total < 1 || hot > total || total > 10000) {
+    if (hv.size() != 2 || !absl::SimpleAtoi(hv[0], &hot) || !absl::SimpleAtoi(hv[1], &total) || hot < 0 || total < 1 ||
+        hot > total || total > 10000) {
       std::fprintf(stderr, "sctpdp bench: --mixes: bad mix '%s' (want HOT/TOTAL)\n", std::string(m).c_str());
       return kExitUsage;
     }
@@ -202,72 +324,14 @@ int RunBench(int argc, char** argv) {
   }
 
   if (!json) {
-    std::printf("%-8s %7s %7s %11s %9s %13s %12s%s\n", "engine", "bytes", "hot/all", "msgs/s", "Gbit/s",
-                "cpu_s/Mmsg", "syscalls/msg", latency ? "   rtt_p50_us   rtt_p99_us" : "");
+    std::printf("%-8s %-5s %7s %7s %11s %9s %11s %12s %11s %11s\n", "engine", "mode", "bytes", "hot/all", "msgs/s",
+                "Gbit/s", "cpu_s/Mmsg", "syscalls/msg", "rtt_p50_us", "rtt_p99_us");
   }
   bool all_ok = true;
-  for (uint64_t size : size_list) {
-    for (auto [hot, total] : mix_list) {
-      std::map<std::string, Cell> medians;
-      for (const std::string& engine : engine_list) {
-        std::vector<double> rate, gbit, cpu, sys, p50, p99;
-        Cell last;
-        for (int r = 0; r < repeats; ++r) {
-          last = RunCell(engine, size, hot, total, duration, r, latency);
-          if (!last.ok) {
-            std::fprintf(stderr, "sctpdp bench: %s %llu %d/%d: %s\n", engine.c_str(), (unsigned long long)size, hot,
-                         total, last.error.c_str());
-            all_ok = false;
-            continue;
-          }
-          if (json) {
-            std::printf("{\"type\":\"cell\",\"engine\":\"%s\",\"size\":%llu,\"hot\":%d,\"associations\":%d,"
-                        "\"repeat\":%d,\"messages_per_s\":%.1f,\"gbit_per_s\":%.6f,\"cpu_s_per_million\":%.3f,"
-                        "\"syscalls_per_message\":%.4f,\"sent\":%.0f,\"received\":%.0f,\"rtt_p50_us\":%.0f,"
-                        "\"rtt_p99_us\":%.0f}\n",
-                        engine.c_str(), (unsigned long long)size, hot, total, r, last.msgs_per_s, last.gbit_per_s,
-                        last.cpu_s_per_m, last.syscalls_per_msg, last.sent, last.received, last.p50_us, last.p99_us);
-            std::fflush(stdout);
-          }
-          rate.push_back(last.msgs_per_s);
-          gbit.push_back(last.gbit_per_s);
-          cpu.push_back(last.cpu_s_per_m);
-          sys.push_back(last.syscalls_per_msg);
-          p50.push_back(last.p50_us);
-          p99.push_back(last.p99_us);
-        }
-        if (rate.empty()) continue;  // every run failed (reported above): no row, no ratio
-        Cell m = last;
-        m.msgs_per_s = Median(rate);
-        m.gbit_per_s = Median(gbit);
-        m.cpu_s_per_m = Median(cpu);
-        m.syscalls_per_msg = Median(sys);
-        m.p50_us = Median(p50);
-        m.p99_us = Median(p99);
-        medians[engine] = m;
-        if (!json) {
-          std::printf("%-8s %7llu %3d/%-3d %11.0f %9.4f %13.2f %12.3f%s\n", engine.c_str(), (unsigned long long)size,
-                      hot, total, m.msgs_per_s, m.gbit_per_s, m.cpu_s_per_m, m.syscalls_per_msg,
-                      latency ? absl::StrFormat(" %12.0f %12.0f", m.p50_us, m.p99_us).c_str() : "");
-          std::fflush(stdout);
-        }
-      }
-      if (!medians.count("uring")) continue;
-      const Cell& u = medians["uring"];
-      for (const char* base : {"epoll", "threads"}) {
-        if (!medians.count(base) || medians[base].msgs_per_s == 0) continue;
-        const Cell& b = medians[base];
-        const double r_rate = u.msgs_per_s / b.msgs_per_s;
-        const double r_sys = b.syscalls_per_msg > 0 ? u.syscalls_per_msg / b.syscalls_per_msg : 0;
-        const double r_cpu = b.cpu_s_per_m > 0 ? u.cpu_s_per_m / b.cpu_s_per_m : 0;
-        if (json) {
-          std::printf("{\"type\":\"ratio\",\"size\":%llu,\"hot\":%d,\"associations\":%d,\"versus\":\"%s\","
-                      "\"messages_per_s\":%.3f,\"syscalls_per_message\":%.3f,\"cpu_per_message\":%.3f}\n",
-                      (unsigned long long)size, hot, total, base, r_rate, r_sys, r_cpu);
-        } else {
-          std::printf("  uring / %-7s msgs/s x%.2f, syscalls/msg x%.3f, cpu/msg x%.2f\n", base, r_rate, r_sys, r_cpu);
-        }
-      }
+  for (const std::string& mode : mode_list) {
+    shape.mode = mode;
+    for (uint64_t size : size_list) {
+      for (auto [hot, total] : mix_list) all_ok &= RunGroup(engine_list, shape, size, hot, total, repeats, json);
     }
   }
   return all_ok ? kExitOk : kExitFailure;

@@ -11,7 +11,6 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <time.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +18,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <thread>
 #include <vector>
@@ -37,32 +37,36 @@ struct LoadFlags {
   int64_t associations = 1;
   int64_t streams = 4;
   uint64_t size = 1024;
-  uint64_t size_max = 0;    // > size: each message's size is uniform in [size, size_max]
+  uint64_t size_max = 0;          // > size: each message's size is uniform in [size, size_max]
   std::string socket = "stream";  // stream: one-to-one sockets; seqpacket: one-to-many
-  double rate = 0;          // messages/s per hot association; 0: as fast as the socket takes them
-  int64_t hot = -1;         // associations at --rate; the rest at --cold-rate (-1: all hot)
+  double rate = 0;                // messages/s per hot association; 0: as fast as the socket takes them
+  int64_t hot = -1;               // associations at --rate; the rest at --cold-rate (-1: all hot)
   double cold_rate = 1;
-  int64_t count = 0;        // messages per association (0: until --duration)
+  int64_t count = 0;  // messages per association (0: until --duration)
   absl::Duration duration = absl::Seconds(10);
   bool nodelay = true;
+  int64_t bundle = 1;  // messages per burst at rate 0; all but the last with MSG_MORE
+  int64_t window = 0;  // with --echo: most messages awaiting their echo per association (0: no limit)
   int64_t threads = 2;
-  bool echo = false;        // the server echoes: measure round trips
+  bool echo = false;  // the server echoes: measure round trips
   bool progress = isatty(STDERR_FILENO);
 };
 
 struct Association {
   Fd fd;
-  sctp_assoc_t id = 0;        // on a one-to-many socket: the association to send on
+  sctp_assoc_t id = 0;  // on a one-to-many socket: the association to send on
   double rate = 0;
   absl::Time next;
   std::vector<uint32_t> seq;  // per stream
   uint64_t sent = 0, bytes = 0;
+  uint64_t echoed = 0;
 };
 
 // What the senders have sent so far, for the progress line (one per thread,
 // apart so the threads do not share a cache line).
 struct alignas(64) Progress {
   std::atomic<uint64_t> sent{0};
+  std::atomic<uint64_t> echoed{0};
 };
 
 // One association to `to`: a one-to-one socket (SOCK_STREAM) or a one-to-many
@@ -104,8 +108,8 @@ absl::StatusOr<Fd> Connect(const Endpoint& to, int streams, bool nodelay, bool o
     socklen_t blen = sizeof(buf);
     auto* ids = reinterpret_cast<sctp_assoc_ids*>(buf);
     if (getsockopt(fd.get(), IPPROTO_SCTP, SCTP_GET_ASSOC_ID_LIST, ids, &blen) != 0 || ids->gaids_number_of_ids != 1) {
-      return absl::InternalError(absl::StrFormat("connect %s:%d: no association on the one-to-many socket",
-                                                 to.address, to.port));
+      return absl::InternalError(
+          absl::StrFormat("connect %s:%d: no association on the one-to-many socket", to.address, to.port));
     }
     *id = ids->gaids_assoc_id[0];
   }
@@ -118,40 +122,6 @@ int64_t MonotonicNs() {
   return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
 }
 
-// Reads the echoes of the associations i, i+step, ... and records each round
-// trip (now - the send time in the payload), until `done` and all are in or
-// `deadline`.
-void EchoLoop(std::vector<Association>& all, size_t first, size_t step, size_t size, const std::atomic<bool>& done,
-              const std::atomic<uint64_t>& sent_total, std::atomic<uint64_t>& echoed, std::vector<double>* rtt_us) {
-  std::vector<pollfd> fds;
-  for (size_t i = first; i < all.size(); i += step) fds.push_back({all[i].fd.get(), POLLIN, 0});
-  std::vector<char> buf(size + 64);
-  absl::Time deadline = absl::InfiniteFuture();
-  while (absl::Now() < deadline) {
-    if (done.load() && deadline == absl::InfiniteFuture()) deadline = absl::Now() + absl::Seconds(5);
-    if (done.load() && echoed.load() >= sent_total.load()) return;
-    if (poll(fds.data(), fds.size(), 100) <= 0) continue;
-    for (pollfd& p : fds) {
-      if (!(p.revents & POLLIN)) continue;
-      while (true) {
-        iovec iov{buf.data(), buf.size()};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        const ssize_t n = recvmsg(p.fd, &msg, MSG_DONTWAIT);
-        if (n <= 0) break;
-        if (msg.msg_flags & MSG_NOTIFICATION) continue;  // one-to-many sockets may get them
-        int64_t t = 0;
-        if (static_cast<size_t>(n) >= sizeof(t)) {
-          std::memcpy(&t, buf.data(), sizeof(t));
-          rtt_us->push_back((MonotonicNs() - t) / 1000.0);
-        }
-        echoed.fetch_add(1);
-      }
-    }
-  }
-}
-
 double Percentile(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
   const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5));
@@ -159,62 +129,161 @@ double Percentile(std::vector<double>& v, double p) {
   return v[k];
 }
 
-// Sends for the associations i, i+threads, ... until `stop`, pacing each at
-// its rate (0: as fast as the socket takes them).
-void SendLoop(std::vector<Association>& all, size_t first, size_t step, const LoadFlags& f,
-              const std::atomic<bool>& stop, std::atomic<uint64_t>& errors, Progress& progress) {
-  const uint64_t max_size = std::max(f.size, f.size_max);
-  std::string payload(max_size, 'L');
-  std::minstd_rand sizes(static_cast<uint32_t>(first + 1));  // deterministic per thread
-  std::uniform_int_distribution<uint64_t> pick(f.size, max_size);
-  alignas(cmsghdr) char control[kSendControlBytes];
-  while (!stop.load(std::memory_order_relaxed)) {
-    bool all_done = true;
-    bool saturating = false;  // an association at rate 0 wants to send again at once
-    absl::Time soonest = absl::InfiniteFuture();
-    const absl::Time now = absl::Now();  // once per pass: a clock read can be a syscall (guest HPET)
+// One sending thread: the associations first, first+step, ... Each pass sends
+// what is due (paced at the association's rate; at rate 0 a burst of
+// --bundle, all but the last with MSG_MORE so the kernel bundles their DATA
+// chunks into one packet) and, with --echo, reads the echoes that are in,
+// recording each round trip. With --window an association has at most that
+// many messages awaiting their echo (closed loop). After `stop`, the echoes
+// still out get 5 s to come back.
+class Sender {
+ public:
+  Sender(std::vector<Association>& all, size_t first, size_t step, const LoadFlags& f, std::atomic<uint64_t>& errors,
+         Progress& progress)
+      : all_(all),
+        f_(f),
+        errors_(errors),
+        progress_(progress),
+        max_size_(std::max(f.size, f.size_max)),
+        payload_(max_size_, 'L'),
+        sizes_(static_cast<uint32_t>(first + 1)),
+        pick_(f.size, max_size_),
+        buf_(max_size_ + 64) {
     for (size_t i = first; i < all.size(); i += step) {
-      Association& a = all[i];
-      if (f.count > 0 && a.sent >= static_cast<uint64_t>(f.count)) continue;
-      all_done = false;
-      saturating |= a.rate == 0;
-      if (a.rate > 0 && now < a.next) {
-        soonest = std::min(soonest, a.next);
+      mine_.push_back(i);
+      fds_.push_back({all[i].fd.get(), POLLIN, 0});
+    }
+  }
+
+  void Run(const std::atomic<bool>& stop) {
+    absl::Time drain_deadline = absl::InfiniteFuture();
+    while (true) {
+      const bool stopping = stop.load(std::memory_order_relaxed);
+      if (stopping && drain_deadline == absl::InfiniteFuture()) drain_deadline = absl::Now() + absl::Seconds(5);
+      Pass pass;
+      if (!stopping && !SendDue(&pass)) return;  // a send failed
+      if (!f_.echo) {
+        if (stopping || pass.all_done) return;
+        if (!pass.saturating && pass.soonest != absl::InfiniteFuture()) {
+          absl::SleepFor(std::min(pass.soonest - absl::Now(), absl::Milliseconds(50)));
+        }
         continue;
       }
-      // Everything due now, in a bounded burst: the average rate holds even
-      // where sleeps are coarse (a TCG guest oversleeps by milliseconds).
-      for (int burst = 0; burst < 256 && (a.rate == 0 ? burst == 0 : a.next <= now); ++burst) {
-        if (f.count > 0 && a.sent >= static_cast<uint64_t>(f.count)) break;
-        const uint16_t stream = static_cast<uint16_t>(a.sent % f.streams);
-        if (f.echo) {  // its send time, read back from the echo
-          const int64_t t = MonotonicNs();
-          std::memcpy(payload.data(), &t, std::min(payload.size(), sizeof(t)));
-        }
-        const size_t size = max_size == f.size ? f.size : pick(sizes);
-        iovec iov{payload.data(), size};
+      if ((stopping || pass.all_done) && echoed_ == sent_) return;
+      if (absl::Now() > drain_deadline) return;
+      // Wait for echoes unless there is more to send now.
+      absl::Duration wait = absl::Milliseconds(100);
+      if (!stopping && pass.sent_any && pass.saturating) wait = absl::ZeroDuration();
+      if (!stopping && pass.soonest != absl::InfiniteFuture()) {
+        wait = std::clamp(pass.soonest - absl::Now(), absl::ZeroDuration(), wait);
+      }
+      ReadEchoes(wait);
+    }
+  }
+
+  std::vector<double>& rtt_us() { return rtt_us_; }
+
+ private:
+  struct Pass {
+    bool all_done = true;
+    bool sent_any = false;
+    bool saturating = false;  // an association at rate 0 can send again at once
+    absl::Time soonest = absl::InfiniteFuture();
+  };
+
+  // Sends what is due on each association; false when a send failed.
+  bool SendDue(Pass* pass) {
+    const absl::Time now = absl::Now();  // once per pass: a clock read can be a syscall (guest HPET)
+    for (size_t i : mine_) {
+      Association& a = all_[i];
+      if (f_.count > 0 && a.sent >= static_cast<uint64_t>(f_.count)) continue;
+      pass->all_done = false;
+      const uint64_t credit = f_.window > 0 ? static_cast<uint64_t>(f_.window) - (a.sent - a.echoed) : ~uint64_t{0};
+      if (credit == 0) continue;  // its window is full: waits for echoes
+      if (a.rate > 0 && now < a.next) {
+        pass->soonest = std::min(pass->soonest, a.next);
+        continue;
+      }
+      // At rate 0, a burst of --bundle; paced, everything due now in a bounded
+      // burst (the average rate holds where sleeps are coarse: a TCG guest
+      // oversleeps by milliseconds).
+      uint64_t limit = std::min<uint64_t>(credit, a.rate == 0 ? f_.bundle : 256);
+      if (f_.count > 0) limit = std::min(limit, static_cast<uint64_t>(f_.count) - a.sent);
+      pass->saturating |= a.rate == 0;
+      for (uint64_t n = 0; n < limit && (a.rate == 0 || a.next <= now); ++n) {
+        if (!SendOne(a, /*more=*/a.rate == 0 && n + 1 < limit)) return false;
+        pass->sent_any = true;
+      }
+    }
+    return true;
+  }
+
+  bool SendOne(Association& a, bool more) {
+    const uint16_t stream = static_cast<uint16_t>(a.sent % f_.streams);
+    if (f_.echo) {  // its send time, read back from the echo
+      const int64_t t = MonotonicNs();
+      std::memcpy(payload_.data(), &t, std::min(payload_.size(), sizeof(t)));
+    }
+    const size_t size = max_size_ == f_.size ? f_.size : pick_(sizes_);
+    iovec iov{payload_.data(), size};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    FillSendControl(&msg, control_, stream, a.seq[stream], 0, 0, a.id);
+    if (sendmsg(a.fd.get(), &msg, MSG_NOSIGNAL | (more ? MSG_MORE : 0)) != static_cast<ssize_t>(size)) {
+      errors_.fetch_add(1);
+      std::fprintf(stderr, "sctpdp load: sendmsg: %s\n", std::strerror(errno));
+      return false;
+    }
+    ++a.seq[stream];
+    ++a.sent;
+    ++sent_;
+    a.bytes += size;
+    progress_.sent.fetch_add(1, std::memory_order_relaxed);
+    if (a.rate > 0) a.next += absl::Seconds(1) / a.rate;
+    return true;
+  }
+
+  void ReadEchoes(absl::Duration wait) {
+    if (poll(fds_.data(), fds_.size(), static_cast<int>(absl::ToInt64Milliseconds(wait))) <= 0) return;
+    for (size_t k = 0; k < fds_.size(); ++k) {
+      if (!(fds_[k].revents & POLLIN)) continue;
+      Association& a = all_[mine_[k]];
+      while (true) {
+        iovec iov{buf_.data(), buf_.size()};
         msghdr msg{};
         msg.msg_iov = &iov;
         msg.msg_iovlen = 1;
-        FillSendControl(&msg, control, stream, a.seq[stream], 0, 0, a.id);
-        if (sendmsg(a.fd.get(), &msg, MSG_NOSIGNAL) != static_cast<ssize_t>(size)) {
-          errors.fetch_add(1);
-          std::fprintf(stderr, "sctpdp load: sendmsg: %s\n", std::strerror(errno));
-          return;
+        const ssize_t n = recvmsg(a.fd.get(), &msg, MSG_DONTWAIT);
+        if (n <= 0) break;
+        if (msg.msg_flags & MSG_NOTIFICATION) continue;  // one-to-many sockets may get them
+        int64_t t = 0;
+        if (static_cast<size_t>(n) >= sizeof(t)) {
+          std::memcpy(&t, buf_.data(), sizeof(t));
+          rtt_us_.push_back((MonotonicNs() - t) / 1000.0);
         }
-        ++a.seq[stream];
-        ++a.sent;
-        a.bytes += size;
-        progress.sent.fetch_add(1, std::memory_order_relaxed);
-        if (a.rate > 0) a.next += absl::Seconds(1) / a.rate;
+        ++a.echoed;
+        ++echoed_;
+        progress_.echoed.fetch_add(1, std::memory_order_relaxed);
       }
     }
-    if (all_done) return;
-    if (!saturating && soonest != absl::InfiniteFuture()) {
-      absl::SleepFor(std::min(soonest - absl::Now(), absl::Milliseconds(50)));
-    }
   }
-}
+
+  std::vector<Association>& all_;
+  const LoadFlags& f_;
+  std::atomic<uint64_t>& errors_;
+  Progress& progress_;
+  const uint64_t max_size_;
+  std::string payload_;
+  std::minstd_rand sizes_;  // deterministic per thread
+  std::uniform_int_distribution<uint64_t> pick_;
+  std::vector<char> buf_;
+  alignas(cmsghdr) char control_[kSendControlBytes];
+  std::vector<size_t> mine_;
+  std::vector<pollfd> fds_;
+  uint64_t sent_ = 0, echoed_ = 0;
+  std::vector<double> rtt_us_;
+};
 
 }  // namespace
 
@@ -237,6 +306,12 @@ int RunLoad(int argc, char** argv) {
   p.Int("count", &f.count, 0, int64_t{1} << 40, "messages per association (0: until --duration)");
   p.Duration("duration", &f.duration, "how long to send");
   p.Bool("nodelay", &f.nodelay, "SCTP_NODELAY (small messages crawl without it)");
+  p.Int("bundle", &f.bundle, 1, 256,
+        "at --rate=0, messages per burst, all but the last sent with MSG_MORE so the kernel bundles them into "
+        "one packet (as a busy peer's stack does); 1: every message its own packet");
+  p.Int("window", &f.window, 0, 1 << 20,
+        "with --echo: at most this many messages awaiting their echo per association, a closed loop "
+        "(0: no limit)");
   p.Int("threads", &f.threads, 1, 64, "sending threads");
   p.Bool("echo", &f.echo, "the server echoes (serve --mode echo): report round-trip latency percentiles");
   p.Bool("progress", &f.progress, "a live progress line on stderr (default: when stderr is a terminal)");
@@ -252,6 +327,10 @@ int RunLoad(int argc, char** argv) {
   }
   if (f.echo && f.size < sizeof(int64_t)) {
     std::fprintf(stderr, "sctpdp load: --echo needs --size of at least 8 (the send time rides in the payload)\n");
+    return kExitUsage;
+  }
+  if (f.window > 0 && !f.echo) {
+    std::fprintf(stderr, "sctpdp load: --window needs --echo (it counts messages awaiting their echo)\n");
     return kExitUsage;
   }
   if (f.hot > f.associations) {
@@ -278,20 +357,16 @@ int RunLoad(int argc, char** argv) {
     all[i].next = absl::Now();
     all[i].seq.assign(f.streams, 0);
   }
-  std::atomic<bool> stop{false}, senders_done{false};
-  std::atomic<uint64_t> errors{0}, echoed{0}, sent_total{0};
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> errors{0};
   const absl::Time start = absl::Now();
-  std::vector<std::thread> threads, readers;
+  std::atomic<int64_t> stopped_ns{0};  // since start: when sending stopped (--duration or a signal)
   const size_t n = static_cast<size_t>(std::min<int64_t>(f.threads, f.associations));
-  std::vector<std::vector<double>> rtts(n);
   std::vector<Progress> progress(n);
-  for (size_t t = 0; t < n; ++t) {
-    threads.emplace_back([&, t] { SendLoop(all, t, n, f, stop, errors, progress[t]); });
-    if (f.echo) {
-      const size_t most = std::max(f.size, f.size_max);
-      readers.emplace_back([&, t, most] { EchoLoop(all, t, n, most, senders_done, sent_total, echoed, &rtts[t]); });
-    }
-  }
+  std::vector<std::unique_ptr<Sender>> senders;
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < n; ++t) senders.push_back(std::make_unique<Sender>(all, t, n, f, errors, progress[t]));
+  for (size_t t = 0; t < n; ++t) threads.emplace_back([&stop, s = senders[t].get()] { s->Run(stop); });
   // Until --duration, every association's --count, or SIGINT/SIGTERM; the
   // progress line once a second meanwhile.
   std::thread timer([&] {
@@ -302,37 +377,42 @@ int RunLoad(int argc, char** argv) {
       timespec ts = absl::ToTimespec(std::min(left, absl::Seconds(1)));
       if (sigtimedwait(&stop_signals, nullptr, &ts) > 0) break;
       if (!f.progress) continue;
-      uint64_t sent = 0;
-      for (const Progress& p : progress) sent += p.sent.load(std::memory_order_relaxed);
+      uint64_t sent = 0, echoed = 0;
+      for (const Progress& p : progress) {
+        sent += p.sent.load(std::memory_order_relaxed);
+        echoed += p.echoed.load(std::memory_order_relaxed);
+      }
       const double secs = absl::ToDoubleSeconds(absl::Now() - start);
       std::fprintf(stderr, "\rsctpdp load: %.0f s, %llu sent (%.0f msg/s)%s", secs, (unsigned long long)sent,
                    secs > 0 ? sent / secs : 0.0,
-                   f.echo ? absl::StrFormat(", %llu echoed", (unsigned long long)echoed.load()).c_str() : "");
+                   f.echo ? absl::StrFormat(", %llu echoed", (unsigned long long)echoed).c_str() : "");
     }
     if (f.progress) std::fprintf(stderr, "\n");
+    stopped_ns.store(absl::ToInt64Nanoseconds(absl::Now() - start));
     stop.store(true);
   });
   for (auto& t : threads) t.join();
-  const absl::Duration elapsed = absl::Now() - start;
-  uint64_t total_sent = 0, total_bytes = 0;
-  for (const Association& a : all) {
-    total_sent += a.sent;
-    total_bytes += a.bytes;
-  }
-  sent_total.store(total_sent);
-  senders_done.store(true);
-  for (auto& t : readers) t.join();
+  // Until sending stopped; when every --count went out first, until the last
+  // echo came back.
+  absl::Duration elapsed = absl::Now() - start;
+  if (stopped_ns.load() > 0) elapsed = std::min(elapsed, absl::Nanoseconds(stopped_ns.load()));
   stop.store(true);
   pthread_kill(timer.native_handle(), SIGTERM);  // blocked there: ends its sigtimedwait
   timer.join();
+  uint64_t total_sent = 0, total_bytes = 0, echoed = 0;
+  for (const Association& a : all) {
+    total_sent += a.sent;
+    total_bytes += a.bytes;
+    echoed += a.echoed;
+  }
   const uint64_t messages = total_sent;
   const double secs = absl::ToDoubleSeconds(elapsed);
   std::string rtt;
   if (f.echo) {
     std::vector<double> all_rtt;
-    for (auto& v : rtts) all_rtt.insert(all_rtt.end(), v.begin(), v.end());
-    rtt = absl::StrFormat(",\"echoed\":%d,\"rtt_us\":{\"p50\":%.0f,\"p90\":%.0f,\"p99\":%.0f,\"max\":%.0f}",
-                          echoed.load(), Percentile(all_rtt, 0.5), Percentile(all_rtt, 0.9), Percentile(all_rtt, 0.99),
+    for (auto& sender : senders) all_rtt.insert(all_rtt.end(), sender->rtt_us().begin(), sender->rtt_us().end());
+    rtt = absl::StrFormat(",\"echoed\":%d,\"rtt_us\":{\"p50\":%.0f,\"p90\":%.0f,\"p99\":%.0f,\"max\":%.0f}", echoed,
+                          Percentile(all_rtt, 0.5), Percentile(all_rtt, 0.9), Percentile(all_rtt, 0.99),
                           Percentile(all_rtt, 1.0));
   }
   std::printf(
@@ -342,9 +422,9 @@ int RunLoad(int argc, char** argv) {
       (long long)f.associations, (long long)hot, (long long)f.streams, f.socket.c_str(), (unsigned long long)f.size,
       (unsigned long long)std::max(f.size, f.size_max), (unsigned long long)messages, (unsigned long long)total_bytes,
       secs, messages / secs, total_bytes * 8 / secs / 1e9, (unsigned long long)errors.load(), rtt.c_str());
-  const bool echo_complete = !f.echo || echoed.load() == messages;
+  const bool echo_complete = !f.echo || echoed == messages;
   if (!echo_complete) {
-    std::fprintf(stderr, "sctpdp load: %llu of %llu echoes came back\n", (unsigned long long)echoed.load(),
+    std::fprintf(stderr, "sctpdp load: %llu of %llu echoes came back\n", (unsigned long long)echoed,
                  (unsigned long long)messages);
   }
   return errors.load() == 0 && echo_complete ? kExitOk : kExitFailure;

@@ -85,7 +85,7 @@ exec tools/sctpvm -- bash -c '
   echo_latency() {
     local engine=$1 fifo=/dev/shm/echo.$1.$$
     mkfifo "$fifo"
-    "$B" serve --engine=$engine --listen=127.0.0.1:0 --mode=echo > "$fifo" 2>/dev/null &
+    "$B" serve --engine=$engine --listen=127.0.0.1:0 --mode=echo --bundle-sends > "$fifo" 2>/dev/null &
     local pid=$!
     exec 5< "$fifo"
     read -t 60 -r line <&5
@@ -93,6 +93,12 @@ exec tools/sctpvm -- bash -c '
     local load=$("$B" load --connect=127.0.0.1:$port --echo --associations=4 --rate=200 --size=200 --duration=2s)
     check "$engine: load --echo exits 0 (every echo came back)" 0 $?
     echo "$load"
+    # Closed loop at full speed, bursts bundled with MSG_MORE: the server
+    # echoes in chains (uring: MSG_MORE within a chain); none may stay behind.
+    local closed=$("$B" load --connect=127.0.0.1:$port --echo --window=16 --bundle=8 --associations=4 --size=300 --duration=2s)
+    check "$engine: load --echo --window --bundle exits 0 (every echo came back)" 0 $?
+    echo "$closed"
+    check "$engine: closed loop echoed what it sent" "$(field messages "$closed")" "$(field echoed "$closed")"
     kill -TERM $pid
     wait $pid
     exec 5<&-
@@ -106,11 +112,15 @@ exec tools/sctpvm -- bash -c '
   sctp_test_client uring
   sctp_test_client epoll
   sctp_test_client threads
-  bench=$("$B" bench --json --engines=uring,epoll --sizes=1KiB --mixes=2/8 --repeats=1 --duration=2s 2>bench.err)
+  bench=$("$B" bench --json --modes=echo,sink --engines=uring,epoll --sizes=1KiB --mixes=2/8 --repeats=1 --duration=2s 2>bench.err)
   check "bench exits 0" 0 $?
   echo "$bench"
-  check "bench reports a cell per engine" 2 "$(echo "$bench" | grep -c "\"type\":\"cell\"")"
-  check "bench reports the ratio to the baseline" 1 "$(echo "$bench" | grep -c "\"type\":\"ratio\",.*\"versus\":\"epoll\"")"
+  check "bench reports a cell per engine and mode" 4 "$(echo "$bench" | grep -c "\"type\":\"cell\"")"
+  check "bench reports the ratio to the baseline per mode" 2 "$(echo "$bench" | grep -c "\"type\":\"ratio\",.*\"versus\":\"epoll\"")"
+  echo_p50s=$(echo "$bench" | grep "\"type\":\"cell\",.*\"mode\":\"echo\"" | sed -n "s/.*\"rtt_p50_us\":\([0-9]*\).*/\1/p" | grep -vc "^0$")
+  check "bench echo cells report round trips" 2 "$echo_p50s"
+  "$B" bench --modes=echo,ping 2>/dev/null
+  check "bench with an unknown mode exits 2" 2 $?
   # --latency: echo, paced; a round-trip column for the cell.
   bench=$("$B" bench --json --latency --engines=uring --sizes=256 --mixes=1/4 --repeats=1 --duration=2s 2>bench.err)
   check "bench --latency exits 0" 0 $?
@@ -146,6 +156,8 @@ exec tools/sctpvm -- bash -c '
   check "load --echo with 4-byte messages exits 2" 2 $?
   "$B" load --connect=127.0.0.1:1 --socket=raw 2>/dev/null
   check "load --socket=raw exits 2" 2 $?
+  "$B" load --connect=127.0.0.1:9 --window=8 2>/dev/null
+  check "load --window without --echo exits 2" 2 $?
   "$B" frobnicate 2>/dev/null
   check "unknown subcommand exits 2" 2 $?
   echo "$passes passed, $fails failed"

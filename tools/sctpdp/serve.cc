@@ -36,6 +36,7 @@ struct ServeFlags {
   absl::Duration sustain = absl::Milliseconds(500);
   absl::Duration coalesce = absl::Milliseconds(2);
   int64_t coalesce_batch = 2;
+  bool bundle_sends = false;
   absl::Duration stats_interval = absl::InfiniteDuration();
   absl::Duration duration = absl::InfiniteDuration();
   int64_t max_associations = 100000;
@@ -121,6 +122,9 @@ int RunServe(int argc, char** argv) {
   p.Duration("coalesce", &f.coalesce, absl::ZeroDuration(), absl::Milliseconds(100),
              "uring: under load a worker sleeps this long between reaps instead of waking per message; 0: off");
   p.Int("coalesce-batch", &f.coalesce_batch, 1, 1 << 20, "uring: completions in one batch that count as load");
+  p.Bool("bundle-sends", &f.bundle_sends,
+         "uring, experimental: a send chain's messages to one association go with MSG_MORE but the last (the "
+         "kernel bundles them; see WorkerOptions::bundle_sends)");
   p.Duration("stats-interval", &f.stats_interval, "print a JSON stats line this often");
   p.Duration("duration", &f.duration, "stop after this long (default: at SIGINT/SIGTERM)");
   p.Int("max-associations", &f.max_associations, 1, 10000000, "more are aborted, counted");
@@ -156,6 +160,7 @@ int RunServe(int argc, char** argv) {
   config.peel_all = f.peel_all;
   config.coalesce = f.coalesce;
   config.coalesce_batch = static_cast<unsigned>(f.coalesce_batch);
+  config.bundle_sends = f.bundle_sends;
 
   sigset_t stop;  // SIGINT/SIGTERM: blocked in every thread, taken by sigtimedwait
   sigemptyset(&stop);

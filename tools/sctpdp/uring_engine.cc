@@ -30,6 +30,8 @@ class UringEngine : public Engine, public DataPlaneHandler {
     o.max_associations = config_.max_associations;
     o.worker.coalesce_delay = config_.coalesce;
     o.worker.coalesce_min_batch = config_.coalesce_batch;
+    o.worker.bundle_sends = config_.bundle_sends;
+    o.control.bundle_sends = config_.bundle_sends;
     auto dp = DataPlane::Create(o, this);
     if (!dp.ok()) return dp.status();
     dp_ = *std::move(dp);
