@@ -495,8 +495,8 @@ void Worker::AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie, SocketKind 
     Logf("worker %d: send buffer %d B is under %d B: sends not bundled on such sockets", options_.index, sndbuf,
          WorkerOptions::kMinBundleSndbuf);
   }
-  // getsockopts, the fixed-file update, and ConfigureSctpSocket's 8 setsockopts.
-  other_syscalls_.Add(sctp ? 11 : 2);
+  // getsockopt(s), the fixed-file update, and ConfigureSctpSocket's 8 setsockopts.
+  other_syscalls_.Add(sctp ? (options_.bundle_sends ? 11 : 10) : 2);
   if (sctp) {
     if (absl::Status s = ConfigureSctpSocket(fd.get()); !s.ok()) {
       handler_->OnAdoptFailed(*this, assoc_id, cookie, s);
