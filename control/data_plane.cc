@@ -394,7 +394,7 @@ SendFn DataPlane::SenderFor(Location where, int worker) {
   // OnWritable flushes again). Anything else can never be sent: dropped and
   // reported once the table lock is released.
   auto taken = [](sctp_assoc_t id, SendResult r) {
-    if (r == SendResult::kQueueFull || r == SendResult::kNoBuffers) return false;
+    if (IsBackpressure(r)) return false;
     if (r != SendResult::kOk) deferred_errors.emplace_back(id, r);
     return true;
   };

@@ -233,8 +233,7 @@ void Worker::Loop() {
 // sends do not wait for the nap.
 void Worker::Nap() {
   if (io_uring_sq_ready(ring_->raw()) > 0) ring_->Submit();
-  const int64_t ns = absl::ToInt64Nanoseconds(options_.coalesce_delay);
-  const timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  const timespec ts = absl::ToTimespec(options_.coalesce_delay);
   clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
   naps_.Add(1);
 }

@@ -121,6 +121,9 @@ enum class SendResult : uint8_t {
   kBadStream,     // a stream the association does not have (>= its outbound streams)
 };
 const char* SendResultName(SendResult result);
+// kQueueFull and kNoBuffers: not refused, only not now. Keep the message and
+// retry on OnWritable.
+inline bool IsBackpressure(SendResult r) { return r == SendResult::kQueueFull || r == SendResult::kNoBuffers; }
 
 // Whether IORING_OP_SENDMSG_ZC works on a socket protocol: learnt from the
 // first send (an unsupported socket fails it with EOPNOTSUPP before sending

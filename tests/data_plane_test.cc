@@ -81,7 +81,7 @@ class Recorder : public DataPlaneHandler {
     while (!backlog.empty()) {
       auto& [stream, ppid, payload] = backlog.front();
       SendResult r = dp.Send(id, stream, ppid, payload);
-      if (r == SendResult::kQueueFull || r == SendResult::kNoBuffers) return;  // wait for OnWritable
+      if (IsBackpressure(r)) return;  // wait for OnWritable
       if (r != SendResult::kOk) {
         std::lock_guard<std::mutex> l(mu_);
         ++echo_failures_;
@@ -523,7 +523,7 @@ TEST(DataPlaneTest, BundledBurstsArriveWholeAndBadStreamsAreRefused) {
   uint32_t sent = 0;
   while (sent < kBurst) {
     const SendResult r = (*dp)->Send(id, sent % kStreams, sent, Pattern(sent, 300));
-    if (r == SendResult::kQueueFull || r == SendResult::kNoBuffers) {
+    if (IsBackpressure(r)) {
       absl::SleepFor(absl::Milliseconds(1));
       continue;
     }

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -179,6 +180,21 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// The comma-separated `value` of --`flag`, each one of `known`; nothing
+// (after a one-line error) when one is not.
+std::optional<std::vector<std::string>> ChoiceList(const char* flag, const std::string& value, const char* what,
+                                                   const std::vector<std::string>& known) {
+  std::vector<std::string> list = absl::StrSplit(value, ',');
+  for (const std::string& v : list) {
+    if (std::find(known.begin(), known.end(), v) == known.end()) {
+      std::fprintf(stderr, "sctpdp bench: --%s: unknown %s '%s' (%s)\n", flag, what, v.c_str(),
+                   absl::StrJoin(known, ", ").c_str());
+      return std::nullopt;
+    }
+  }
+  return list;
+}
+
 // One row group: every engine on one (mode, size, mix), repeated; prints the
 // medians and the data plane's ratios. False when a run failed.
 bool RunGroup(const std::vector<std::string>& engines, const Shape& shape, uint64_t size, int hot, int total,
@@ -287,21 +303,11 @@ int RunBench(int argc, char** argv) {
     sizes = "1024";
     mixes = "8/64";
   }
-  std::vector<std::string> engine_list = absl::StrSplit(engines, ',');
-  for (const std::string& e : engine_list) {
-    if (e != "uring" && e != "epoll" && e != "threads") {
-      std::fprintf(stderr, "sctpdp bench: --engines: unknown engine '%s' (uring, epoll, threads)\n", e.c_str());
-      return kExitUsage;
-    }
-  }
   if (latency) modes = "paced";
-  std::vector<std::string> mode_list = absl::StrSplit(modes, ',');
-  for (const std::string& m : mode_list) {
-    if (m != "echo" && m != "sink" && m != "paced") {
-      std::fprintf(stderr, "sctpdp bench: --modes: unknown mode '%s' (echo, sink, paced)\n", m.c_str());
-      return kExitUsage;
-    }
-  }
+  const auto engine_list = ChoiceList("engines", engines, "engine", {"uring", "epoll", "threads"});
+  if (!engine_list) return kExitUsage;
+  const auto mode_list = ChoiceList("modes", modes, "mode", {"echo", "sink", "paced"});
+  if (!mode_list) return kExitUsage;
   std::vector<uint64_t> size_list;
   for (absl::string_view s : absl::StrSplit(sizes, ',')) {
     auto n = ParseSize(std::string(s));
@@ -328,10 +334,10 @@ int RunBench(int argc, char** argv) {
                 "Gbit/s", "cpu_s/Mmsg", "syscalls/msg", "rtt_p50_us", "rtt_p99_us");
   }
   bool all_ok = true;
-  for (const std::string& mode : mode_list) {
+  for (const std::string& mode : *mode_list) {
     shape.mode = mode;
     for (uint64_t size : size_list) {
-      for (auto [hot, total] : mix_list) all_ok &= RunGroup(engine_list, shape, size, hot, total, repeats, json);
+      for (auto [hot, total] : mix_list) all_ok &= RunGroup(*engine_list, shape, size, hot, total, repeats, json);
     }
   }
   return all_ok ? kExitOk : kExitFailure;

@@ -65,13 +65,13 @@ std::string StatsJson(const char* kind, const Engine& engine, MessageSink& sink,
       "\"cpu_sys_s\":%.3f,\"threads\":%d,"
       "\"associations\":%d,\"peeled\":%d,\"messages_in\":%d,\"bytes_in\":%d,\"messages_out\":%d,"
       "\"syscalls\":%d,\"syscalls_per_message\":%.4f,\"copied_bytes\":%d,\"errors\":%d,\"echo_refused\":%d",
-      kind, engine_name, absl::ToDoubleSeconds(elapsed), cpu.user + cpu.sys, cpu.user, cpu.sys, engine.threads(), s.associations, s.peeled,
-      s.messages_in, s.bytes_in, s.messages_out, s.syscalls,
+      kind, engine_name, absl::ToDoubleSeconds(elapsed), cpu.user + cpu.sys, cpu.user, cpu.sys, engine.threads(),
+      s.associations, s.peeled, s.messages_in, s.bytes_in, s.messages_out, s.syscalls,
       s.messages_in ? double(s.syscalls) / double(s.messages_in) : 0.0, s.copied_bytes, s.errors, sink.echo_refused());
   if (verify) {
     const SequenceCounts c = sink.counts();
-    absl::StrAppendFormat(&out, ",\"verified\":%d,\"gaps\":%d,\"duplicates\":%d,\"reorders\":%d", c.messages,
-                          c.gaps, c.duplicates, c.reorders);
+    absl::StrAppendFormat(&out, ",\"verified\":%d,\"gaps\":%d,\"duplicates\":%d,\"reorders\":%d", c.messages, c.gaps,
+                          c.duplicates, c.reorders);
   }
   return out + "}";
 }

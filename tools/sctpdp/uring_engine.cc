@@ -66,7 +66,7 @@ class UringEngine : public Engine, public DataPlaneHandler {
     auto& backlog = backlog_[m.assoc_id];
     if (backlog.empty()) {  // the usual case: straight from the receive buffer, no copy here
       const SendResult r = dp.Send(m.assoc_id, m.stream, m.ppid, m.payload);
-      if (r != SendResult::kQueueFull && r != SendResult::kNoBuffers) return r == SendResult::kOk;
+      if (!IsBackpressure(r)) return r == SendResult::kOk;
     }
     backlog.push_back({m.stream, m.ppid, 0, 0, std::string(m.payload.begin(), m.payload.end())});
     // Receive flow control: a long backlog stops reading this association
@@ -80,7 +80,7 @@ class UringEngine : public Engine, public DataPlaneHandler {
     while (!backlog.empty()) {
       const OutgoingMessage& o = backlog.front();
       const SendResult r = dp.Send(id, o.stream, o.ppid, o.payload);
-      if (r == SendResult::kQueueFull || r == SendResult::kNoBuffers) return ok;  // until OnWritable
+      if (IsBackpressure(r)) return ok;  // until OnWritable
       ok &= r == SendResult::kOk;
       backlog.pop_front();
     }
