@@ -37,6 +37,7 @@ struct SendDesc {
   bool result_in = false;     // its request CQE has come
   bool notif_pending = false; // SENDMSG_ZC: the kernel still holds the buffer
   bool zc = false;            // submitted as SENDMSG_ZC
+  bool more = false;          // submitted with MSG_MORE (bundling)
   sctp_assoc_t to = 0;        // one-to-many sockets: the destination association
   uint16_t stream = 0;        // as given to Send, to hand a queued message on
   uint16_t sctp_flags = 0;

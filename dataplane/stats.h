@@ -61,6 +61,7 @@ struct WorkerStats {
   uint64_t other_syscalls = 0;    // eventfd reads, fixed-file updates, sockopts, EOF/ABORT
   uint64_t naps = 0;              // coalescing sleeps (WorkerOptions::coalesce_delay)
   uint64_t recv_pauses = 0;       // PauseReceive calls that stopped a receive
+  uint64_t held_flushes = 0;      // bundled runs the kernel held behind a full send buffer, flushed (worker_send.cc)
 
   uint64_t Syscalls() const { return enter_calls + other_syscalls + naps; }
 
@@ -76,7 +77,7 @@ struct WorkerStats {
                                 {&send_buffers_in_use, o.send_buffers_in_use},
                                 {&inbox_commands, o.inbox_commands}, {&zc_sends, o.zc_sends},
                                 {&other_syscalls, o.other_syscalls}, {&naps, o.naps},
-                                {&recv_pauses, o.recv_pauses}}) {
+                                {&recv_pauses, o.recv_pauses}, {&held_flushes, o.held_flushes}}) {
       *mine += theirs;
     }
     return *this;

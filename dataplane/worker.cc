@@ -410,6 +410,7 @@ WorkerStats Worker::Snapshot() const {
   s.other_syscalls = other_syscalls_.Get();
   s.zc_sends = zc_sends_.Get();
   s.naps = naps_.Get();
+  s.held_flushes = held_flushes_.Get();
   s.recv_pauses = recv_pauses_.Get();
   return s;
 }
@@ -467,6 +468,30 @@ absl::Status ConfigureSctpSocket(int fd) {
 
 }  // namespace
 
+// Bundling (WorkerOptions::bundle_sends) needs a big send buffer of ours and
+// a big receive window at the peer; see kMinBundleSndbuf, kMinBundlePeerWindow.
+// Two getsockopts; says once per worker why a socket does not bundle.
+bool Worker::MayBundle(int fd) {
+  int sndbuf = 0;
+  socklen_t len = sizeof(sndbuf);
+  getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len);
+  sctp_status status{};
+  len = sizeof(status);
+  const uint32_t window = getsockopt(fd, IPPROTO_SCTP, SCTP_STATUS, &status, &len) == 0 ? status.sstat_rwnd : 0;
+  const bool big_sndbuf = sndbuf >= WorkerOptions::kMinBundleSndbuf;
+  const bool big_window = window >= WorkerOptions::kMinBundlePeerWindow;
+  if (!big_sndbuf && !bundle_refusal_logged_) {
+    bundle_refusal_logged_ = true;
+    Logf("worker %d: send buffer %d B is under %d B: sends on such sockets are not bundled", options_.index, sndbuf,
+         WorkerOptions::kMinBundleSndbuf);
+  } else if (big_sndbuf && !big_window && !bundle_refusal_logged_) {
+    bundle_refusal_logged_ = true;
+    Logf("worker %d: peer receive window %u B is under %u B: sends to such peers are not bundled", options_.index,
+         window, WorkerOptions::kMinBundlePeerWindow);
+  }
+  return big_sndbuf && big_window;
+}
+
 void Worker::AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie, SocketKind kind) {
   if (stopping_ || free_slots_.empty()) {
     handler_->OnAdoptFailed(*this, assoc_id, cookie,
@@ -479,23 +504,9 @@ void Worker::AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie, SocketKind 
   socklen_t len = sizeof(protocol);
   const bool sctp = getsockopt(fd.get(), SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0 &&
                     protocol == IPPROTO_SCTP;
-  // Bundling needs room for more than the data MSG_MORE may hold back (under
-  // one PMTU): a chain broken by EAGAIN after a MSG_MORE send is retried on
-  // POLLOUT, and the kernel delays the held rest until that retry's last
-  // send; if the held rest alone filled the send buffer, POLLOUT would never
-  // come.
-  int sndbuf = 0;
-  len = sizeof(sndbuf);
-  const bool bundle = sctp && options_.bundle_sends &&
-                      getsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) == 0 &&
-                      sndbuf >= WorkerOptions::kMinBundleSndbuf;
-  if (sctp && options_.bundle_sends && !bundle && !small_sndbuf_logged_) {
-    small_sndbuf_logged_ = true;
-    Logf("worker %d: send buffer %d B is under %d B: sends not bundled on such sockets", options_.index, sndbuf,
-         WorkerOptions::kMinBundleSndbuf);
-  }
+  const bool bundle = sctp && kind == SocketKind::kAssociation && options_.bundle_sends && MayBundle(fd.get());
   // getsockopt(s), the fixed-file update, and ConfigureSctpSocket's 8 setsockopts.
-  other_syscalls_.Add(sctp ? (options_.bundle_sends ? 11 : 10) : 2);
+  other_syscalls_.Add(sctp ? 10 + (kind == SocketKind::kAssociation && options_.bundle_sends ? 2 : 0) : 2);
   if (sctp) {
     if (absl::Status s = ConfigureSctpSocket(fd.get()); !s.ok()) {
       handler_->OnAdoptFailed(*this, assoc_id, cookie, s);
@@ -516,6 +527,7 @@ void Worker::AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie, SocketKind 
   a.fd = std::move(fd);
   a.sctp = sctp;
   a.bundle = bundle;
+  a.held = false;
   a.assoc_id = assoc_id;
   a.cookie = cookie;
   a.protocol = protocol;

@@ -64,16 +64,27 @@ struct WorkerOptions {
   // Within a chain, every sendmsg but the last to the same association
   // carries MSG_MORE: the kernel bundles their DATA chunks into full packets
   // instead of one packet (and one SACK) per message, and the chain's last
-  // send flushes them. Kernels before 4.13 ignore the flag. Experimental, off
-  // by default: with it on, //tests:data_plane_test's hot-move-under-echo
-  // case takes ~580 s instead of 7 s in the 6.1 guest (nothing lost or
-  // reordered; the cause is not understood yet).
+  // send flushes them. Kernels before 4.13 ignore the flag. A run the kernel
+  // holds behind a full send buffer is flushed at once (worker_send.cc;
+  // WorkerStats::held_flushes counts them). Experimental, off by default: a
+  // peer that stops reading until the worker's buffers are full and then
+  // drains them still stalls for a minute or more in about half the runs of
+  // //tests:data_plane_test's DISABLED_BundledRunsHeldBehindAFullBuffer...
+  // (6 of 6 finish in 8 s without bundling); the cause is not found yet.
   bool bundle_sends = false;
-  // ... on sockets whose SO_SNDBUF (as getsockopt reports it) is at least
-  // this: what MSG_MORE holds back is under one PMTU of chunk bytes, at worst
-  // (1-byte messages, 64 KiB loopback PMTU, ~1 KiB of buffer accounting per
-  // chunk) about 3.3 MiB of the send buffer. See worker_send.cc.
+  // ... on peeled sockets (never the one-to-many socket: its associations
+  // are the sporadic ones, behind peers of every kind) whose SO_SNDBUF (as
+  // getsockopt reports it) is at least this: a small buffer fills in every
+  // burst, and each time the held run costs a flush (four syscalls) on top of
+  // the EAGAIN ...
   static constexpr int kMinBundleSndbuf = 4 << 20;
+  // ... and whose peer's receive window (SCTP_STATUS sstat_rwnd at adoption)
+  // is at least this. A Linux receiver charges every chunk of a bundled
+  // packet against its buffer; with a small one (212992 B, the default
+  // rmem) it fills, drops, and recovers a lost bundled packet one T3
+  // retransmission at a time: 80-800 s stalls in //tests:data_plane_test's
+  // hot-move case, in about 1 run of 4, none with 4 MiB at the peer (14 of 14).
+  static constexpr uint32_t kMinBundlePeerWindow = 1 << 20;
   unsigned sq_entries = 512;
   unsigned cq_entries = 16384;
   // Completion batching (like interrupt coalescing): each io_uring_enter waits
@@ -333,6 +344,8 @@ class Worker {
   void OnSendComplete(Assoc& a, uint32_t desc, int res, uint32_t flags, bool zc);
   void LearnZcSupport(Assoc& a, bool supported);
   void FinishChain(Assoc& a);
+  bool FlushHeldRun(Assoc& a);
+  bool MayBundle(int fd);
   void FailQueued(Assoc& a);
   void WakeBufferWaiters();
   void MaybeWritable(Assoc& a);
@@ -352,7 +365,7 @@ class Worker {
   std::thread::id thread_id_;
   absl::Time next_tick_ = absl::InfiniteFuture();
   bool coalesce_ = false;    // coalesce_delay > 0 and the ring defers task work
-  bool small_sndbuf_logged_ = false;
+  bool bundle_refusal_logged_ = false;
   unsigned recv_batch_ = 0, last_recv_batch_ = 0;  // receive CQEs per ProcessCompletions
   unsigned chains_in_flight_ = 0;                  // associations with a send chain in the kernel
   std::unique_ptr<Ring> ring_;
@@ -397,6 +410,8 @@ class Worker {
   Counter zc_sends_;
   Counter naps_;            // coalescing sleeps (clock_nanosleep)
   Counter recv_pauses_;
+  Counter held_flushes_;
+  bool held_flush_failed_logged_ = false;
 };
 
 }  // namespace sctpdp

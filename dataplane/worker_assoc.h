@@ -44,6 +44,11 @@ struct Worker::Assoc {
   uint32_t chain_done = 0;          // completions seen for it
   bool dirty_queued = false;        // listed in Worker::send_dirty_
   bool poll_first = false;          // last send hit EAGAIN: wait for POLLOUT first
+  // The kernel's MSG_MORE state (asoc->force_delay) as the completions tell
+  // it: the last successful send to association `held_to` carried MSG_MORE,
+  // so the kernel holds that run until a send to it without MSG_MORE.
+  bool held = false;
+  sctp_assoc_t held_to = 0;
   bool want_writable = false;
   bool waiting_buffers = false;     // listed in Worker::buffer_waiters_
   bool shutdown_requested = false;  // Shutdown(): SCTP_EOF once the queue drains

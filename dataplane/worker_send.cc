@@ -17,16 +17,20 @@
 // Bundling (WorkerOptions::bundle_sends): a chain's sends to one association,
 // all but the last, carry MSG_MORE, so the kernel packs their DATA chunks into
 // full packets. The last send of each run clears the association's delay
-// and flushes the lot. When a chain breaks early, the unsent rest (-EAGAIN,
-// -ECANCELED) is sent again and its last send flushes; until then the kernel
-// holds back under one PMTU of the run. A retry after -EAGAIN waits for
-// POLLOUT, which needs the send buffer to have room with that held: sockets
-// bundle only with SO_SNDBUF >= WorkerOptions::kMinBundleSndbuf (a small
-// buffer full of held chunks would never drain: the kernel's Nagle test keeps
-// them for a send that cannot come). A message that fails for good (a stream
-// the association does not have: DataPlane::Send refuses those up front)
-// leaves earlier ones of its run held until the association's next send or
-// shutdown.
+// and flushes the lot. Until that send the kernel holds the run and every
+// retransmission that would start a packet (SCTP's Nagle test), so a run must
+// never be left waiting on a full send buffer: a send that follows a MSG_MORE
+// send carries MSG_DONTWAIT (EAGAIN comes back instead of a wait in the
+// kernel), and when one is refused FinishChain sends the run's next message
+// at once through a briefly raised send buffer (FlushHeldRun). A chain
+// cancelled mid-run (-ECANCELED) leaves the run held until the rest is sent
+// again, with MSG_DONTWAIT on its first send for the same reason. A message
+// that fails for good (a stream the association does not have: DataPlane::Send
+// refuses those up front) leaves earlier ones of its run held until the
+// association's next send or shutdown.
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -214,6 +218,7 @@ void Worker::SubmitChain(Assoc& a) {
   const unsigned n = alone ? 1u : std::min(a.queued, options_.send_batch);
   ring_->ReserveSqes(n);
   ++chains_in_flight_;
+  bool prev_more = false;
   for (unsigned i = 0; i < n; ++i) {
     const uint32_t id = a.queue_head;
     SendDesc& d = send_pool_->desc(id);
@@ -222,11 +227,17 @@ void Worker::SubmitChain(Assoc& a) {
     d.result_in = false;
     d.notif_pending = false;
     d.zc = zc;
+    d.more = false;
     io_uring_sqe* sqe = ring_->GetSqe();
     const uint64_t user_data = Tag{zc ? Op::kSendZc : Op::kSend, a.generation, a.slot, id}.Pack();
     if (TakeFault(a.slot, Op::kSend, sqe, user_data)) continue;
-    const bool more = a.bundle && i + 1 < n && send_pool_->desc(d.next).to == d.to;
-    const int msg_flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
+    // A send that may find the kernel holding its association's run (after
+    // a MSG_MORE send) must not wait for POLLOUT inside the kernel: a full
+    // buffer comes back as EAGAIN, and FinishChain flushes the run.
+    const bool after_more = i > 0 ? prev_more : a.held && a.held_to == d.to && !a.poll_first;
+    d.more = a.bundle && i + 1 < n && send_pool_->desc(d.next).to == d.to;
+    prev_more = d.more;
+    const int msg_flags = MSG_NOSIGNAL | (d.more ? MSG_MORE : 0) | (after_more ? MSG_DONTWAIT : 0);
     if (zc) {
       io_uring_prep_sendmsg_zc(sqe, a.slot, &d.msg, msg_flags);
     } else {
@@ -280,10 +291,17 @@ void Worker::FinishChain(Assoc& a) {
   const uint16_t generation = a.generation;
   uint32_t retry_head = kNoDesc, retry_tail = kNoDesc, retries = 0;
   bool dead = false;
+  bool flush_held = false;
   for (uint32_t id : a.chain) {
     SendDesc& d = send_pool_->desc(id);
     const int res = d.result;
     if (res >= 0) {
+      if (d.more) {
+        a.held = true;
+        a.held_to = d.to;
+      } else if (d.to == a.held_to) {
+        a.held = false;
+      }
       if (static_cast<uint32_t>(res) == d.length) {
         a.stats.messages_out.Add(1);
         a.stats.bytes_out.Add(d.length);
@@ -303,6 +321,7 @@ void Worker::FinishChain(Assoc& a) {
         a.poll_first = a.poll_first || res == -EAGAIN;
         a.stats.send_eagain.Add(res == -EAGAIN);
         totals_.send_eagain.Add(res == -EAGAIN);
+        flush_held = flush_held || (retries == 0 && a.held && a.held_to == d.to);
         [[fallthrough]];
       case ECANCELED:
         // Not sent: back to the front of the queue, in order.
@@ -340,6 +359,7 @@ void Worker::FinishChain(Assoc& a) {
     if (a.queue_tail == kNoDesc) a.queue_tail = retry_tail;
     a.queued += retries;
   }
+  if (flush_held && a.live() && FlushHeldRun(a)) a.poll_first = false;
   send_in_use_.Set(send_pool_->buffers_in_use());
   a.stats.send_queue_depth.Set(a.queued);
   if (dead) BeginTeardown(a, DownReason::kCommLost);
@@ -352,6 +372,70 @@ void Worker::FinishChain(Assoc& a) {
   if (a.queued > 0 || a.shutdown_requested) MarkSendDirty(a);
   MaybeWritable(a);
   WakeBufferWaiters();
+}
+
+// The kernel holds a MSG_MORE run (SCTP's asoc->force_delay) until a send to
+// that association without MSG_MORE, and holds with it every retransmission
+// that would start a packet. When the buffer fills mid-run, that send is
+// refused (EAGAIN), and POLLOUT needs acks that may need those held
+// retransmissions: after a loss nothing moves until the T3 timer, backed off
+// to a minute. (TCP pushes before it waits for memory; SCTP does not.) So the
+// run's next message goes now, synchronously, through a send buffer raised
+// for that one call and restored after it. Returns whether it went.
+bool Worker::FlushHeldRun(Assoc& a) {
+  const uint32_t id = a.queue_head;
+  SendDesc& d = send_pool_->desc(id);
+  const int fd = a.fd.get();
+  int sndbuf = 0;
+  socklen_t len = sizeof(sndbuf);
+  int syscalls = 1;
+  bool raised = getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) == 0;
+  // The kernel doubles what it is given; the overshoot past a full buffer is
+  // at most one message and its chunks' overhead.
+  const int base = sndbuf / 2;
+  const int more_room = static_cast<int>(std::min<size_t>(options_.max_message_size, 1 << 24)) + (64 << 10);
+  int option = SO_SNDBUFFORCE;
+  if (raised) {
+    const int want = base + more_room;
+    ++syscalls;
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)) != 0) {
+      option = SO_SNDBUF;  // no CAP_NET_ADMIN: up to net.core.wmem_max
+      int now = 0;
+      syscalls += 2;
+      raised = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want)) == 0 &&
+               getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &now, &len) == 0 && now > sndbuf;
+    }
+  }
+  ssize_t sent = -1;
+  int err = 0;
+  if (raised) {
+    ++syscalls;
+    sent = sendmsg(fd, &d.msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    err = sent < 0 ? errno : 0;
+    ++syscalls;
+    setsockopt(fd, SOL_SOCKET, option, &base, sizeof(base));
+  }
+  other_syscalls_.Add(syscalls);
+  if (sent != static_cast<ssize_t>(d.length)) {
+    if (!held_flush_failed_logged_) {
+      held_flush_failed_logged_ = true;
+      Logf("worker %d: a bundled run is held behind a full send buffer and could not be flushed (%s): it waits "
+           "for POLLOUT",
+           options_.index, raised ? std::strerror(err) : "the send buffer cannot be raised");
+    }
+    return false;
+  }
+  held_flushes_.Add(1);
+  a.held = false;
+  a.stats.messages_out.Add(1);
+  a.stats.bytes_out.Add(d.length);
+  totals_.messages_out.Add(1);
+  totals_.bytes_out.Add(d.length);
+  a.queue_head = d.next;
+  if (a.queue_head == kNoDesc) a.queue_tail = kNoDesc;
+  --a.queued;
+  send_pool_->Free(id);
+  return true;
 }
 
 // A sender refused with kQueueFull hears once the queue is down to half.

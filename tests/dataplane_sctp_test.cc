@@ -286,7 +286,8 @@ TEST(DataplaneSctpTest, AdoptionWokenThroughMsgRing) {
   const uint64_t before = worker->Snapshot().other_syscalls;
   Peeled p = PeelAndAdopt(*worker, handler, ring->get());
   // SCTP adoption: getsockopt, 8 setsockopts, the fixed-file update; no
-  // eventfd read.
+  // eventfd read (and bundling, off by default, would add SO_SNDBUF and
+  // SCTP_STATUS).
   EXPECT_EQ(worker->Snapshot().other_syscalls - before, 10u);
   ASSERT_TRUE(testing::SendOn(p.client.get(), "via msg_ring", 3, 9));
   ASSERT_TRUE(handler.WaitMessages(1));

@@ -49,13 +49,16 @@ Listener MakeListener(int streams) {
   return l;
 }
 
-Fd Connect(const sockaddr_in& to, int streams) {
+Fd Connect(const sockaddr_in& to, int streams, int rcvbuf) {
   Fd c = MakeSocket(SOCK_STREAM);
   if (!c) return c;
   SetInitStreams(c.get(), streams);
   int on = 1;
   EXPECT_EQ(setsockopt(c.get(), IPPROTO_SCTP, SCTP_NODELAY, &on, sizeof(on)), 0);
   EXPECT_EQ(setsockopt(c.get(), IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof(on)), 0);
+  if (rcvbuf > 0) {
+    EXPECT_EQ(setsockopt(c.get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)), 0) << std::strerror(errno);
+  }
   EXPECT_EQ(connect(c.get(), reinterpret_cast<const sockaddr*>(&to), sizeof(to)), 0) << std::strerror(errno);
   return c;
 }

@@ -26,7 +26,8 @@ Listener MakeListener(int streams = kStreams);
 
 // A one-to-one (SOCK_STREAM) client connected to `to`, SCTP_NODELAY and
 // SCTP_RCVINFO on.
-Fd Connect(const sockaddr_in& to, int streams = kStreams);
+// rcvbuf > 0: SO_RCVBUFFORCE before connect (the window the peer is told).
+Fd Connect(const sockaddr_in& to, int streams = kStreams, int rcvbuf = 0);
 
 // Waits for SCTP_COMM_UP on a one-to-many socket; returns the association id.
 sctp_assoc_t AwaitCommUp(int listener);

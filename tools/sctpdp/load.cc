@@ -84,6 +84,14 @@ absl::StatusOr<Fd> Connect(const Endpoint& to, int streams, bool nodelay, bool o
   setsockopt(fd.get(), IPPROTO_SCTP, SCTP_NODELAY, &on, sizeof(on));
   int sndbuf = 4 << 20;
   setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+  // A receive window big enough that the load generator is not what echoes
+  // wait on, and that a server bundles its replies (the uring worker does only
+  // to peers advertising >= 1 MiB: WorkerOptions::kMinBundlePeerWindow). Set
+  // before connect: INIT carries it. FORCE where allowed, else up to rmem_max.
+  int rcvbuf = 4 << 20;
+  if (setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) != 0) {
+    setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  }
   sockaddr_storage ss{};
   socklen_t len;
   if (v6) {

@@ -123,8 +123,8 @@ int RunServe(int argc, char** argv) {
              "uring: under load a worker sleeps this long between reaps instead of waking per message; 0: off");
   p.Int("coalesce-batch", &f.coalesce_batch, 1, 1 << 20, "uring: completions in one batch that count as load");
   p.Bool("bundle-sends", &f.bundle_sends,
-         "uring, experimental: a send chain's messages to one association go with MSG_MORE but the last (the "
-         "kernel bundles them; see WorkerOptions::bundle_sends)");
+         "uring, experimental: a send chain's messages to one association go with MSG_MORE but the last, so the "
+         "kernel bundles them into full packets (see WorkerOptions::bundle_sends)");
   p.Duration("stats-interval", &f.stats_interval, "print a JSON stats line this often");
   p.Duration("duration", &f.duration, "stop after this long (default: at SIGINT/SIGTERM)");
   p.Int("max-associations", &f.max_associations, 1, 10000000, "more are aborted, counted");
