@@ -413,7 +413,10 @@ TEST(DataPlaneTest, ACongestedListenerDoesNotHoldAnAssociationBack) {
   ASSERT_TRUE(congested) << "the listener never backed up after " << sent << " messages";
   ASSERT_TRUE((*dp)->PauseReceive(id).ok());  // moves it (it is cold), chain in flight or not
   ASSERT_TRUE(rec.Wait([&] { return rec.moved_.count(id) > 0; }, absl::Seconds(60)));
-  EXPECT_GT((*dp)->Snapshot().peel_waits, 0u);
+  // Usually the listener's chain is stuck in the kernel when the move comes
+  // and is cancelled first (peel_waits); between two chains it is not (seen
+  // once in a CI run). Either way every reply must arrive, in order.
+  std::printf("peel waits: %llu\n", (unsigned long long)(*dp)->Snapshot().peel_waits);
   ASSERT_TRUE((*dp)->ResumeReceive(id).ok());
   // Every reply, in order per stream, whether sent before or after the move.
   std::vector<uint32_t> next(kStreams, 0);
