@@ -52,25 +52,6 @@ absl::StatusOr<sockaddr_storage> ParseAddress(const std::string& text, bool ipv6
   return ss;
 }
 
-absl::StatusOr<int> GetBuffer(int fd, int opt, const char* name) {
-  int got = 0;
-  socklen_t len = sizeof(got);
-  if (getsockopt(fd, SOL_SOCKET, opt, &got, &len) != 0) return Errno(name);
-  return got;
-}
-
-// Sets SO_RCVBUF or SO_SNDBUF to `bytes` (0: leaves the kernel's default);
-// where net.core.*mem_max capped it (the kernel reports twice what it
-// granted), tries the FORCE variant (needs CAP_NET_ADMIN) and otherwise keeps
-// the cap. Returns what the socket has.
-absl::StatusOr<int> SetBuffer(int fd, int opt, int force_opt, int bytes, const char* name) {
-  if (bytes > 0 && setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof(bytes)) != 0) return Errno(name);
-  absl::StatusOr<int> got = GetBuffer(fd, opt, name);
-  if (!got.ok() || *got / 2 >= bytes) return got;
-  if (setsockopt(fd, SOL_SOCKET, force_opt, &bytes, sizeof(bytes)) != 0) return got;
-  return GetBuffer(fd, opt, name);
-}
-
 int ReadSysctl(const char* path) {
   int value = -1;
   if (FILE* f = std::fopen(path, "r")) {
@@ -103,9 +84,9 @@ absl::StatusOr<Listener> OpenListener(const ListenerOptions& o) {
   init.sinit_num_ostreams = o.streams;
   init.sinit_max_instreams = o.streams;
   if (setsockopt(fd, IPPROTO_SCTP, SCTP_INITMSG, &init, sizeof(init)) != 0) return Errno("setsockopt(SCTP_INITMSG)");
-  absl::StatusOr<int> rcvbuf = SetBuffer(fd, SO_RCVBUF, SO_RCVBUFFORCE, o.rcvbuf, "SO_RCVBUF");
+  absl::StatusOr<int> rcvbuf = SetSocketBuffer(fd, SO_RCVBUF, SO_RCVBUFFORCE, o.rcvbuf, "SO_RCVBUF");
   if (!rcvbuf.ok()) return rcvbuf.status();
-  absl::StatusOr<int> sndbuf = SetBuffer(fd, SO_SNDBUF, SO_SNDBUFFORCE, o.sndbuf, "SO_SNDBUF");
+  absl::StatusOr<int> sndbuf = SetSocketBuffer(fd, SO_SNDBUF, SO_SNDBUFFORCE, o.sndbuf, "SO_SNDBUF");
   if (!sndbuf.ok()) return sndbuf.status();
   l.rcvbuf = *rcvbuf;
   l.sndbuf = *sndbuf;

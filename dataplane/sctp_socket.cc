@@ -49,4 +49,21 @@ absl::Status SubscribeEvents(int fd) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<int> GetSocketBuffer(int fd, int opt, const char* name) {
+  int got = 0;
+  socklen_t len = sizeof(got);
+  if (getsockopt(fd, SOL_SOCKET, opt, &got, &len) != 0) return absl::ErrnoToStatus(errno, name);
+  return got;
+}
+
+absl::StatusOr<int> SetSocketBuffer(int fd, int opt, int force_opt, int bytes, const char* name) {
+  if (bytes > 0 && setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof(bytes)) != 0) {
+    return absl::ErrnoToStatus(errno, name);
+  }
+  absl::StatusOr<int> got = GetSocketBuffer(fd, opt, name);
+  if (!got.ok() || *got / 2 >= bytes) return got;
+  if (setsockopt(fd, SOL_SOCKET, force_opt, &bytes, sizeof(bytes)) != 0) return got;
+  return GetSocketBuffer(fd, opt, name);
+}
+
 }  // namespace sctpdp

@@ -4,6 +4,7 @@
 #define SCTPDP_DATAPLANE_SCTP_SOCKET_H_
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace sctpdp {
 
@@ -12,6 +13,15 @@ namespace sctpdp {
 // per type, or the legacy SCTP_EVENTS struct where SCTP_EVENT is missing
 // (sized to the fields needed: the struct grew across kernels; logged once).
 absl::Status SubscribeEvents(int fd);
+
+// SO_RCVBUF or SO_SNDBUF (`opt`) as getsockopt reports it: twice what the
+// kernel granted. Errors are named `name`.
+absl::StatusOr<int> GetSocketBuffer(int fd, int opt, const char* name);
+// Sets SO_RCVBUF or SO_SNDBUF to `bytes` (0: leaves the kernel's default);
+// where net.core.*mem_max capped it, tries the FORCE variant `force_opt`
+// (needs CAP_NET_ADMIN) and otherwise keeps the cap. Returns what the socket
+// has, as GetSocketBuffer.
+absl::StatusOr<int> SetSocketBuffer(int fd, int opt, int force_opt, int bytes, const char* name);
 
 }  // namespace sctpdp
 

@@ -472,11 +472,10 @@ absl::Status ConfigureSctpSocket(int fd) {
 // a big receive window at the peer; see kMinBundleSndbuf, kMinBundlePeerWindow.
 // Two getsockopts; says once per worker why a socket does not bundle.
 bool Worker::MayBundle(int fd) {
-  int sndbuf = 0;
-  socklen_t len = sizeof(sndbuf);
-  getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len);
+  other_syscalls_.Add(2);
+  const int sndbuf = GetSocketBuffer(fd, SO_SNDBUF, "SO_SNDBUF").value_or(0);
   sctp_status status{};
-  len = sizeof(status);
+  socklen_t len = sizeof(status);
   const uint32_t window = getsockopt(fd, IPPROTO_SCTP, SCTP_STATUS, &status, &len) == 0 ? status.sstat_rwnd : 0;
   const bool big_sndbuf = sndbuf >= WorkerOptions::kMinBundleSndbuf;
   const bool big_window = window >= WorkerOptions::kMinBundlePeerWindow;
@@ -505,8 +504,8 @@ void Worker::AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie, SocketKind 
   const bool sctp = getsockopt(fd.get(), SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0 &&
                     protocol == IPPROTO_SCTP;
   const bool bundle = sctp && kind == SocketKind::kAssociation && options_.bundle_sends && MayBundle(fd.get());
-  // getsockopt(s), the fixed-file update, and ConfigureSctpSocket's 8 setsockopts.
-  other_syscalls_.Add(sctp ? 10 + (kind == SocketKind::kAssociation && options_.bundle_sends ? 2 : 0) : 2);
+  // getsockopt, the fixed-file update, and ConfigureSctpSocket's 8 setsockopts.
+  other_syscalls_.Add(sctp ? 10 : 2);
   if (sctp) {
     if (absl::Status s = ConfigureSctpSocket(fd.get()); !s.ok()) {
       handler_->OnAdoptFailed(*this, assoc_id, cookie, s);

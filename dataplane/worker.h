@@ -345,6 +345,7 @@ class Worker {
   void LearnZcSupport(Assoc& a, bool supported);
   void FinishChain(Assoc& a);
   bool FlushHeldRun(Assoc& a);
+  void CountSent(Assoc& a, uint32_t bytes);  // one message out, whole
   bool MayBundle(int fd);
   void FailQueued(Assoc& a);
   void WakeBufferWaiters();

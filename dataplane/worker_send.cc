@@ -37,6 +37,7 @@
 #include "absl/strings/str_cat.h"
 #include "dataplane/log.h"
 #include "dataplane/sctp_parse.h"
+#include "dataplane/sctp_socket.h"
 #include "dataplane/worker.h"
 #include "dataplane/worker_assoc.h"
 
@@ -303,10 +304,7 @@ void Worker::FinishChain(Assoc& a) {
         a.held = false;
       }
       if (static_cast<uint32_t>(res) == d.length) {
-        a.stats.messages_out.Add(1);
-        a.stats.bytes_out.Add(d.length);
-        totals_.messages_out.Add(1);
-        totals_.bytes_out.Add(d.length);
+        CountSent(a, d.length);
       } else {
         ReportSendError(a, res, "short sendmsg (an SCTP message is sent whole or not at all)", d.to);
       }
@@ -386,10 +384,10 @@ bool Worker::FlushHeldRun(Assoc& a) {
   const uint32_t id = a.queue_head;
   SendDesc& d = send_pool_->desc(id);
   const int fd = a.fd.get();
-  int sndbuf = 0;
-  socklen_t len = sizeof(sndbuf);
   int syscalls = 1;
-  bool raised = getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) == 0;
+  const absl::StatusOr<int> current = GetSocketBuffer(fd, SO_SNDBUF, "SO_SNDBUF");
+  const int sndbuf = current.value_or(0);
+  bool raised = current.ok();
   // The kernel doubles what it is given; the overshoot past a full buffer is
   // at most one message and its chunks' overhead.
   const int base = sndbuf / 2;
@@ -400,10 +398,9 @@ bool Worker::FlushHeldRun(Assoc& a) {
     ++syscalls;
     if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)) != 0) {
       option = SO_SNDBUF;  // no CAP_NET_ADMIN: up to net.core.wmem_max
-      int now = 0;
       syscalls += 2;
       raised = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want)) == 0 &&
-               getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &now, &len) == 0 && now > sndbuf;
+               GetSocketBuffer(fd, SO_SNDBUF, "SO_SNDBUF").value_or(0) > sndbuf;
     }
   }
   ssize_t sent = -1;
@@ -427,15 +424,19 @@ bool Worker::FlushHeldRun(Assoc& a) {
   }
   held_flushes_.Add(1);
   a.held = false;
-  a.stats.messages_out.Add(1);
-  a.stats.bytes_out.Add(d.length);
-  totals_.messages_out.Add(1);
-  totals_.bytes_out.Add(d.length);
+  CountSent(a, d.length);
   a.queue_head = d.next;
   if (a.queue_head == kNoDesc) a.queue_tail = kNoDesc;
   --a.queued;
   send_pool_->Free(id);
   return true;
+}
+
+void Worker::CountSent(Assoc& a, uint32_t bytes) {
+  a.stats.messages_out.Add(1);
+  a.stats.bytes_out.Add(bytes);
+  totals_.messages_out.Add(1);
+  totals_.bytes_out.Add(bytes);
 }
 
 // A sender refused with kQueueFull hears once the queue is down to half.

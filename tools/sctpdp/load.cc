@@ -27,6 +27,7 @@
 #include "absl/time/clock.h"
 #include "dataplane/fd.h"
 #include "dataplane/sctp_parse.h"
+#include "dataplane/sctp_socket.h"
 #include "tools/sctpdp/flags.h"
 
 namespace sctpdp {
@@ -87,11 +88,8 @@ absl::StatusOr<Fd> Connect(const Endpoint& to, int streams, bool nodelay, bool o
   // A receive window big enough that the load generator is not what echoes
   // wait on, and that a server bundles its replies (the uring worker does only
   // to peers advertising >= 1 MiB: WorkerOptions::kMinBundlePeerWindow). Set
-  // before connect: INIT carries it. FORCE where allowed, else up to rmem_max.
-  int rcvbuf = 4 << 20;
-  if (setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) != 0) {
-    setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-  }
+  // before connect: INIT carries it. Up to rmem_max, FORCE where allowed.
+  SetSocketBuffer(fd.get(), SO_RCVBUF, SO_RCVBUFFORCE, 4 << 20, "SO_RCVBUF").IgnoreError();
   sockaddr_storage ss{};
   socklen_t len;
   if (v6) {

@@ -30,8 +30,7 @@ class UringEngine : public Engine, public DataPlaneHandler {
     o.max_associations = config_.max_associations;
     o.worker.coalesce_delay = config_.coalesce;
     o.worker.coalesce_min_batch = config_.coalesce_batch;
-    o.worker.bundle_sends = config_.bundle_sends;
-    o.control.bundle_sends = config_.bundle_sends;
+    o.worker.bundle_sends = config_.bundle_sends;  // the control ring's one-to-many socket never bundles
     auto dp = DataPlane::Create(o, this);
     if (!dp.ok()) return dp.status();
     dp_ = *std::move(dp);
