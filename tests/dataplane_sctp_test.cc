@@ -285,10 +285,9 @@ TEST(DataplaneSctpTest, AdoptionWokenThroughMsgRing) {
   ASSERT_TRUE(ring.ok()) << ring.status();
   const uint64_t before = worker->Snapshot().other_syscalls;
   Peeled p = PeelAndAdopt(*worker, handler, ring->get());
-  // SCTP adoption: getsockopt, 8 setsockopts, the fixed-file update; no
-  // eventfd read (and bundling, off by default, would add SO_SNDBUF and
-  // SCTP_STATUS).
-  EXPECT_EQ(worker->Snapshot().other_syscalls - before, 10u);
+  // SCTP adoption: getsockopt, 8 setsockopts, the fixed-file update, and
+  // bundling's SO_SNDBUF and SCTP_STATUS; no eventfd read.
+  EXPECT_EQ(worker->Snapshot().other_syscalls - before, 12u);
   ASSERT_TRUE(testing::SendOn(p.client.get(), "via msg_ring", 3, 9));
   ASSERT_TRUE(handler.WaitMessages(1));
   EXPECT_EQ(handler.messages()[0].payload, "via msg_ring");

@@ -96,7 +96,7 @@ struct Shape {
   absl::Duration duration;
   int64_t bundle = 16;
   int64_t window = 64;
-  bool bundle_sends = false;  // serve --bundle-sends for the uring engine
+  bool bundle_sends = true;  // serve --bundle-sends for the uring engine
 };
 
 struct Cell {
@@ -106,6 +106,7 @@ struct Cell {
   double msgs_per_s = 0, gbit_per_s = 0, cpu_s_per_m = 0, syscalls_per_msg = 0;
   double sent = 0, received = 0;
   double p50_us = 0, p99_us = 0;  // round trips (echo and paced)
+  double load_cpu = 0;            // the load's share of the machine's CPUs (near 1: the load is the limit)
   bool ok = false;
   std::string error;
 };
@@ -170,6 +171,8 @@ Cell RunCell(const std::string& engine, const Shape& shape, uint64_t size, int h
   c.syscalls_per_msg = Field(summary, "syscalls_per_message");
   c.p50_us = Field(load_json, "p50");
   c.p99_us = Field(load_json, "p99");
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  c.load_cpu = secs > 0 && cpus > 0 ? Field(load_json, "cpu_s") / (secs * cpus) : 0;
   c.ok = true;
   return c;
 }
@@ -203,7 +206,7 @@ bool RunGroup(const std::vector<std::string>& engines, const Shape& shape, uint6
   bool ok = true;
   std::map<std::string, Cell> medians;
   for (const std::string& engine : engines) {
-    std::vector<double> rate, gbit, cpu, sys, p50, p99;
+    std::vector<double> rate, gbit, cpu, sys, p50, p99, load_cpu;
     Cell last;
     for (int r = 0; r < repeats; ++r) {
       last = RunCell(engine, shape, size, hot, total, r);
@@ -218,9 +221,9 @@ bool RunGroup(const std::vector<std::string>& engines, const Shape& shape, uint6
             "{\"type\":\"cell\",\"engine\":\"%s\",\"mode\":\"%s\",\"size\":%llu,\"hot\":%d,\"associations\":%d,"
             "\"repeat\":%d,\"messages_per_s\":%.1f,\"gbit_per_s\":%.6f,\"cpu_s_per_million\":%.3f,"
             "\"syscalls_per_message\":%.4f,\"sent\":%.0f,\"received\":%.0f,\"rtt_p50_us\":%.0f,"
-            "\"rtt_p99_us\":%.0f}\n",
+            "\"rtt_p99_us\":%.0f,\"load_cpu_share\":%.3f}\n",
             engine.c_str(), mode.c_str(), (unsigned long long)size, hot, total, r, last.msgs_per_s, last.gbit_per_s,
-            last.cpu_s_per_m, last.syscalls_per_msg, last.sent, last.received, last.p50_us, last.p99_us);
+            last.cpu_s_per_m, last.syscalls_per_msg, last.sent, last.received, last.p50_us, last.p99_us, last.load_cpu);
         std::fflush(stdout);
       }
       rate.push_back(last.msgs_per_s);
@@ -229,6 +232,7 @@ bool RunGroup(const std::vector<std::string>& engines, const Shape& shape, uint6
       sys.push_back(last.syscalls_per_msg);
       p50.push_back(last.p50_us);
       p99.push_back(last.p99_us);
+      load_cpu.push_back(last.load_cpu);
     }
     if (rate.empty()) continue;  // every run failed (reported above): no row, no ratio
     Cell m = last;
@@ -238,13 +242,14 @@ bool RunGroup(const std::vector<std::string>& engines, const Shape& shape, uint6
     m.syscalls_per_msg = Median(sys);
     m.p50_us = Median(p50);
     m.p99_us = Median(p99);
+    m.load_cpu = Median(load_cpu);
     medians[engine] = m;
     if (!json) {
       const std::string rtt = mode == "sink" ? absl::StrFormat("%11s %11s", "-", "-")
                                              : absl::StrFormat("%11.0f %11.0f", m.p50_us, m.p99_us);
-      std::printf("%-8s %-5s %7llu %3d/%-3d %11.0f %9.4f %11.2f %12.3f %s\n", engine.c_str(), mode.c_str(),
+      std::printf("%-8s %-5s %7llu %3d/%-3d %11.0f %9.4f %11.2f %12.3f %s %8.0f%%\n", engine.c_str(), mode.c_str(),
                   (unsigned long long)size, hot, total, m.msgs_per_s, m.gbit_per_s, m.cpu_s_per_m, m.syscalls_per_msg,
-                  rtt.c_str());
+                  rtt.c_str(), m.load_cpu * 100);
       std::fflush(stdout);
     }
   }
@@ -289,7 +294,7 @@ int RunBench(int argc, char** argv) {
   p.Bool("latency", &latency, "the same as --modes=paced");
   p.Int("bundle", &shape.bundle, 1, 256, "load: messages per burst with MSG_MORE (1: a packet per message)");
   p.Bool("bundle-sends", &shape.bundle_sends,
-         "uring: serve --bundle-sends (experimental: MSG_MORE within send chains)");
+         "uring: serve --bundle-sends (MSG_MORE within send chains; --no-bundle-sends: a packet per message)");
   p.Int("window", &shape.window, 1, 1 << 20, "load, echo mode: messages awaiting their echo per association");
   p.Int("repeats", &repeats, 1, 100, "runs per cell (the table shows medians)");
   p.Duration("duration", &shape.duration, "load duration per run");
@@ -330,8 +335,8 @@ int RunBench(int argc, char** argv) {
   }
 
   if (!json) {
-    std::printf("%-8s %-5s %7s %7s %11s %9s %11s %12s %11s %11s\n", "engine", "mode", "bytes", "hot/all", "msgs/s",
-                "Gbit/s", "cpu_s/Mmsg", "syscalls/msg", "rtt_p50_us", "rtt_p99_us");
+    std::printf("%-8s %-5s %7s %7s %11s %9s %11s %12s %11s %11s %9s\n", "engine", "mode", "bytes", "hot/all", "msgs/s",
+                "Gbit/s", "cpu_s/Mmsg", "syscalls/msg", "rtt_p50_us", "rtt_p99_us", "load_cpu");
   }
   bool all_ok = true;
   for (const std::string& mode : *mode_list) {

@@ -38,7 +38,7 @@ struct ServeConfig {
   // uring: the workers' adaptive coalescing (WorkerOptions::coalesce_delay).
   absl::Duration coalesce = absl::Milliseconds(2);
   unsigned coalesce_batch = 2;
-  bool bundle_sends = false;  // uring: WorkerOptions::bundle_sends
+  bool bundle_sends = true;  // uring: WorkerOptions::bundle_sends
 };
 
 struct EngineStats {

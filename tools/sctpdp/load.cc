@@ -28,6 +28,7 @@
 #include "dataplane/fd.h"
 #include "dataplane/sctp_parse.h"
 #include "dataplane/sctp_socket.h"
+#include "tools/sctpdp/cpu.h"
 #include "tools/sctpdp/flags.h"
 
 namespace sctpdp {
@@ -366,6 +367,7 @@ int RunLoad(int argc, char** argv) {
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> errors{0};
   const absl::Time start = absl::Now();
+  const Cpu cpu0 = Cpu::Now();
   std::atomic<int64_t> stopped_ns{0};  // since start: when sending stopped (--duration or a signal)
   const size_t n = static_cast<size_t>(std::min<int64_t>(f.threads, f.associations));
   std::vector<Progress> progress(n);
@@ -424,10 +426,11 @@ int RunLoad(int argc, char** argv) {
   std::printf(
       "{\"type\":\"load_summary\",\"associations\":%lld,\"hot\":%lld,\"streams\":%lld,\"socket\":\"%s\","
       "\"size\":%llu,\"size_max\":%llu,\"messages\":%llu,\"bytes\":%llu,\"seconds\":%.3f,"
-      "\"messages_per_s\":%.1f,\"gbit_per_s\":%.6f,\"errors\":%llu%s}\n",
+      "\"messages_per_s\":%.1f,\"gbit_per_s\":%.6f,\"cpu_s\":%.3f,\"errors\":%llu%s}\n",
       (long long)f.associations, (long long)hot, (long long)f.streams, f.socket.c_str(), (unsigned long long)f.size,
       (unsigned long long)std::max(f.size, f.size_max), (unsigned long long)messages, (unsigned long long)total_bytes,
-      secs, messages / secs, total_bytes * 8 / secs / 1e9, (unsigned long long)errors.load(), rtt.c_str());
+      secs, messages / secs, total_bytes * 8 / secs / 1e9, (Cpu::Now() - cpu0).total(),
+      (unsigned long long)errors.load(), rtt.c_str());
   const bool echo_complete = !f.echo || echoed == messages;
   if (!echo_complete) {
     std::fprintf(stderr, "sctpdp load: %llu of %llu echoes came back\n", (unsigned long long)echoed,

@@ -119,6 +119,8 @@ exec tools/sctpvm -- bash -c '
   check "bench reports the ratio to the baseline per mode" 2 "$(echo "$bench" | grep -c "\"type\":\"ratio\",.*\"versus\":\"epoll\"")"
   echo_p50s=$(echo "$bench" | grep "\"type\":\"cell\",.*\"mode\":\"echo\"" | sed -n "s/.*\"rtt_p50_us\":\([0-9]*\).*/\1/p" | grep -vc "^0$")
   check "bench echo cells report round trips" 2 "$echo_p50s"
+  load_shares=$(echo "$bench" | grep "\"type\":\"cell\"" | sed -n "s/.*\"load_cpu_share\":\([0-9.]*\).*/\1/p" | grep -vc "^0.000$")
+  check "bench cells report the load CPU share" 4 "$load_shares"
   "$B" bench --modes=echo,ping 2>/dev/null
   check "bench with an unknown mode exits 2" 2 $?
   # --latency: echo, paced; a round-trip column for the cell.

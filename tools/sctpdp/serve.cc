@@ -5,7 +5,6 @@
 
 #include <pthread.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <httplib.h>
@@ -18,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "tools/sctpdp/cpu.h"
 #include "tools/sctpdp/engine.h"
 #include "tools/sctpdp/flags.h"
 #include "tools/sctpdp/sequence_checker.h"
@@ -36,7 +36,7 @@ struct ServeFlags {
   absl::Duration sustain = absl::Milliseconds(500);
   absl::Duration coalesce = absl::Milliseconds(2);
   int64_t coalesce_batch = 2;
-  bool bundle_sends = false;
+  bool bundle_sends = true;
   absl::Duration stats_interval = absl::InfiniteDuration();
   absl::Duration duration = absl::InfiniteDuration();
   int64_t max_associations = 100000;
@@ -44,17 +44,6 @@ struct ServeFlags {
   int64_t streams = 16;
   uint64_t rcvbuf = 0, sndbuf = 0;
   int64_t metrics_port = -1;  // -1: off; 0: any free port
-};
-
-// Process CPU time, user and system (the kernel's SCTP work is most of it).
-struct Cpu {
-  double user = 0, sys = 0;
-  static Cpu Now() {
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    return {ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6, ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6};
-  }
-  Cpu operator-(const Cpu& o) const { return {user - o.user, sys - o.sys}; }
 };
 
 std::string StatsJson(const char* kind, const Engine& engine, MessageSink& sink, const std::string& engine_name,
@@ -123,8 +112,8 @@ int RunServe(int argc, char** argv) {
              "uring: under load a worker sleeps this long between reaps instead of waking per message; 0: off");
   p.Int("coalesce-batch", &f.coalesce_batch, 1, 1 << 20, "uring: completions in one batch that count as load");
   p.Bool("bundle-sends", &f.bundle_sends,
-         "uring, experimental: a send chain's messages to one association go with MSG_MORE but the last, so the "
-         "kernel bundles them into full packets (see WorkerOptions::bundle_sends)");
+         "uring: a send chain's messages to one hot association go with MSG_MORE but the last, so the kernel "
+         "bundles them into full packets (see WorkerOptions::bundle_sends); --no-bundle-sends: a packet each");
   p.Duration("stats-interval", &f.stats_interval, "print a JSON stats line this often");
   p.Duration("duration", &f.duration, "stop after this long (default: at SIGINT/SIGTERM)");
   p.Int("max-associations", &f.max_associations, 1, 10000000, "more are aborted, counted");
