@@ -151,7 +151,9 @@ TEST_F(WorkerTest, CoalescingNapsUnderBurstsAndKeepsOrder) {
   for (int i = 0; i < kBurst; ++i) ASSERT_EQ(ReadMessage(peer.get()), Payload(i, 64)) << i;
   Settle();
   WorkerStats s = worker_->Snapshot();
-  if (ProbeRingFeatures().defer_taskrun) EXPECT_GT(s.naps, 0u) << "a batch of " << kBurst << " did not lead to a nap";
+  if (ProbeRingFeatures().defer_taskrun) {
+    EXPECT_GT(s.naps, 0u) << "a batch of " << kBurst << " did not lead to a nap";
+  }
   EXPECT_EQ(s.Syscalls(), s.enter_calls + s.other_syscalls + s.naps);
   EXPECT_LT(s.enter_calls, uint64_t{kCount});
   EXPECT_EQ(s.totals.messages_out, uint64_t{kBurst});
