@@ -526,7 +526,6 @@ void Worker::AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie, SocketKind 
   a.fd = std::move(fd);
   a.sctp = sctp;
   a.bundle = bundle;
-  a.held = false;
   a.assoc_id = assoc_id;
   a.cookie = cookie;
   a.protocol = protocol;
@@ -584,7 +583,7 @@ void Worker::MaybeFinishTeardown(Assoc& a) {
   a.partial.reset();
   a.partial_len = a.partial_cap = 0;
   a.state = Assoc::State::kFree;
-  a.poll_first = a.want_writable = a.shutdown_requested = a.eof_sent = a.recv_paused = false;
+  a.poll_first = a.held = a.want_writable = a.shutdown_requested = a.eof_sent = a.recv_paused = false;
   a.discarding = false;
   a.generation = static_cast<uint16_t>(a.generation + 1 == 0 ? 1 : a.generation + 1);
   free_slots_.push_back(a.slot);

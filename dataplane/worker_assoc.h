@@ -18,7 +18,9 @@ struct Worker::Assoc {
   uint16_t generation = 0;
   Fd fd;                      // also registered at fixed-file index `slot`
   bool sctp = true;           // SCTP (MSG_EOR framing) or another SEQPACKET socket
-  bool bundle = false;        // MSG_MORE within a send chain (WorkerOptions::bundle_sends, big enough sndbuf)
+  // MSG_MORE within a send chain (WorkerOptions::bundle_sends, Worker::MayBundle):
+  // only on kAssociation sockets, so a chain's sends all go to one association.
+  bool bundle = false;
   SocketKind kind = SocketKind::kAssociation;
   sctp_assoc_t assoc_id = 0;
   uint64_t cookie = 0;
@@ -45,10 +47,9 @@ struct Worker::Assoc {
   bool dirty_queued = false;        // listed in Worker::send_dirty_
   bool poll_first = false;          // last send hit EAGAIN: wait for POLLOUT first
   // The kernel's MSG_MORE state (asoc->force_delay) as the completions tell
-  // it: the last successful send to association `held_to` carried MSG_MORE,
-  // so the kernel holds that run until a send to it without MSG_MORE.
+  // it: the last successful send carried MSG_MORE, so the kernel holds that
+  // run until a send without it. Only bundling sockets ever set it.
   bool held = false;
-  sctp_assoc_t held_to = 0;
   bool want_writable = false;
   bool waiting_buffers = false;     // listed in Worker::buffer_waiters_
   bool shutdown_requested = false;  // Shutdown(): SCTP_EOF once the queue drains

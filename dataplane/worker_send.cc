@@ -235,8 +235,8 @@ void Worker::SubmitChain(Assoc& a) {
     // A send that may find the kernel holding its association's run (after
     // a MSG_MORE send) must not wait for POLLOUT inside the kernel: a full
     // buffer comes back as EAGAIN, and FinishChain flushes the run.
-    const bool after_more = i > 0 ? prev_more : a.held && a.held_to == d.to && !a.poll_first;
-    d.more = a.bundle && i + 1 < n && send_pool_->desc(d.next).to == d.to;
+    const bool after_more = i > 0 ? prev_more : a.held && !a.poll_first;
+    d.more = a.bundle && i + 1 < n;
     prev_more = d.more;
     const int msg_flags = MSG_NOSIGNAL | (d.more ? MSG_MORE : 0) | (after_more ? MSG_DONTWAIT : 0);
     if (zc) {
@@ -297,12 +297,7 @@ void Worker::FinishChain(Assoc& a) {
     SendDesc& d = send_pool_->desc(id);
     const int res = d.result;
     if (res >= 0) {
-      if (d.more) {
-        a.held = true;
-        a.held_to = d.to;
-      } else if (d.to == a.held_to) {
-        a.held = false;
-      }
+      a.held = d.more;
       if (static_cast<uint32_t>(res) == d.length) {
         CountSent(a, d.length);
       } else {
@@ -319,7 +314,7 @@ void Worker::FinishChain(Assoc& a) {
         a.poll_first = a.poll_first || res == -EAGAIN;
         a.stats.send_eagain.Add(res == -EAGAIN);
         totals_.send_eagain.Add(res == -EAGAIN);
-        flush_held = flush_held || (retries == 0 && a.held && a.held_to == d.to);
+        flush_held = flush_held || (retries == 0 && a.held);
         [[fallthrough]];
       case ECANCELED:
         // Not sent: back to the front of the queue, in order.
