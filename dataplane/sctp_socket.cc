@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "dataplane/log.h"
+#include "dataplane/sctp_parse.h"
 
 namespace sctpdp {
 
@@ -64,6 +65,13 @@ absl::StatusOr<int> SetSocketBuffer(int fd, int opt, int force_opt, int bytes, c
   if (!got.ok() || *got / 2 >= bytes) return got;
   if (setsockopt(fd, SOL_SOCKET, force_opt, &bytes, sizeof(bytes)) != 0) return got;
   return GetSocketBuffer(fd, opt, name);
+}
+
+int SendSctpFlag(int fd, uint16_t sctp_flag, sctp_assoc_t assoc_id) {
+  alignas(cmsghdr) char control[kSendControlBytes];
+  msghdr msg{};
+  FillSendControl(&msg, control, 0, 0, sctp_flag, 0, assoc_id);
+  return sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
 }  // namespace sctpdp

@@ -3,6 +3,11 @@
 #ifndef SCTPDP_DATAPLANE_SCTP_SOCKET_H_
 #define SCTPDP_DATAPLANE_SCTP_SOCKET_H_
 
+#include <netinet/in.h>
+#include <netinet/sctp.h>
+
+#include <cstdint>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
@@ -22,6 +27,12 @@ absl::StatusOr<int> GetSocketBuffer(int fd, int opt, const char* name);
 // (needs CAP_NET_ADMIN) and otherwise keeps the cap. Returns what the socket
 // has, as GetSocketBuffer.
 absl::StatusOr<int> SetSocketBuffer(int fd, int opt, int force_opt, int bytes, const char* name);
+
+// A zero-length sendmsg whose SCTP_SNDINFO carries `sctp_flag`: SCTP_EOF
+// starts a graceful SHUTDOWN, SCTP_ABORT sends an ABORT. `assoc_id` names the
+// association on a one-to-many socket (0 on a one-to-one or peeled socket,
+// where shutdown(2) does nothing for SCTP). Non-blocking. 0 or -errno.
+int SendSctpFlag(int fd, uint16_t sctp_flag, sctp_assoc_t assoc_id);
 
 }  // namespace sctpdp
 

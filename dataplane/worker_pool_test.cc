@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "dataplane/ring_features.h"
 #include "dataplane/worker_test_util.h"
 
 namespace sctpdp {
@@ -46,27 +47,33 @@ TEST(WorkerPoolTest, RejectsNoCpusAndBadCpus) {
   EXPECT_NE(pool.status().message().find("cpu 4000"), absl::string_view::npos) << pool.status();
 }
 
-// The handing thread's ring wakes the worker with IORING_OP_MSG_RING: no
-// eventfd write, no eventfd read on the worker.
-TEST(WorkerPoolTest, AdoptionThroughMsgRingSkipsTheEventfd) {
+// Adoption from another worker's thread (as the control thread hands a
+// peeled association over) wakes the adopter ring to ring: a MSG_RING CQE,
+// no eventfd write and no eventfd read.
+TEST(WorkerPoolTest, AdoptionFromAnotherLoopComesThroughMsgRing) {
+  ASSERT_TRUE(ProbeRingFeatures().op_msg_ring);  // the data plane's floor (ring_test)
   RecordingHandler handler;
-  auto worker = Worker::Create({.max_associations = 4, .buffer_count = 64, .retain_budget = 8, .send_buffer_count = 64}, &handler);
-  ASSERT_TRUE(worker.ok());
-  auto ring = Ring::Create({.sq_entries = 8, .cq_entries = 16});
-  ASSERT_TRUE(ring.ok());
-  const uint64_t before = (*worker)->Snapshot().other_syscalls;
+  std::vector<int> two = {-1, -1};
+  auto pool = WorkerPool::Create({.max_associations = 4, .buffer_count = 64, .retain_budget = 8, .send_buffer_count = 64},
+                                 two, &handler);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  Worker& from = (*pool)->worker(0);
+  Worker& to = (*pool)->worker(1);
+  const WorkerStats before = to.Snapshot();
   auto [mine, theirs] = SeqpacketPair();
-  ASSERT_TRUE((*worker)->Adopt(std::move(mine), 1, 0, ring->get(), 77).ok());
+  Notification handed;
+  ASSERT_TRUE(from.Post([&, fd = std::move(mine)](Worker&) mutable {
+    ASSERT_TRUE(to.Adopt(std::move(fd), 1, 0).ok());
+    handed.Notify();
+  }).ok());
+  ASSERT_TRUE(handed.WaitFor(absl::Seconds(10)));
   ASSERT_TRUE(handler.WaitAdopted(1));
-  // The sender's own completion of the MSG_RING SQE.
-  io_uring_cqe* cqe = nullptr;
-  ASSERT_EQ(io_uring_wait_cqe((*ring)->raw(), &cqe), 0);
-  EXPECT_EQ(cqe->user_data, 77u);
-  EXPECT_EQ(cqe->res, 0);
-  io_uring_cqe_seen((*ring)->raw(), cqe);
+  const WorkerStats after = to.Snapshot();
+  EXPECT_EQ(after.msg_ring_wakes, before.msg_ring_wakes + 1);
+  EXPECT_EQ(after.eventfd_wakes, before.eventfd_wakes);
   // Adopting a non-SCTP socket costs 2 syscalls (getsockopt, fixed-file
   // update); the eventfd path would add a read.
-  EXPECT_EQ((*worker)->Snapshot().other_syscalls - before, 2u);
+  EXPECT_EQ(after.other_syscalls - before.other_syscalls, 2u);
   ASSERT_EQ(send(theirs.get(), "hi", 2, 0), 2);
   ASSERT_TRUE(handler.WaitMessages(1));
 }
