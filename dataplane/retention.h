@@ -26,6 +26,15 @@ struct RetainedMessage {
   bool valid() const { return buffer_id >= 0 || reassembled != nullptr; }
 };
 
+// A retained message and the loop whose buffer holds it (the Router's shard
+// index): what DataPlane::Retain hands the application.
+struct Retained {
+  RetainedMessage message;
+  int shard = -1;
+  bool valid() const { return shard >= 0 && message.valid(); }
+  absl::Span<const char> payload() const { return message.payload; }
+};
+
 class Retention {
  public:
   Retention(BufferRing* buffers, unsigned budget) : buffers_(buffers), budget_(budget) {}

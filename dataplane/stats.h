@@ -77,6 +77,39 @@ struct AssocCounters {
   }
 };
 
+// What an event loop and the associations it serves have done so far: a
+// Worker, or the control thread's one-to-many server.
+struct WorkerStats {
+  AssocStats totals;
+  uint64_t enter_calls = 0;
+  uint64_t cqes = 0;
+  uint64_t enobufs = 0;           // multishot receive ran out of buffers
+  uint64_t recv_rearms = 0;       // multishot receive armed again after ending
+  uint64_t recv_errors = 0;
+  uint64_t oversize_messages = 0; // over max_message_size: association aborted
+  uint64_t associations_adopted = 0;
+  uint64_t associations_closed = 0;
+  uint64_t associations_detached = 0;
+  uint64_t associations_active = 0;
+  uint64_t retained_buffers = 0;
+  uint64_t send_buffers_in_use = 0;
+  uint64_t inbox_commands = 0;    // Post()ed closures run
+  uint64_t mail = 0;              // Mail() items handed to the handler
+  uint64_t eventfd_wakes = 0;     // wake-ups through the eventfd (another thread without a ring)
+  uint64_t msg_ring_wakes = 0;    // wake-ups as a MSG_RING from another loop's ring
+  uint64_t inbox_locks = 0;       // the inbox's command mutex, taken by Post and the drain of posts
+  uint64_t zc_sends = 0;          // messages sent with SENDMSG_ZC
+  uint64_t other_syscalls = 0;    // eventfd reads, fixed-file updates, sockopts, EOF/ABORT, flushes
+  uint64_t naps = 0;              // coalescing sleeps (WorkerOptions::coalesce_delay)
+  uint64_t recv_pauses = 0;       // PauseReceive calls that stopped a receive
+  uint64_t held_flushes = 0;      // bundled runs the kernel held behind a full send buffer, flushed
+  uint64_t chains_in_flight = 0;  // associations with a send chain in the kernel now
+
+  uint64_t Syscalls() const { return enter_calls + other_syscalls + naps; }
+  double CqesPerEnter() const { return enter_calls ? double(cqes) / double(enter_calls) : 0.0; }
+  WorkerStats& operator+=(const WorkerStats& o);
+};
+
 }  // namespace sctpdp
 
 #endif  // SCTPDP_DATAPLANE_STATS_H_

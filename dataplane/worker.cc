@@ -3,6 +3,7 @@
 // worker_recv.cc, send in worker_send.cc.
 #include "dataplane/worker.h"
 
+#include <sched.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -86,21 +87,15 @@ absl::Status ConfigureSctpSocket(int fd) {
 
 }  // namespace
 
-WorkerStats& WorkerStats::operator+=(const WorkerStats& o) {
-  totals += o.totals;
-  for (auto [mine, theirs] :
-       {std::pair{&enter_calls, o.enter_calls}, {&cqes, o.cqes}, {&enobufs, o.enobufs},
-        {&recv_rearms, o.recv_rearms}, {&recv_errors, o.recv_errors}, {&oversize_messages, o.oversize_messages},
-        {&associations_adopted, o.associations_adopted}, {&associations_closed, o.associations_closed},
-        {&associations_detached, o.associations_detached}, {&associations_active, o.associations_active},
-        {&retained_buffers, o.retained_buffers}, {&send_buffers_in_use, o.send_buffers_in_use},
-        {&inbox_commands, o.inbox_commands}, {&mail, o.mail}, {&eventfd_wakes, o.eventfd_wakes},
-        {&msg_ring_wakes, o.msg_ring_wakes}, {&inbox_locks, o.inbox_locks}, {&zc_sends, o.zc_sends},
-        {&other_syscalls, o.other_syscalls}, {&naps, o.naps}, {&recv_pauses, o.recv_pauses},
-        {&held_flushes, o.held_flushes}, {&chains_in_flight, o.chains_in_flight}}) {
-    *mine += theirs;
+std::vector<int> AllowedCpus() {
+  std::vector<int> out;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return {-1};
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) out.push_back(cpu);
   }
-  return *this;
+  return out;
 }
 
 Worker::Worker(const WorkerOptions& options, WorkerHandler* handler) : options_(options), handler_(handler) {}
@@ -130,6 +125,7 @@ absl::Status Worker::Init(EventLoop& loop) {
   if (!pool.ok()) return pool.status();
   send_pool_ = std::move(*pool);
   retention_ = std::make_unique<Retention>(buffers_.get(), options_.retain_budget);
+  memory_ = std::make_unique<SendMemory>(send_pool_.get(), options_.parcels, retention_.get());
   std::memset(&recv_template_, 0, sizeof(recv_template_));
   recv_template_.msg_controllen = kRecvControlBytes;
   slots_ = std::make_unique<SlotTable<Assoc>>(options_.max_associations);

@@ -42,6 +42,7 @@
 #include "dataplane/retention.h"
 #include "dataplane/sctp_parse.h"
 #include "dataplane/send_buffer.h"
+#include "dataplane/send_memory.h"
 #include "dataplane/slot_table.h"
 #include "dataplane/stats.h"
 
@@ -115,6 +116,10 @@ struct WorkerOptions {
 // anything). SCTP: no, on every kernel so far.
 enum class ZcSupport : uint8_t { kUnknown, kYes, kNo };
 
+// The CPUs this process may run on (sched_getaffinity), in order: one
+// worker each is the usual layout.
+std::vector<int> AllowedCpus();
+
 // An association handed back by Worker::Detach: its socket, still open, and
 // the messages that were queued for it, oldest first (copied out).
 struct DetachedAssociation {
@@ -155,37 +160,6 @@ class WorkerHandler {
   // Every WorkerOptions::tick_interval or after RequestTick, between
   // completion batches: the CQ has just been drained.
   virtual void OnTick(Worker& w, absl::Time now) {}
-};
-
-struct WorkerStats {
-  AssocStats totals;
-  uint64_t enter_calls = 0;
-  uint64_t cqes = 0;
-  uint64_t enobufs = 0;           // multishot receive ran out of buffers
-  uint64_t recv_rearms = 0;       // multishot receive armed again after ending
-  uint64_t recv_errors = 0;
-  uint64_t oversize_messages = 0; // over max_message_size: association aborted
-  uint64_t associations_adopted = 0;
-  uint64_t associations_closed = 0;
-  uint64_t associations_detached = 0;
-  uint64_t associations_active = 0;
-  uint64_t retained_buffers = 0;
-  uint64_t send_buffers_in_use = 0;
-  uint64_t inbox_commands = 0;    // Post()ed closures run
-  uint64_t mail = 0;              // Mail() items handed to the handler
-  uint64_t eventfd_wakes = 0;     // wake-ups through the eventfd (another thread without a ring)
-  uint64_t msg_ring_wakes = 0;    // wake-ups as a MSG_RING from another loop's ring
-  uint64_t inbox_locks = 0;       // the inbox's command mutex, taken by Post and the drain of posts
-  uint64_t zc_sends = 0;          // messages sent with SENDMSG_ZC
-  uint64_t other_syscalls = 0;    // eventfd reads, fixed-file updates, sockopts, EOF/ABORT, flushes
-  uint64_t naps = 0;              // coalescing sleeps (WorkerOptions::coalesce_delay)
-  uint64_t recv_pauses = 0;       // PauseReceive calls that stopped a receive
-  uint64_t held_flushes = 0;      // bundled runs the kernel held behind a full send buffer, flushed
-  uint64_t chains_in_flight = 0;  // associations with a send chain in the kernel now
-
-  uint64_t Syscalls() const { return enter_calls + other_syscalls + naps; }
-  double CqesPerEnter() const { return enter_calls ? double(cqes) / double(enter_calls) : 0.0; }
-  WorkerStats& operator+=(const WorkerStats& o);
 };
 
 class Worker final : private EventLoop::Client {
@@ -317,7 +291,6 @@ class Worker final : private EventLoop::Client {
   // Send (worker_send.cc).
   SendResult Admit(Assoc* a, size_t size);
   SendResult Enqueue(Assoc& a, uint32_t desc, uint16_t stream, uint32_t ppid, uint16_t flags, uint32_t ttl_ms);
-  uint32_t AttachBuffer(SendBuffer& buffer);
   void FreeDesc(uint32_t desc);
   void MarkSendDirty(Assoc& a);
   void FlushSends();
@@ -347,6 +320,7 @@ class Worker final : private EventLoop::Client {
   std::unique_ptr<BufferRing> buffers_;
   std::unique_ptr<SendPool> send_pool_;
   std::unique_ptr<Retention> retention_;
+  std::unique_ptr<SendMemory> memory_;
   msghdr recv_template_{};
   std::unique_ptr<SlotTable<Assoc>> slots_;
   std::vector<uint16_t> rearm_;           // slots whose receive must be armed again

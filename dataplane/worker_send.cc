@@ -44,11 +44,7 @@ SendBuffer Worker::AcquireSendBuffer(size_t size) {
 }
 
 void Worker::ReleaseSendBuffer(SendBuffer buffer) {
-  if (buffer.parcels() != nullptr) {
-    buffer.parcels()->Release(std::move(buffer));
-    return;
-  }
-  send_pool_->Release(std::move(buffer));
+  memory_->Release(std::move(buffer));
   send_in_use_.Set(send_pool_->buffers_in_use());
 }
 
@@ -75,24 +71,12 @@ SendResult Worker::Send(AssocHandle assoc, uint16_t stream, uint32_t ppid, SendB
     ReleaseSendBuffer(std::move(buffer));
     return admitted;
   }
-  const uint32_t desc = AttachBuffer(buffer);
+  const uint32_t desc = memory_->Attach(buffer);  // consumes it
   if (desc == kNoDesc) {
     NoteNoBuffers(*a);
     return SendResult::kNoBuffers;
   }
-  buffer = SendBuffer();  // consumed
   return Enqueue(*a, desc, stream, ppid, flags, ttl_ms);
-}
-
-// The descriptor that sends `buffer`: its own for this worker's pool, a new
-// one pointing into the parcel for the shared pool; kNoDesc when none is free.
-uint32_t Worker::AttachBuffer(SendBuffer& buffer) {
-  if (buffer.pool() == send_pool_.get()) return buffer.id();
-  ABSL_RAW_CHECK(buffer.parcels() != nullptr && buffer.parcels() == options_.parcels,
-                 "Worker::Send: a buffer from another worker's pool");
-  iovec iov[kMaxSendSegments];
-  const unsigned n = options_.parcels->Iovecs(buffer.id(), iov);
-  return send_pool_->Attach(absl::MakeConstSpan(iov, n), Payload::kParcel, buffer.id());
 }
 
 SendResult Worker::SendCopy(AssocHandle assoc, uint16_t stream, uint32_t ppid, absl::Span<const char> payload,
@@ -100,17 +84,16 @@ SendResult Worker::SendCopy(AssocHandle assoc, uint16_t stream, uint32_t ppid, a
   Assoc* a = Lookup(assoc);
   if (const SendResult r = Admit(a, payload.size()); r != SendResult::kOk) return r;
   if (payload.size() > send_pool_->max_message_size()) return SendResult::kTooBig;
-  SendBuffer b = AcquireSendBuffer(payload.size());
-  if (!b.valid()) {
+  const uint32_t desc = memory_->Copy(payload);
+  if (desc == kNoDesc) {
     NoteNoBuffers(*a);
     return SendResult::kNoBuffers;
   }
-  b.Write(0, payload);
   a->stats.send_copied_bytes.Add(payload.size());
   a->stats.send_copies.Add(1);
   totals_.send_copied_bytes.Add(payload.size());
   totals_.send_copies.Add(1);
-  return Enqueue(*a, b.id(), stream, ppid, flags, ttl_ms);
+  return Enqueue(*a, desc, stream, ppid, flags, ttl_ms);
 }
 
 SendResult Worker::SendRetained(AssocHandle assoc, uint16_t stream, uint32_t ppid, RetainedMessage&& message,
@@ -119,37 +102,22 @@ SendResult Worker::SendRetained(AssocHandle assoc, uint16_t stream, uint32_t ppi
   Assoc* a = Lookup(assoc);
   const SendResult admitted = Admit(a, part.size());
   if (IsBackpressure(admitted)) return admitted;  // the caller keeps the message
-  if (admitted == SendResult::kOk && !send_pool_->has_free_desc()) {
-    NoteNoBuffers(*a);
-    return SendResult::kNoBuffers;
-  }
   if (admitted != SendResult::kOk) {
     Release(std::move(message));
     return admitted;
   }
-  const iovec iov{const_cast<char*>(part.data()), part.size()};
-  const uint32_t desc =
-      message.buffer_id >= 0
-          ? send_pool_->Attach(absl::MakeConstSpan(&iov, 1), Payload::kRecvBuffer,
-                               static_cast<uint32_t>(message.buffer_id))
-          : send_pool_->Attach(absl::MakeConstSpan(&iov, 1), Payload::kHeap, 0, std::move(message.reassembled));
-  message = RetainedMessage();  // consumed
+  const uint32_t desc = memory_->AttachRetained(message, part);  // consumes it
+  if (desc == kNoDesc) {
+    NoteNoBuffers(*a);
+    return SendResult::kNoBuffers;
+  }
   return Enqueue(*a, desc, stream, ppid, flags, ttl_ms);
 }
 
 SendResult Worker::Enqueue(Assoc& a, uint32_t desc, uint16_t stream, uint32_t ppid, uint16_t flags,
                            uint32_t ttl_ms) {
-  SendDesc& d = send_pool_->desc(desc);
-  std::memset(&d.msg, 0, sizeof(d.msg));
-  d.msg.msg_iov = d.iov;
-  d.msg.msg_iovlen = d.segments;
-  d.to = 0;
-  d.stream = stream;
-  d.sctp_flags = flags;
-  d.ppid = ppid;
-  d.ttl_ms = ttl_ms;
-  if (a.sctp) FillSendControl(&d.msg, d.control, stream, ppid, flags, ttl_ms, 0);
-  d.slot = a.slot;
+  memory_->Prepare(desc, stream, ppid, flags, ttl_ms, 0, a.sctp);
+  send_pool_->desc(desc).slot = a.slot;
   a.queue.Push(*send_pool_, desc);
   a.stats.send_queue_depth.Set(a.queue.queued());
   send_in_use_.Set(send_pool_->buffers_in_use());
@@ -160,19 +128,8 @@ SendResult Worker::Enqueue(Assoc& a, uint32_t desc, uint16_t stream, uint32_t pp
 // A descriptor's end (sent, failed, dropped): its memory goes back where it
 // came from.
 void Worker::FreeDesc(uint32_t desc) {
-  ExternalPayload e = send_pool_->Free(desc);
-  switch (e.kind) {
-    case Payload::kParcel:
-      options_.parcels->Release(e.external);
-      break;
-    case Payload::kRecvBuffer:
-      retention_->ReleaseBuffer(static_cast<uint16_t>(e.external));
-      retained_gauge_.Set(retention_->retained());
-      break;
-    case Payload::kPool:
-    case Payload::kHeap:
-      break;
-  }
+  memory_->Free(desc);
+  retained_gauge_.Set(retention_->retained());
   send_in_use_.Set(send_pool_->buffers_in_use());
 }
 
@@ -396,17 +353,12 @@ std::vector<OutgoingMessage> Worker::TakeQueued(Assoc& a) {
   std::vector<OutgoingMessage> out;
   out.reserve(ids.size());
   for (uint32_t id : ids) {
-    const SendDesc& d = send_pool_->desc(id);
-    OutgoingMessage m{d.stream, d.ppid, d.sctp_flags, d.ttl_ms, std::string()};
-    m.payload.reserve(d.length);
-    for (unsigned i = 0; i < d.segments; ++i) {
-      m.payload.append(static_cast<const char*>(d.iov[i].iov_base), d.iov[i].iov_len);
-    }
     a.stats.send_copies.Add(1);
     totals_.send_copies.Add(1);
-    out.push_back(std::move(m));
-    FreeDesc(id);
+    out.push_back(memory_->TakeCopy(id));
   }
+  retained_gauge_.Set(retention_->retained());
+  send_in_use_.Set(send_pool_->buffers_in_use());
   a.stats.send_queue_depth.Set(0);
   return out;
 }

@@ -627,5 +627,44 @@ TEST_F(WorkerTest, DelayedAndReorderedCompletionsKeepEveryAssociationsOrder) {
   }
 }
 
+// Adoption from another worker's thread (as the control thread hands a
+// peeled association over) wakes the adopter ring to ring: a MSG_RING CQE,
+// no eventfd write and no eventfd read.
+TEST(WorkerThreadsTest, AdoptionFromAnotherLoopComesThroughMsgRing) {
+  ASSERT_TRUE(ProbeRingFeatures().op_msg_ring);  // the data plane's floor (ring_test)
+  RecordingHandler handler;
+  const WorkerOptions o{.max_associations = 4, .buffer_count = 64, .retain_budget = 8, .send_buffer_count = 64};
+  auto w0 = Worker::Create(o, &handler);
+  WorkerOptions o1 = o;
+  o1.index = 1;
+  auto w1 = Worker::Create(o1, &handler);
+  ASSERT_TRUE(w0.ok() && w1.ok());
+  Worker& from = **w0;
+  Worker& to = **w1;
+  const WorkerStats before = to.Snapshot();
+  auto [mine, theirs] = SeqpacketPair();
+  Notification handed;
+  ASSERT_TRUE(from.Post([&, fd = std::move(mine)](Worker&) mutable {
+    ASSERT_TRUE(to.Adopt(std::move(fd), 1, 0).ok());
+    handed.Notify();
+  }).ok());
+  ASSERT_TRUE(handed.WaitFor(absl::Seconds(10)));
+  ASSERT_TRUE(handler.WaitAdopted(1));
+  const WorkerStats after = to.Snapshot();
+  EXPECT_EQ(after.msg_ring_wakes, before.msg_ring_wakes + 1);
+  EXPECT_EQ(after.eventfd_wakes, before.eventfd_wakes);
+  // Adopting a non-SCTP socket costs 2 syscalls (getsockopt, fixed-file
+  // update); the eventfd path would add a read.
+  EXPECT_EQ(after.other_syscalls - before.other_syscalls, 2u);
+  ASSERT_EQ(send(theirs.get(), "hi", 2, 0), 2);
+  ASSERT_TRUE(handler.WaitMessages(1));
+}
+
+TEST(WorkerThreadsTest, AllowedCpusListsWhereThisProcessMayRun) {
+  const std::vector<int> cpus = AllowedCpus();
+  ASSERT_FALSE(cpus.empty());
+  for (int cpu : cpus) EXPECT_GE(cpu, 0);
+}
+
 }  // namespace
 }  // namespace sctpdp

@@ -95,6 +95,7 @@ Route* Directory::NewRoute() {
   r->handoff.clear();
   r->leaving = false;
   r->want_writable_local = false;
+  r->app_context = nullptr;
   r->want_writable.store(false, std::memory_order_relaxed);
   r->messages_in_control.Set(0);
   r->bytes_in_control.Set(0);

@@ -78,6 +78,7 @@ struct Route {
   std::deque<PendingSend> backlog;     // accepted, not yet queued, oldest first
   bool leaving = false;                // the owner is handing it to another
   bool want_writable_local = false;    // an owner-thread send was refused for the backlog
+  void* app_context = nullptr;         // the application's (DataPlane::Context)
   // Written only by the source of a move between publishing it and posting
   // the adoption; read by the destination at adoption.
   std::deque<PendingSend> handoff;

@@ -307,6 +307,7 @@ void Router::Hold(Shard& here, Route& route, PendingSend pending) {
 }
 
 void Router::FlushBacklog(Shard& here, Route& route) {
+  if (route.leaving || route.Owner().state != RouteState::kLive) return;  // it goes with the move
   const sctp_assoc_t id = route.id.load(std::memory_order_relaxed);
   while (!route.backlog.empty()) {
     PendingSend& p = route.backlog.front();
@@ -358,16 +359,17 @@ void Router::OnDown(Shard& here, Route& route) {
 
 // --- Moves -----------------------------------------------------------------------
 
-void Router::Move(Shard& from, Route& route, int to, absl::AnyInvocable<void(const absl::Status&)> failed) {
-  route.leaving = true;  // step 1
-  from.Detach(route, [this, &from, &route, to, failed = std::move(failed)](
+void Router::Move(Shard& from, Route& route, int to, absl::AnyInvocable<void(const absl::Status&)> detached) {
+  route.leaving = true;  // step 1: from now on this thread's sends wait in the backlog
+  from.Detach(route, [this, &from, &route, to, detached = std::move(detached)](
                          absl::StatusOr<DetachedSocket> socket) mutable {
     if (!socket.ok()) {
       route.leaving = false;
       if (route.Owner().state == RouteState::kLive) FlushBacklog(from, route);
-      failed(socket.status());
+      detached(socket.status());
       return;
     }
+    detached(absl::OkStatus());
     HandOver(from, route, to, *std::move(socket));
   });
 }

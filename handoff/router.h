@@ -73,13 +73,6 @@ struct RouterOptions {
   ParcelPool* parcels = nullptr;  // REQUIRED: the shared send memory
 };
 
-// A retained received message and the shard whose buffer holds it.
-struct Retained {
-  RetainedMessage message;
-  int shard = -1;
-  bool valid() const { return shard >= 0 && message.valid(); }
-};
-
 struct RouterStats {
   uint64_t cross_thread_sends = 0;   // handed over as a parcel
   uint64_t cross_thread_copies = 0;  // of those, copied into the parcel (not built in it)
@@ -139,12 +132,10 @@ class Router {
 
   // --- Moves (the comment at the top).
   // On `from`'s thread: detaches the route from `from` and hands it to
-  // shard `to`. `failed` runs on `from`'s thread if the detach fails (the
-  // route then stays, or ended).
-  void Move(Shard& from, Route& route, int to, absl::AnyInvocable<void(const absl::Status&)> failed);
-  // The same from step 3, when the source detached the socket itself (the
-  // one-to-many server's peeloff).
-  void HandOver(Shard& from, Route& route, int to, DetachedSocket socket);
+  // shard `to`. `detached` runs on `from`'s thread once the detach is done:
+  // OK just before the hand-over (step 4), or why it failed (the route then
+  // stays where it was, or ended).
+  void Move(Shard& from, Route& route, int to, absl::AnyInvocable<void(const absl::Status&)> detached);
   // On `from`'s thread at each loop iteration it was asked for
   // (Shard::RequestTick): hand-overs whose senders have drained go on.
   void PollMoves(Shard& from);
@@ -171,6 +162,7 @@ class Router {
     std::atomic<bool> has_waiters{false};
   };
 
+  void HandOver(Shard& from, Route& route, int to, DetachedSocket socket);
   Route* Lookup(sctp_assoc_t id, uint16_t stream, SendResult* refused) const;
   SendResult SendHere(Shard& here, Route& route, RouteOwner owner, const SendMeta& meta, SendBuffer&& buffer);
   SendResult SendAcross(Route& route, sctp_assoc_t id, const SendMeta& meta, SendBuffer&& parcel);

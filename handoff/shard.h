@@ -54,6 +54,8 @@ class Shard {
   // --- The owner's thread.
   virtual SendBuffer AcquireLocal(size_t size) = 0;
   virtual void ReleaseLocal(SendBuffer buffer) = 0;
+  // Keeps the message being handled past its handler (bounded).
+  virtual absl::StatusOr<RetainedMessage> RetainLocal(const MessageView& m) = 0;
   // Queues a message for a route this shard serves (its engine's own send).
   // A buffer or retained message is consumed unless the result is
   // backpressure.

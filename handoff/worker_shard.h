@@ -33,6 +33,7 @@ class WorkerShard final : public Shard, private WorkerHandler {
   absl::Status Adopt(Fd fd, Route* route) override;
   SendBuffer AcquireLocal(size_t size) override { return worker_->AcquireSendBuffer(size); }
   void ReleaseLocal(SendBuffer buffer) override { worker_->ReleaseSendBuffer(std::move(buffer)); }
+  absl::StatusOr<RetainedMessage> RetainLocal(const MessageView& m) override { return worker_->Retain(m); }
   SendResult SendLocal(Route& route, const SendMeta& meta, SendBuffer&& buffer) override;
   SendResult SendLocalCopy(Route& route, const SendMeta& meta, absl::Span<const char> payload) override;
   SendResult SendLocalRetained(Route& route, const SendMeta& meta, RetainedMessage&& message,
