@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Draws the pictures of an `sctpdp regress` run from its regress.json.
 
     tools/plots/regress_plot.py OUT/regress.json [--out DIR]

@@ -51,9 +51,9 @@ constexpr const char* kExitCodes =
     "git bisect's skip); 128 a watched metric stayed unstable (git bisect run stops).\n";
 
 struct Options {
-  int64_t boots = 3, max_boots = 6, runs = 3, seed = 0, cpus = 2, mem_mib = 1024;
+  int64_t boots = 3, max_boots = 5, runs = 3, seed = 0, cpus = 2, mem_mib = 1024;
   absl::Duration boot_timeout = absl::Minutes(30), duration = absl::Seconds(3);
-  std::string modes = "echo,sink", sizes = "1024", mixes = "8/64", engines = "uring";
+  std::string modes = "echo,sink", sizes = "1024", mixes = "8/64", engines = "uring,epoll";
   std::string suite = "default", fail_on = "any:1", out;
   double max_rsd_pct = 20, min_change_pct = 1;
   bool plot = true;

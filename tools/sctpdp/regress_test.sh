@@ -14,7 +14,7 @@ check() {  # check NAME EXPECTED ACTUAL
   else echo "FAIL $1: expected [$2], got [$3]"; failures=$((failures + 1)); fi
 }
 # json FILE EXPR: a Python expression over the report `r`.
-json() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
+json() { /usr/bin/python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
 small=(--boots=2 --max-boots=2 --runs=3 --duration=1s --modes=echo --sizes=1024 --mixes=4/16
        --suite=tests/sctp_kernel_test_bin)
 
@@ -34,7 +34,7 @@ check "A/A: suite fail:runs per side" "0:2 0:2" \
   "$(json "$out/aa/regress.json" "' '.join('%d:%d' % (t['failed'], t['runs']) for t in r['suite'])")"
 check "A/A: a picture per metric, PNG and SVG" 10 "$(ls "$out"/aa/regress-*.png "$out"/aa/regress-*.svg | wc -l)"
 check "A/A: the plot redraws from the JSON alone" 0 \
-  "$(python3 tools/plots/regress_plot.py "$out/aa/regress.json" --out "$out" >/dev/null; echo $?)"
+  "$(tools/plots/regress_plot.py "$out/aa/regress.json" --out "$out" >/dev/null; echo $?)"
 
 # 5 ms of netem delay on lo on side B: round trips regress.
 "$S" regress "${small[@]}" --out="$out/delay" --fail-on=rtt_p50_us:20 --side=A --kernel=6.1 \
