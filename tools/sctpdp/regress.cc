@@ -15,6 +15,7 @@
 // `sctpdp bench --json`.
 #include "tools/sctpdp/regress.h"
 
+#include <glob.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -85,7 +86,7 @@ FlagParser GlobalParser(Options* o) {
   p.String("mixes", &o->mixes, "bench: comma-separated HOT/TOTAL association mixes");
   p.String("engines", &o->engines, "bench: comma-separated uring,epoll,threads");
   p.String("suite", &o->suite,
-           "guest test binaries: 'default' (bazel-bin/tests/*_test_bin of the workspace), 'none', or paths");
+           "guest test binaries: 'default' (the workspace's bazel-bin/tests/*_bin), 'none', or comma-separated paths");
   p.String("fail-on", &o->fail_on,
            "METRIC:PERCENT,...: exit 1 on a regression of at least PERCENT in METRIC (messages_per_s, "
            "cpu_s_per_million, syscalls_per_message, rtt_p50_us, rtt_p99_us, or any)");
@@ -159,9 +160,15 @@ absl::StatusOr<std::vector<std::string>> SuitePaths(const std::string& suite) {
   if (suite == "none") return out;
   std::vector<std::string> given;
   if (suite == "default") {
-    const std::string dir = Workspace() + "/bazel-bin/tests";
-    for (const char* t : {"sctp_kernel_test", "dataplane_sctp_test", "peeloff_test", "listener_test", "data_plane_test"}) {
-      given.push_back(absl::StrCat(dir, "/", t, "_bin"));
+    // Every sctp_guest_test binary of //tests (tools/sctp.bzl names them NAME_bin).
+    glob_t g;
+    if (glob((Workspace() + "/bazel-bin/tests/*_bin").c_str(), 0, nullptr, &g) == 0) {
+      given.assign(g.gl_pathv, g.gl_pathv + g.gl_pathc);
+    }
+    globfree(&g);
+    if (given.empty()) {
+      return absl::InvalidArgumentError(
+          "--suite: no guest test binaries in bazel-bin/tests (bazel build -c opt //tests:all; or --suite=none)");
     }
   } else {
     given = absl::StrSplit(suite, ',', absl::SkipEmpty());
