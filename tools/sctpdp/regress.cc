@@ -272,14 +272,21 @@ std::vector<std::string> Breaks(const Report& report, const std::string& side) {
   return out;
 }
 
+// Whether --fail-on watches `metric`, and from what percent; a metric named
+// outright wins over "any".
 bool Watched(const std::vector<FailOn>& fail_on, const std::string& metric, double* percent) {
+  bool watched = false;
   for (const FailOn& f : fail_on) {
-    if (f.metric == metric || f.metric == "any") {
+    if (f.metric == metric) {
       *percent = f.percent;
       return true;
     }
+    if (f.metric == "any" && !watched) {
+      *percent = f.percent;
+      watched = true;
+    }
   }
-  return false;
+  return watched;
 }
 
 // The exit code and one line per reason.
@@ -427,11 +434,19 @@ int RunRegress(int argc, char** argv) {
   }
   PrintReport(report, stdout);
   std::vector<std::string> reasons;
-  const int exit = Decide(report, run.fail_on, &reasons);
+  int exit = Decide(report, run.fail_on, &reasons);
+  if (!run.plan.bench.empty() && report.rows.empty() && exit == kRegressOk) {
+    reasons.push_back("no bench samples to compare: see bench.err in the boot directories");
+    exit = kRegressSkip;
+  }
   std::printf("\n");
   for (const std::string& r : reasons) std::printf("%s\n", r.c_str());
   std::printf("regress: %s (exit %d)\n",
-              exit == kRegressOk ? "no regression" : exit == kRegressFound ? "REGRESSION" : "UNSTABLE", exit);
+              exit == kRegressOk      ? "no regression"
+              : exit == kRegressFound ? "REGRESSION"
+              : exit == kRegressSkip  ? "NOT TESTED"
+                                      : "UNSTABLE",
+              exit);
   std::fflush(stdout);
   WriteOutputs(run, report, exit, reasons);
   return exit;
