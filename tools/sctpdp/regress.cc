@@ -48,8 +48,8 @@ namespace {
 constexpr const char* kExitCodes =
     "Exit codes: 0 no regression; 1 a regression beyond --fail-on, or a side broke (a test failed, a kernel\n"
     "problem on the console, the guest died) where the first side did not; 2 bad flag or value; 125 a side\n"
-    "could not be tested (no such kernel, no SCTP, did not boot, wrong kernel booted, setup failed:\n"
-    "git bisect's skip); 128 a watched metric stayed unstable (git bisect run stops).\n";
+    "could not be tested (no such kernel, no SCTP, did not boot, wrong kernel booted, setup failed, no\n"
+    "bench sample: git bisect's skip); 128 a watched metric stayed unstable (git bisect run stops).\n";
 
 struct Options {
   int64_t boots = 3, max_boots = 5, runs = 3, seed = 0, cpus = 2, mem_mib = 1024;
