@@ -73,7 +73,7 @@ FlagParser GlobalParser(Options* o) {
       "%change with its 95% interval (two-stage bootstrap over boots and runs), RSD, and a verdict per\n"
       "metric. No --side: the two kernels tools/setup.sh installed (6.1, then 6.12). Writes OUT/regress.json\n"
       "and one picture per metric (tools/plots/regress_plot.py).");
-  p.Int("boots", &o->boots, 1, 50, "boots per side, interleaved");
+  p.Int("boots", &o->boots, 1, 50, "boots per side, interleaved (a verdict needs 3; fewer: unstable)");
   p.Int("max-boots", &o->max_boots, 1, 100, "cap on boots per side while a metric is unstable");
   p.Int("runs", &o->runs, 0, 50, "bench runs per boot and cell, after one warm-up run (0: suite only)");
   p.Int("seed", &o->seed, 0, INT64_MAX, "boot order and bootstrap seed (0: from the clock; printed)");

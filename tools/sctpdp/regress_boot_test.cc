@@ -177,22 +177,22 @@ BootResult Boot(const std::string& side, const std::vector<double>& rates, doubl
 TEST(AnalyzeTest, DropsWarmUpsAndAllZeroMetricsAndCountsTheSuite) {
   std::vector<Side> sides = {{.name = "A"}, {.name = "B"}};
   std::vector<BootResult> boots = {Boot("A", {1, 100, 100}, 0), Boot("B", {1, 80, 80}, 0), Boot("B", {1, 80, 80}, 0),
-                                   Boot("A", {1, 100, 100}, 0)};
+                                   Boot("A", {1, 100, 100}, 0), Boot("A", {1, 100, 100}, 0), Boot("B", {1, 80, 80}, 0)};
   boots[2].tests = {{"peeloff_test", 1}};
   const Report r = Analyze(sides, boots, {}, 2);
   ASSERT_EQ(r.rows.size(), 1u);  // rtt is 0 everywhere (sink): left out
   EXPECT_EQ(r.rows[0].metric, "messages_per_s");
-  EXPECT_EQ(r.rows[0].a.boots.size(), 2u);
-  EXPECT_EQ(r.rows[0].a.runs(), 4);  // the warm-up (1) of each boot dropped
+  EXPECT_EQ(r.rows[0].a.boots.size(), 3u);
+  EXPECT_EQ(r.rows[0].a.runs(), 6);  // the warm-up (1) of each boot dropped
   EXPECT_NEAR(r.rows[0].comparison.change, -0.2, 1e-12);
   EXPECT_EQ(r.rows[0].comparison.verdict, Verdict::kRegression);
   ASSERT_EQ(r.tests.size(), 2u);
   EXPECT_EQ(r.tests[1].side, "B");
   EXPECT_EQ(r.tests[1].failed, 1);
-  EXPECT_EQ(r.tests[1].runs, 2);
+  EXPECT_EQ(r.tests[1].runs, 3);
   const nlohmann::json j = ReportJson(r);
   EXPECT_EQ(j["metrics"][0]["verdict"], "regression");
-  EXPECT_EQ(j["metrics"][0]["a"]["samples"].size(), 2u);
+  EXPECT_EQ(j["metrics"][0]["a"]["samples"].size(), 3u);  // one list of runs per boot
 }
 
 }  // namespace

@@ -210,6 +210,7 @@ nlohmann::json ReportJson(const Report& report) {
                       {"limits",
                        {{"min_change", report.limits.min_change},
                         {"max_rsd", report.limits.max_rsd},
+                        {"min_boots", report.limits.min_boots},
                         {"confidence", report.limits.confidence},
                         {"comparisons", report.limits.comparisons},
                         {"iterations", report.limits.iterations},

@@ -116,7 +116,8 @@ Comparison Compare(const Samples& a, const Samples& b, Direction direction, cons
   c.ci_low = changes[std::min(n - 1, static_cast<size_t>(std::floor(tail * n)))];
   c.ci_high = changes[std::min(n - 1, static_cast<size_t>(std::ceil((1 - tail) * n)) - 1)];
   c.detectable = std::max(limits.min_change, (c.ci_high - c.ci_low) / 2);
-  if (c.a.rsd > limits.max_rsd || c.b.rsd > limits.max_rsd) {
+  if (c.a.rsd > limits.max_rsd || c.b.rsd > limits.max_rsd || c.a.boots < limits.min_boots ||
+      c.b.boots < limits.min_boots) {
     c.verdict = Verdict::kUnstable;
   } else if (std::fabs(c.change) >= limits.min_change && (c.ci_low > 0 || c.ci_high < 0)) {
     const bool higher = c.change > 0;

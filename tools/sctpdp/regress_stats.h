@@ -42,6 +42,11 @@ struct Spread {
 struct CompareLimits {
   double min_change = 0.01;  // changes under this are never flagged
   double max_rsd = 0.20;     // a side spreading more than this: unstable
+  // Fewer boots than this on a side: unstable. With one or two boots the
+  // spread between boots, usually the larger part on a guest, is unknown;
+  // an interval from them would be too narrow (lkp-tests also wants at
+  // least 3 samples before it calls a change).
+  int min_boots = 3;
   double confidence = 0.95;  // of the change's interval
   // How many metrics one run compares. The intervals are simultaneous
   // (Bonferroni): each has confidence 1 - (1 - confidence) / comparisons,
@@ -68,8 +73,8 @@ struct Comparison {
 double Median(std::vector<double> values);
 Spread Describe(const Samples& samples);
 
-// The verdict: unstable when either side's RSD exceeds max_rsd (or A's
-// median is 0); otherwise a regression or improvement (by `direction`) when
+// The verdict: unstable when either side's RSD exceeds max_rsd, has fewer
+// than min_boots boots, or A's median is 0; otherwise a regression or improvement (by `direction`) when
 // the interval excludes 0 and the change is at least min_change; otherwise
 // no change. REQUIRES: both sides have at least one run.
 Comparison Compare(const Samples& a, const Samples& b, Direction direction, const CompareLimits& limits);

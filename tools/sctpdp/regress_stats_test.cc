@@ -38,7 +38,7 @@ TEST(DescribeTest, OneBootHasNoBetweenBootSpread) {
 }
 
 TEST(CompareTest, IdenticalConstantSamplesNoChange) {
-  Samples a{{{100, 100, 100}, {100, 100, 100}}};
+  Samples a{{{100, 100, 100}, {100, 100, 100}, {100, 100, 100}}};
   const Comparison c = Compare(a, a, Direction::kHigherIsBetter, {});
   EXPECT_TRUE(c.defined);
   EXPECT_EQ(c.change, 0);
@@ -50,7 +50,7 @@ TEST(CompareTest, IdenticalConstantSamplesNoChange) {
 
 TEST(CompareTest, ConstantShiftHasAPointInterval) {
   // Every resample of B/A is exactly 0.8: the interval is the point.
-  Samples a{{{100, 100}, {100, 100}}}, b{{{80, 80}, {80, 80}}};
+  Samples a{{{100, 100}, {100, 100}, {100, 100}}}, b{{{80, 80}, {80, 80}, {80, 80}}};
   const Comparison higher = Compare(a, b, Direction::kHigherIsBetter, {});
   EXPECT_NEAR(higher.change, -0.2, 1e-12);
   EXPECT_NEAR(higher.ci_low, -0.2, 1e-12);
@@ -73,8 +73,8 @@ TEST(CompareTest, ClearSeparationIsFlaggedWithAnIntervalAroundTheChange) {
 }
 
 TEST(CompareTest, OverlappingNoisySamplesAreNoChange) {
-  Samples a{{{90, 110, 100}, {95, 105, 102}}};
-  Samples b{{{92, 108, 103}, {97, 101, 99}}};
+  Samples a{{{90, 110, 100}, {95, 105, 102}, {97, 99, 104}}};
+  Samples b{{{92, 108, 103}, {97, 101, 99}, {94, 106, 100}}};
   const Comparison c = Compare(a, b, Direction::kHigherIsBetter, {});
   EXPECT_LT(c.ci_low, 0);
   EXPECT_GT(c.ci_high, 0);
@@ -84,21 +84,33 @@ TEST(CompareTest, OverlappingNoisySamplesAreNoChange) {
 
 TEST(CompareTest, ChangesUnderOnePercentAreNeverFlagged) {
   // A tiny but perfectly consistent shift: the interval excludes 0, yet 0.5%.
-  Samples a{{{1000, 1000}, {1000, 1000}}}, b{{{1005, 1005}, {1005, 1005}}};
+  Samples a{{{1000, 1000}, {1000, 1000}, {1000, 1000}}}, b{{{1005, 1005}, {1005, 1005}, {1005, 1005}}};
   const Comparison c = Compare(a, b, Direction::kHigherIsBetter, {});
   EXPECT_GT(c.ci_low, 0);
   EXPECT_EQ(c.verdict, Verdict::kNoChange);
 }
 
 TEST(CompareTest, SpreadAboveTheLimitIsUnstable) {
-  Samples a{{{50, 150, 100}, {60, 140, 100}}};  // RSD about 37%
-  Samples b{{{200, 200, 200}, {200, 200, 200}}};
+  Samples a{{{50, 150, 100}, {60, 140, 100}, {55, 145, 100}}};  // RSD about 37%
+  Samples b{{{200, 200, 200}, {200, 200, 200}, {200, 200, 200}}};
   const Comparison c = Compare(a, b, Direction::kHigherIsBetter, {});
   EXPECT_GT(c.a.rsd, 0.2);
   EXPECT_EQ(c.verdict, Verdict::kUnstable);
   CompareLimits loose;
   loose.max_rsd = 0.5;
   EXPECT_EQ(Compare(a, b, Direction::kHigherIsBetter, loose).verdict, Verdict::kImprovement);
+}
+
+TEST(CompareTest, FewerThanThreeBootsAreUnstable) {
+  // A clear 20% drop, but over two boots per side: the spread between boots
+  // is unknown, so no verdict but unstable (regress then boots more).
+  Samples a{{{100, 100}, {100, 100}}}, b{{{80, 80}, {80, 80}}};
+  const Comparison c = Compare(a, b, Direction::kHigherIsBetter, {});
+  EXPECT_NEAR(c.change, -0.2, 1e-12);
+  EXPECT_EQ(c.verdict, Verdict::kUnstable);
+  CompareLimits two;
+  two.min_boots = 2;
+  EXPECT_EQ(Compare(a, b, Direction::kHigherIsBetter, two).verdict, Verdict::kRegression);
 }
 
 TEST(CompareTest, ZeroBaselineIsUndefinedAndUnstable) {
