@@ -223,10 +223,14 @@ BootResult RunBoot(const Side& side, const BootPlan& plan, int index) {
   r.sctpvm_exit = RunToFiles(argv, r.dir + "/stdout.jsonl", r.dir + "/stderr.txt", &error);
   r.seconds = absl::ToDoubleSeconds(absl::Now() - start);
   ParseGuestOutput(ReadFile(r.dir + "/stdout.jsonl"), &r);
+  const std::string stderr_text = ReadFile(r.dir + "/stderr.txt");
+  for (absl::string_view line : absl::StrSplit(stderr_text, '\n')) {
+    r.resets += absl::StrContains(line, "the guest reset before the job started");
+  }
   const std::string console_text = ReadFile(console);
   r.console = ScanConsole(console_text);
   if (r.sctpvm_exit < 0) r.why = error;
-  Judge(side, ReadFile(r.dir + "/stderr.txt"), console_text, &r);
+  Judge(side, stderr_text, console_text, &r);
   return r;
 }
 

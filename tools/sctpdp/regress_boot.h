@@ -40,6 +40,7 @@ struct BootResult {
   std::string side;
   int index = 0;               // in the run's boot order, from 0
   int sctpvm_exit = -1;
+  int resets = 0;              // boots that reset silently before the job and were retried (tools/sctpvm)
   double seconds = 0;
   bool untestable = false;     // the side cannot be tested: `why`
   bool crashed = false;        // the guest died or hung while the suite or bench ran: `why`

@@ -109,8 +109,9 @@ void PrintSuite(const Report& report, FILE* out) {
 void PrintBoots(const Report& report, FILE* out) {
   std::fprintf(out, "\nboots (in the order run)\n");
   for (const BootResult& b : report.boots) {
-    std::fprintf(out, "  #%-2d %-10s %-26s %5.0f s  ring %s%s%s\n", b.index, b.side.c_str(), b.release.c_str(),
+    std::fprintf(out, "  #%-2d %-10s %-26s %5.0f s  ring %s%s%s%s\n", b.index, b.side.c_str(), b.release.c_str(),
                  b.seconds, b.ring_flags.empty() ? "?" : b.ring_flags.c_str(),
+                 b.resets == 0 ? "" : absl::StrCat("  ", b.resets, " silent reset(s) at boot, booted again").c_str(),
                  b.console.empty() ? "" : absl::StrCat("  console: ", b.console.size(), " kernel problem lines").c_str(),
                  b.why.empty() ? "" : ("  " + b.why).c_str());
     for (const std::string& line : b.console) std::fprintf(out, "      | %s\n", line.c_str());
@@ -136,6 +137,7 @@ nlohmann::json BootJson(const BootResult& b) {
   return {{"index", b.index},           {"side", b.side},
           {"release", b.release},       {"io_uring_features", b.io_uring_features},
           {"ring_flags", b.ring_flags}, {"sctpvm_exit", b.sctpvm_exit},
+          {"resets", b.resets},
           {"seconds", b.seconds},       {"tests", tests},
           {"bench_exit", b.bench_exit}, {"console", b.console},
           {"untestable", b.untestable}, {"crashed", b.crashed},
