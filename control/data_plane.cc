@@ -38,30 +38,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "dataplane/log.h"
+#include "dataplane/sctp_socket.h"
 
 namespace sctpdp {
 namespace {
-
-std::string AddressString(const sockaddr* sa) {
-  char buf[INET6_ADDRSTRLEN] = "?";
-  if (sa->sa_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof(buf));
-  } else if (sa->sa_family == AF_INET6) {
-    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(sa);
-    if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-      inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], buf, sizeof(buf));
-    } else {
-      inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof(buf));
-    }
-  }
-  return buf;
-}
-
-uint16_t PortOf(const sockaddr* sa) {
-  if (sa->sa_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(sa)->sin_port);
-  if (sa->sa_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(sa)->sin6_port);
-  return 0;
-}
 
 // The final counters of an association that ended on the control thread.
 AssocStats ControlStats(const Route* route) {

@@ -77,7 +77,7 @@ struct Route {
   alignas(64) uint64_t handle = 0;     // the owner's engine's name for it
   std::deque<PendingSend> backlog;     // accepted, not yet queued, oldest first
   bool leaving = false;                // the owner is handing it to another
-  bool want_writable_local = false;    // an owner-thread send was refused for the backlog
+  bool want_writable_local = false;    // a send on the owner's thread was refused for room: tell the app when there is
   void* app_context = nullptr;         // the application's (DataPlane::Context)
   // Written only by the source of a move between publishing it and posting
   // the adoption; read by the destination at adoption.

@@ -84,7 +84,7 @@ SendResult Router::Send(sctp_assoc_t id, const SendMeta& meta, absl::Span<const 
   const RouteOwner o = r->Owner();
   if (here != nullptr && o.shard == here->index() && o.state == RouteState::kLive && !r->leaving &&
       r->backlog.empty()) {
-    return here->SendLocalCopy(*r, meta, payload);  // the common owner's case: its engine copies once
+    return Pushback(*r, here->SendLocalCopy(*r, meta, payload));  // the owner's case: its engine copies once
   }
   SendBuffer b = ParcelOf(payload, *r);
   if (!b.valid()) return SendResult::kNoBuffers;
@@ -156,10 +156,17 @@ SendResult Router::Send(sctp_assoc_t id, const SendMeta& meta, SendBuffer&& buff
   return SendAcross(*r, id, meta, std::move(buffer));
 }
 
+// The owner's engine refused for backpressure: the application hears once
+// there is room, from whichever thread owns the association by then.
+SendResult Router::Pushback(Route& route, SendResult result) {
+  if (IsBackpressure(result)) route.want_writable_local = true;
+  return result;
+}
+
 // On the owner's thread (or the thread it moves to, before adoption).
 SendResult Router::SendHere(Shard& here, Route& route, RouteOwner owner, const SendMeta& meta, SendBuffer&& buffer) {
   if (owner.state == RouteState::kLive && !route.leaving && route.backlog.empty()) {
-    return here.SendLocal(route, meta, std::move(buffer));
+    return Pushback(route, here.SendLocal(route, meta, std::move(buffer)));
   }
   // Between owners, or behind a backlog: waits in order, bounded.
   if (route.backlog.size() >= options_.cross_thread_limit) {
@@ -242,7 +249,8 @@ SendResult Router::SendRetained(sctp_assoc_t id, const SendMeta& meta, Retained&
     const uint16_t streams = r->outbound_streams.load(std::memory_order_relaxed);
     if (o.shard == here->index() && o.state == RouteState::kLive && !r->leaving && r->backlog.empty() &&
         (streams == 0 || meta.stream < streams)) {
-      return here->SendLocalRetained(*r, meta, std::move(retained.message), part);  // from its receive buffer
+      // From its receive buffer.
+      return Pushback(*r, here->SendLocalRetained(*r, meta, std::move(retained.message), part));
     }
   }
   // Elsewhere: copied once, and the receive buffer goes back to its ring.
@@ -313,7 +321,10 @@ void Router::FlushBacklog(Shard& here, Route& route) {
     PendingSend& p = route.backlog.front();
     const SendResult r = p.buffer.valid() ? here.SendLocal(route, MetaOf(p), std::move(p.buffer))
                                           : here.SendLocalCopy(route, MetaOf(p), p.owned);
-    if (IsBackpressure(r)) return;  // the engine says when: OnEngineWritable
+    if (IsBackpressure(r)) {  // the engine says when: OnEngineWritable
+      route.want_writable_local = true;
+      return;
+    }
     if (p.cross_thread) Taken(route);
     if (r != SendResult::kOk) {
       dropped_.fetch_add(1, std::memory_order_relaxed);
@@ -344,9 +355,11 @@ void Router::Drop(Route& route, PendingSend& pending, sctp_assoc_t id, const cha
   handler_->OnSendDropped(id, absl::UnavailableError(absl::StrCat("send dropped: ", why)));
 }
 
+// The engine has room: what waited goes, then the application hears (if
+// the association is between owners, once it has landed: FinishMove).
 void Router::OnEngineWritable(Shard& here, Route& route) {
+  route.want_writable_local = true;
   FlushBacklog(here, route);
-  if (route.backlog.empty()) handler_->OnWritable(route.id.load(std::memory_order_relaxed));
 }
 
 void Router::OnDown(Shard& here, Route& route) {

@@ -164,6 +164,7 @@ class Router {
 
   void HandOver(Shard& from, Route& route, int to, DetachedSocket socket);
   Route* Lookup(sctp_assoc_t id, uint16_t stream, SendResult* refused) const;
+  SendResult Pushback(Route& route, SendResult result);
   SendResult SendHere(Shard& here, Route& route, RouteOwner owner, const SendMeta& meta, SendBuffer&& buffer);
   SendResult SendAcross(Route& route, sctp_assoc_t id, const SendMeta& meta, SendBuffer&& parcel);
   SendResult HandParcel(Route& route, sctp_assoc_t id, RouteOwner owner, const SendMeta& meta, SendBuffer& parcel);

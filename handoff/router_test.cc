@@ -190,144 +190,193 @@ class PeerReader {
   std::vector<Fd>& peers_;
 };
 
-TEST(RouterTest, ThousandsOfMovesUnderDelayedCompletionsLoseNothingInAnyDirection) {
-  auto parcels = ParcelPool::Create(4096, 1024);
-  ASSERT_TRUE(parcels.ok());
-  World world;
-  Router router({.max_associations = 64, .cross_thread_limit = 4096, .parcels = parcels->get()}, &world);
-  world.router = &router;
-  std::vector<std::unique_ptr<WorkerShard>> shards;
-  for (int i = 0; i < kShards; ++i) {
-    WorkerOptions o{.max_associations = 16, .buffer_count = 256, .retain_budget = 120, .send_buffer_count = 2048,
-                    .send_buffer_size = 1024, .send_queue_limit = 4096};
-    o.faults = FaultPlanOptions{.seed = 100u + i, .delay_probability = 0.2, .max_delay_reaps = 4};
-    auto s = WorkerShard::Create(i, o, &router, &world);
-    ASSERT_TRUE(s.ok()) << s.status();
-    router.AddShard(s->get());
-    shards.push_back(*std::move(s));
-  }
-  std::vector<Fd> peers;
-  std::vector<Route*> routes;
-  for (int a = 0; a < kAssocs; ++a) {
-    auto [mine, theirs] = SeqpacketPair();
-    Route* r = router.Add(a + 1, a % kShards, RouteState::kMoving, 0);
-    ASSERT_NE(r, nullptr);
-    ASSERT_TRUE(shards[a % kShards]->Adopt(std::move(mine), r).ok());
-    routes.push_back(r);
-    peers.push_back(std::move(theirs));
-  }
-  ASSERT_TRUE(world.Wait([&] { return world.adopted_ == kAssocs; }));
-
-  std::atomic<bool> stop_sending{false}, stop_reading{false};
-  PeerReader reader(peers);
-  std::thread reading([&] { reader.Run(stop_reading); });
-  std::vector<uint32_t> sent_by(kSenders * kAssocs, 0);
-  std::vector<std::thread> senders;
-  for (int t = 0; t < kSenders; ++t) {
-    senders.emplace_back([&, t] {
-      for (uint32_t seq = 0; !stop_sending.load(); ++seq) {
-        for (int a = 0; a < kAssocs && !stop_sending.load(); ++a) {
-          ASSERT_TRUE(reader.WaitWindow(t * kAssocs + a, seq, stop_sending));
-          if (stop_sending.load()) break;
-          const std::string m = Message('S', t, a, seq);
-          SendResult r;
-          // Built in a parcel half the time, copied into one otherwise.
-          while (true) {
-            if (seq % 2 == 0) {
-              SendBuffer b = router.Acquire(a + 1, m.size());
-              if (!b.valid()) {
-                r = SendResult::kNoBuffers;
-              } else {
-                b.Write(0, m);
-                r = router.Send(a + 1, SendMeta{}, std::move(b));
-                if (IsBackpressure(r)) router.Release(std::move(b));
-              }
-            } else {
-              r = router.Send(a + 1, SendMeta{}, m);
-            }
-            if (!IsBackpressure(r)) break;
-            const uint64_t before = world.writable();
-            world.Wait([&] { return world.writable_ > before || stop_sending.load(); });
-          }
-          ASSERT_EQ(r, SendResult::kOk) << SendResultName(r);
-          ++sent_by[t * kAssocs + a];
-        }
-      }
-    });
-  }
-  std::atomic<uint64_t> peer_sent{0};
-  std::thread peer_writer([&] {
-    for (uint32_t seq = 0; !stop_sending.load(); ++seq) {
-      for (int a = 0; a < kAssocs; ++a) {
-        ASSERT_TRUE(reader.WaitWindow(kSenders * kAssocs + a, seq, stop_sending));
-        if (stop_sending.load()) return;
-        const std::string m = Message('P', 0, a, seq);
-        pollfd p{peers[a].get(), POLLOUT, 0};
-        ASSERT_EQ(poll(&p, 1, 60000), 1);
-        ASSERT_EQ(send(peers[a].get(), m.data(), m.size(), MSG_NOSIGNAL), static_cast<ssize_t>(m.size()));
-        peer_sent.fetch_add(1);
-      }
+// Three worker shards with seeded fault plans, kAssocs socketpair
+// associations spread over them, the traffic above, and moves on demand.
+class MoveProtocol {
+ public:
+  MoveProtocol() : reader_(peers_) {}
+  ~MoveProtocol() {
+    stop_sending_ = true;
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
     }
-  });
+    stop_reading_ = true;
+    if (reading_.joinable()) reading_.join();
+  }
+
+  void Start() {
+    auto parcels = ParcelPool::Create(4096, 1024);
+    ASSERT_TRUE(parcels.ok());
+    parcels_ = *std::move(parcels);
+    router_ = std::make_unique<Router>(
+        RouterOptions{.max_associations = 64, .cross_thread_limit = 4096, .parcels = parcels_.get()}, &world_);
+    world_.router = router_.get();
+    for (int i = 0; i < kShards; ++i) {
+      WorkerOptions o{.max_associations = 16, .buffer_count = 256, .retain_budget = 120, .send_buffer_count = 2048,
+                      .send_buffer_size = 1024, .send_queue_limit = 4096};
+      o.faults = FaultPlanOptions{.seed = 100u + i, .delay_probability = 0.2, .max_delay_reaps = 4};
+      auto s = WorkerShard::Create(i, o, router_.get(), &world_);
+      ASSERT_TRUE(s.ok()) << s.status();
+      router_->AddShard(s->get());
+      shards_.push_back(*std::move(s));
+    }
+    for (int a = 0; a < kAssocs; ++a) {
+      auto [mine, theirs] = SeqpacketPair();
+      Route* r = router_->Add(a + 1, a % kShards, RouteState::kMoving, 0);
+      ASSERT_NE(r, nullptr);
+      ASSERT_TRUE(shards_[a % kShards]->Adopt(std::move(mine), r).ok());
+      routes_.push_back(r);
+      peers_.push_back(std::move(theirs));
+    }
+    ASSERT_TRUE(world_.Wait([&] { return world_.adopted_ == kAssocs; }));
+  }
+
+  void StartTraffic() {
+    reading_ = std::thread([this] { reader_.Run(stop_reading_); });
+    sent_by_.assign(kSenders * kAssocs, 0);
+    for (int t = 0; t < kSenders; ++t) threads_.emplace_back([this, t] { SendFrom(t); });
+    threads_.emplace_back([this] { PeerWrites(); });
+  }
 
   // Moves, one at a time, each from wherever the association is to another
-  // worker, posted to the owner's thread.
-  std::mt19937 rng(2024);
-  constexpr int kMoves = 2000;
-  int moves = 0, failed = 0;
-  while (moves < kMoves) {
-    Route* r = routes[rng() % kAssocs];
-    const RouteOwner o = r->Owner();
-    if (o.state != RouteState::kLive) continue;
-    const int to = (o.shard + 1 + rng() % (kShards - 1)) % kShards;
+  // worker, posted to the owner's thread. Returns the moves made.
+  int Move(int count, std::mt19937& rng) {
+    int moves = 0;
+    while (moves < count) {
+      Route* r = routes_[rng() % kAssocs];
+      const RouteOwner o = r->Owner();
+      if (o.state != RouteState::kLive) continue;
+      const int to = (o.shard + 1 + rng() % (kShards - 1)) % kShards;
+      if (MoveOnce(*r, *shards_[o.shard], to)) ++moves;
+    }
+    return moves;
+  }
+
+  // Stops the traffic, waits for everything sent to arrive, and checks it.
+  void StopAndCheck() {
+    stop_sending_ = true;
+    {
+      std::lock_guard<std::mutex> l(reader_.mu);
+      reader_.cv.notify_all();
+    }
+    world_.Poke();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    uint64_t sent_total = 0;
+    for (uint32_t n : sent_by_) sent_total += n;
+    const uint64_t peer_total = peer_sent_.load();
+    // The senders' messages and the echoes at the peers, the peer's messages
+    // at the owners.
+    ASSERT_TRUE(world_.Wait([&] { return world_.owner_got_ == peer_total; }))
+        << world_.owner_got_ << " of " << peer_total;
+    EXPECT_TRUE(reader_.WaitReceived(sent_total + peer_total));
+    stop_reading_ = true;
+    reading_.join();
+    std::lock_guard<std::mutex> l(world_.mu_);
+    EXPECT_EQ(reader_.received, sent_total + peer_total);
+    EXPECT_EQ(reader_.violations, 0u);
+    EXPECT_EQ(world_.violations_, 0u);
+    for (const std::string& e : world_.errors_) ADD_FAILURE() << e;
+    std::printf("%llu moves, %llu cross-thread sends, %llu peer messages echoed\n",
+                (unsigned long long)router_->Stats().moves, (unsigned long long)router_->Stats().cross_thread_sends,
+                (unsigned long long)peer_total);
+  }
+
+  Router& router() { return *router_; }
+
+ private:
+  bool MoveOnce(Route& r, Shard& from, int to) {
     uint64_t adopted_before;
     {
-      std::lock_guard<std::mutex> l(world.mu_);
-      adopted_before = world.adopted_;
+      std::lock_guard<std::mutex> l(world_.mu_);
+      adopted_before = world_.adopted_;
     }
-    std::atomic<bool> move_failed{false};
-    Shard& from = *shards[o.shard];
-    ASSERT_TRUE(from.Post([&, r, to] {
-      if (r->Owner().shard != from.index() || r->Owner().state != RouteState::kLive) {
-        move_failed = true;
-        world.Poke();
+    std::atomic<bool> failed{false};
+    EXPECT_TRUE(from.Post([&, to] {
+      if (r.Owner().shard != from.index() || r.Owner().state != RouteState::kLive) {
+        failed = true;
+        world_.Poke();
         return;
       }
-      router.Move(from, *r, to, [&](const absl::Status& s) {
+      router_->Move(from, r, to, [&](const absl::Status& s) {
         if (s.ok()) return;
-        move_failed = true;
-        world.Poke();
+        failed = true;
+        world_.Poke();
       });
     }).ok());
-    ASSERT_TRUE(world.Wait([&] { return world.adopted_ > adopted_before || move_failed.load(); }));
-    (move_failed ? failed : moves) += 1;
+    EXPECT_TRUE(world_.Wait([&] { return world_.adopted_ > adopted_before || failed.load(); }));
+    return !failed.load();
   }
-  stop_sending = true;
-  {
-    std::lock_guard<std::mutex> l(reader.mu);
-    reader.cv.notify_all();
+
+  // One application thread: every association in turn, sequence-numbered,
+  // built in a parcel half the time and copied into one otherwise, waiting
+  // for OnWritable on backpressure and for the reader within its window.
+  void SendFrom(int t) {
+    for (uint32_t seq = 0; !stop_sending_.load(); ++seq) {
+      for (int a = 0; a < kAssocs && !stop_sending_.load(); ++a) {
+        ASSERT_TRUE(reader_.WaitWindow(t * kAssocs + a, seq, stop_sending_));
+        if (stop_sending_.load()) break;
+        const std::string m = Message('S', t, a, seq);
+        SendResult r;
+        while (IsBackpressure(r = SendOne(a + 1, m, seq % 2 == 0))) {
+          const uint64_t before = world_.writable();
+          world_.Wait([&] { return world_.writable_ > before || stop_sending_.load(); });
+        }
+        ASSERT_EQ(r, SendResult::kOk) << SendResultName(r);
+        ++sent_by_[t * kAssocs + a];
+      }
+    }
   }
-  world.Poke();
-  for (auto& t : senders) t.join();
-  peer_writer.join();
-  uint64_t sent_total = 0;
-  for (uint32_t n : sent_by) sent_total += n;
-  const uint64_t peer_total = peer_sent.load();
-  // Everything sent arrives: the senders' messages and the echoes at the
-  // peers, the peer's messages at the owners.
-  ASSERT_TRUE(world.Wait([&] { return world.owner_got_ == peer_total; })) << world.owner_got_ << " of " << peer_total;
-  EXPECT_TRUE(reader.WaitReceived(sent_total + peer_total));
-  stop_reading = true;
-  reading.join();
-  std::lock_guard<std::mutex> l(world.mu_);
-  EXPECT_EQ(reader.received, sent_total + peer_total);
-  EXPECT_EQ(reader.violations, 0u);
-  EXPECT_EQ(world.violations_, 0u);
-  for (const std::string& e : world.errors_) ADD_FAILURE() << e;
-  EXPECT_EQ(router.Stats().moves, static_cast<uint64_t>(kMoves));
-  EXPECT_GT(router.Stats().cross_thread_sends, 1000u);
-  std::printf("%d moves (%d skipped), %llu cross-thread sends, %llu peer messages echoed\n", moves, failed,
-              (unsigned long long)router.Stats().cross_thread_sends, (unsigned long long)peer_total);
+
+  SendResult SendOne(sctp_assoc_t id, const std::string& m, bool in_place) {
+    if (!in_place) return router_->Send(id, SendMeta{}, m);
+    SendBuffer b = router_->Acquire(id, m.size());
+    if (!b.valid()) return SendResult::kNoBuffers;
+    b.Write(0, m);
+    const SendResult r = router_->Send(id, SendMeta{}, std::move(b));
+    if (IsBackpressure(r)) router_->Release(std::move(b));
+    return r;
+  }
+
+  // The peer: sequence-numbered messages to every association, within its
+  // window of echoes.
+  void PeerWrites() {
+    for (uint32_t seq = 0; !stop_sending_.load(); ++seq) {
+      for (int a = 0; a < kAssocs; ++a) {
+        ASSERT_TRUE(reader_.WaitWindow(kSenders * kAssocs + a, seq, stop_sending_));
+        if (stop_sending_.load()) return;
+        const std::string m = Message('P', 0, a, seq);
+        pollfd p{peers_[a].get(), POLLOUT, 0};
+        ASSERT_EQ(poll(&p, 1, 60000), 1);
+        ASSERT_EQ(send(peers_[a].get(), m.data(), m.size(), MSG_NOSIGNAL), static_cast<ssize_t>(m.size()));
+        peer_sent_.fetch_add(1);
+      }
+    }
+  }
+
+  World world_;
+  std::unique_ptr<ParcelPool> parcels_;
+  std::unique_ptr<Router> router_;
+  std::vector<std::unique_ptr<WorkerShard>> shards_;
+  std::vector<Fd> peers_;
+  std::vector<Route*> routes_;
+  PeerReader reader_;
+  std::atomic<bool> stop_sending_{false}, stop_reading_{false};
+  std::vector<uint32_t> sent_by_;
+  std::atomic<uint64_t> peer_sent_{0};
+  std::thread reading_;
+  std::vector<std::thread> threads_;
+};
+
+TEST(RouterTest, ThousandsOfMovesUnderDelayedCompletionsLoseNothingInAnyDirection) {
+  MoveProtocol world;
+  ASSERT_NO_FATAL_FAILURE(world.Start());
+  world.StartTraffic();
+  std::mt19937 rng(2024);
+  EXPECT_EQ(world.Move(2000, rng), 2000);
+  ASSERT_NO_FATAL_FAILURE(world.StopAndCheck());
+  EXPECT_EQ(world.router().Stats().moves, 2000u);
+  EXPECT_GT(world.router().Stats().cross_thread_sends, 1000u);
 }
 
 }  // namespace

@@ -185,6 +185,40 @@ bool ReadEchoes(int fd, uint32_t count, size_t size, std::string* why) {
   return seen.size() == count ? true : (*why = "missing", false);
 }
 
+// A hot client: a sender that never pauses (until its association has moved
+// and it sent at least `at_least`; bounded) and a reader of the echoes that
+// checks them per stream.
+struct HotClient {
+  Fd fd;
+  sctp_assoc_t id = 0;
+  std::atomic<uint32_t> sent{0};
+  std::atomic<bool> done{false};
+  std::string failure;
+
+  void Send(Recorder& rec, uint32_t at_least, size_t size) {
+    for (uint32_t seq = 0; seq < 50 * at_least; ++seq) {
+      if (seq >= at_least && seq % 50 == 0) {
+        std::lock_guard<std::mutex> l(rec.mu_);
+        if (rec.moved_.count(id)) break;
+      }
+      if (!testing::SendOn(fd.get(), Pattern(seq, size), seq % kStreams, seq)) break;
+      sent.store(seq + 1);
+    }
+    done.store(true);
+  }
+  void ReadEchoes(size_t size) {
+    std::map<uint16_t, int64_t> last;
+    for (uint32_t n = 0; !(done.load() && n == sent.load()); ++n) {
+      testing::Received r = testing::Recv(fd.get());
+      const uint32_t seq = SeqOf(r.data);
+      if (r.data != Pattern(seq, size)) return void(failure = "corrupt, short or missing echo");
+      auto& l = last.try_emplace(r.info.rcv_sid, -1).first->second;
+      if (int64_t{seq} <= l) return void(failure = "duplicate or reorder on stream " + std::to_string(r.info.rcv_sid));
+      l = seq;
+    }
+  }
+};
+
 TEST(DataPlaneTest, HotAreMovedSporadicStayAndNothingIsLostOrReorderedEitherWay) {
   Recorder rec;
   std::unique_ptr<DataPlane> dp = rec.Start(SmallOptions());
@@ -193,42 +227,17 @@ TEST(DataPlaneTest, HotAreMovedSporadicStayAndNothingIsLostOrReorderedEitherWay)
   constexpr int kHot = 4, kCold = 8;
   constexpr uint32_t kHotMessages = 1500, kColdMessages = 3;
   constexpr size_t kSize = 200;
-  std::vector<Fd> hot, cold;
-  for (int i = 0; i < kHot; ++i) hot.push_back(testing::Connect(server, kStreams));
+  std::vector<HotClient> hot(kHot);
+  std::vector<Fd> cold;
+  for (HotClient& h : hot) h.fd = testing::Connect(server, kStreams);
   for (int i = 0; i < kCold; ++i) cold.push_back(testing::Connect(server, kStreams));
-  std::vector<sctp_assoc_t> hot_ids, cold_ids;
-  for (auto& c : hot) hot_ids.push_back(rec.IdForPort(LocalPort(c.get())));
+  for (HotClient& h : hot) h.id = rec.IdForPort(LocalPort(h.fd.get()));
+  std::vector<sctp_assoc_t> cold_ids;
   for (auto& c : cold) cold_ids.push_back(rec.IdForPort(LocalPort(c.get())));
-
-  // Hot: a sender that never pauses (until its association has moved and it
-  // sent at least kHotMessages; bounded) and a reader of the echoes.
   std::vector<std::thread> threads;
-  std::vector<std::string> failures(kHot);
-  std::vector<std::atomic<uint32_t>> sent(kHot);
-  std::vector<std::atomic<bool>> done(kHot);
-  for (int i = 0; i < kHot; ++i) {
-    threads.emplace_back([&, i] {
-      for (uint32_t seq = 0; seq < 50 * kHotMessages; ++seq) {
-        if (seq >= kHotMessages && seq % 50 == 0) {
-          std::lock_guard<std::mutex> l(rec.mu_);
-          if (rec.moved_.count(hot_ids[i])) break;
-        }
-        if (!testing::SendOn(hot[i].get(), Pattern(seq, kSize), seq % kStreams, seq)) break;
-        sent[i].store(seq + 1);
-      }
-      done[i].store(true);
-    });
-    threads.emplace_back([&, i] {
-      std::map<uint16_t, int64_t> last;
-      for (uint32_t n = 0; !(done[i].load() && n == sent[i].load()); ++n) {
-        testing::Received r = testing::Recv(hot[i].get());
-        const uint32_t seq = SeqOf(r.data);
-        if (r.data != Pattern(seq, kSize)) return void(failures[i] = "corrupt, short or missing echo");
-        auto& l = last.try_emplace(r.info.rcv_sid, -1).first->second;
-        if (int64_t{seq} <= l) return void(failures[i] = "duplicate or reorder on stream " + std::to_string(r.info.rcv_sid));
-        l = seq;
-      }
-    });
+  for (HotClient& h : hot) {
+    threads.emplace_back([&] { h.Send(rec, kHotMessages, kSize); });
+    threads.emplace_back([&] { h.ReadEchoes(kSize); });
   }
   // Sporadic: a message now and then (paced: this is load, not a wait).
   for (uint32_t seq = 0; seq < kColdMessages; ++seq) {
@@ -241,23 +250,21 @@ TEST(DataPlaneTest, HotAreMovedSporadicStayAndNothingIsLostOrReorderedEitherWay)
     EXPECT_TRUE(ReadEchoes(c.get(), kColdMessages, kSize, &why)) << why;
   }
   for (auto& t : threads) t.join();
-  for (int i = 0; i < kHot; ++i) EXPECT_EQ(failures[i], "") << "hot client " << i;
-
   std::lock_guard<std::mutex> l(rec.mu_);
   EXPECT_EQ(rec.violations_, 0u);
   EXPECT_EQ(rec.echo_failures_, 0u) << rec.last_echo_failure_;
-  for (int i = 0; i < kHot; ++i) {
-    const sctp_assoc_t id = hot_ids[i];
-    EXPECT_EQ(rec.messages_[id], sent[i].load()) << id;
-    EXPECT_TRUE(rec.moved_.count(id)) << "hot association " << id << " was not moved";
-    EXPECT_EQ(dp->Association(id)->location, Location::kWorker);
+  for (const HotClient& h : hot) {
+    EXPECT_EQ(h.failure, "") << "hot association " << h.id;
+    EXPECT_EQ(rec.messages_[h.id], h.sent.load()) << h.id;
+    EXPECT_TRUE(rec.moved_.count(h.id)) << "hot association " << h.id << " was not moved";
+    EXPECT_EQ(dp->Association(h.id)->location, Location::kWorker);
   }
   for (sctp_assoc_t id : cold_ids) {
     EXPECT_EQ(rec.messages_[id], kColdMessages) << id;
     EXPECT_FALSE(rec.moved_.count(id)) << "sporadic association " << id << " was moved";
     EXPECT_EQ(dp->Association(id)->location, Location::kControl);
   }
-  DataPlaneStats s = dp->Snapshot();
+  const DataPlaneStats s = dp->Snapshot();
   EXPECT_EQ(s.peeled, uint64_t{kHot});
   EXPECT_EQ(s.on_workers, size_t{kHot});
   EXPECT_EQ(s.on_control, size_t{kCold});
