@@ -10,7 +10,7 @@ absl::Status ControlShard::Start(Fd socket, OneToManyOptions options) {
   auto server = OneToManyServer::Create(std::move(socket), options, this);
   if (!server.ok()) return server.status();
   server_ = *std::move(server);
-  return absl::OkStatus();
+  return server_->Start();  // after server_ is set: its thread's callbacks use it
 }
 
 ControlShard::~ControlShard() {

@@ -56,20 +56,28 @@ absl::StatusOr<std::unique_ptr<OneToManyServer>> OneToManyServer::Create(Fd sock
       options.retain_budget >= options.buffer_count / 2 || options.send_batch == 0 || options.send_queue_limit == 0) {
     return absl::InvalidArgumentError("one-to-many server: bad buffer, retain or send options");
   }
-  std::unique_ptr<OneToManyServer> s(new OneToManyServer(std::move(socket), options, handler));
-  auto loop = EventLoop::Create(LoopOptionsOf(options), s.get());
-  if (!loop.ok()) return loop.status();
-  s->loop_ = *std::move(loop);
-  return s;
+  return std::unique_ptr<OneToManyServer>(new OneToManyServer(std::move(socket), options, handler));
+}
+
+absl::Status OneToManyServer::Start() {
+  if (owned_loop_) return absl::FailedPreconditionError("one-to-many server: already started");
+  auto loop = EventLoop::Create(LoopOptionsOf(options_), this);
+  if (!loop.ok()) {
+    loop_ = nullptr;  // Init may have run; the loop is gone
+    return loop.status();
+  }
+  owned_loop_ = *std::move(loop);
+  return absl::OkStatus();
 }
 
 OneToManyServer::~OneToManyServer() { Stop(); }
 
 void OneToManyServer::Stop() {
-  if (loop_) loop_->Stop();
+  if (owned_loop_) owned_loop_->Stop();
 }
 
 absl::Status OneToManyServer::Init(EventLoop& loop) {
+  loop_ = &loop;
   ring_ = &loop.ring();
   if (int ret = ring_->UpdateFixedFile(kSlot, fd_.get()); ret < 0) {
     return absl::ErrnoToStatus(-ret, "io_uring_register_files_update");

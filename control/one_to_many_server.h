@@ -79,10 +79,12 @@ class OneToManyHandler {
 
 class OneToManyServer final : private EventLoop::Client {
  public:
-  // Serves `socket` (a bound, listening one-to-many SCTP socket) on a new
-  // thread.
+  // A server of `socket` (a bound, listening one-to-many SCTP socket).
   static absl::StatusOr<std::unique_ptr<OneToManyServer>> Create(Fd socket, const OneToManyOptions& options,
                                                                  OneToManyHandler* handler);
+  // Starts serving on a new thread (the handler hears from it from now on,
+  // so whoever holds the server has it before the first callback).
+  absl::Status Start();
   ~OneToManyServer() override;
   OneToManyServer(const OneToManyServer&) = delete;
   OneToManyServer& operator=(const OneToManyServer&) = delete;
@@ -168,7 +170,10 @@ class OneToManyServer final : private EventLoop::Client {
   const OneToManyOptions options_;
   OneToManyHandler* const handler_;
   Fd fd_;
-  std::unique_ptr<EventLoop> loop_;
+  // Set on the control thread (Init) before anything can reach another
+  // thread, so every thread that learns of an association sees it.
+  EventLoop* loop_ = nullptr;
+  std::unique_ptr<EventLoop> owned_loop_;  // the same; for Start and the destructor
   Ring* ring_ = nullptr;
   std::unique_ptr<BufferRing> buffers_;
   std::unique_ptr<SendPool> send_pool_;

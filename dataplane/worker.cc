@@ -106,17 +106,18 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerOptions& opti
   std::unique_ptr<Worker> w(new Worker(options, handler));
   auto loop = EventLoop::Create(LoopOptionsOf(options), w.get());
   if (!loop.ok()) return loop.status();
-  w->loop_ = std::move(*loop);
+  w->owned_loop_ = std::move(*loop);
   return w;
 }
 
 Worker::~Worker() { Stop(); }
 
 void Worker::Stop() {
-  if (loop_) loop_->Stop();
+  if (owned_loop_) owned_loop_->Stop();
 }
 
 absl::Status Worker::Init(EventLoop& loop) {
+  loop_ = &loop;
   ring_ = &loop.ring();
   auto buffers = BufferRing::Create(*ring_, 0, options_.buffer_count, options_.buffer_size);
   if (!buffers.ok()) return buffers.status();

@@ -311,8 +311,11 @@ class Worker final : private EventLoop::Client {
 
   const WorkerOptions options_;
   WorkerHandler* const handler_;
-  std::unique_ptr<EventLoop> loop_;
-  Ring* ring_ = nullptr;  // loop_'s, on the worker thread
+  // Set on the worker thread (Init) before Create returns or any handoff can
+  // reach the worker, so every thread that can name the worker sees it.
+  EventLoop* loop_ = nullptr;
+  std::unique_ptr<EventLoop> owned_loop_;  // the same; for Create and the destructor
+  Ring* ring_ = nullptr;             // its ring, on the worker thread
   bool bundle_refusal_logged_ = false;
   bool held_flush_failed_logged_ = false;
   unsigned recv_batch_ = 0, last_recv_batch_ = 0;  // receive CQEs per batch, for MayNap
