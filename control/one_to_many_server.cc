@@ -78,6 +78,7 @@ void OneToManyServer::Stop() {
 
 absl::Status OneToManyServer::Init(EventLoop& loop) {
   loop_ = &loop;
+  open_gauge_.Set(1);
   ring_ = &loop.ring();
   if (int ret = ring_->UpdateFixedFile(kSlot, fd_.get()); ret < 0) {
     return absl::ErrnoToStatus(-ret, "io_uring_register_files_update");
@@ -129,6 +130,7 @@ bool OneToManyServer::StopStep(bool late) {
     ring_->UpdateFixedFile(kSlot, -1);
     other_syscalls_.Add(2);  // the update and close()
     fd_.reset();
+    open_gauge_.Set(0);
     handler_->OnClosed(*this);
   }
   return !fd_;
@@ -165,7 +167,7 @@ WorkerStats OneToManyServer::Snapshot() const {
   s.recv_rearms = recv_rearms_.Get();
   s.recv_errors = recv_errors_.Get();
   s.oversize_messages = oversize_.Get();
-  s.associations_active = fd_ ? 1 : 0;  // the socket
+  s.associations_active = open_gauge_.Get();  // the socket
   s.retained_buffers = retained_gauge_.Get();
   s.send_buffers_in_use = send_in_use_.Get();
   s.other_syscalls = other_syscalls_.Get() + l.eventfd_wakes;
