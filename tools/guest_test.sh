@@ -9,5 +9,5 @@ binary="$1"; shift
 # Leave Bazel's own timeout the last word, with room for the guest to report.
 budget=$(( ${TEST_TIMEOUT:-900} > 60 ? ${TEST_TIMEOUT:-900} - 20 : ${TEST_TIMEOUT:-900} ))
 [[ -n "${SCTPVM_KERNEL:-}" ]] && echo "guest_test: guest kernel ${SCTPVM_KERNEL}" >&2
-# Line-buffered output: a test the timeout kills still shows how far it got.
-exec tools/sctpvm --timeout "$budget" ${SCTPVM_FLAGS:-} -- stdbuf -oL -eL "$binary" "$@"
+# No stdbuf: its LD_PRELOAD breaks ASan binaries, and gtest flushes per test.
+exec tools/sctpvm --timeout "$budget" ${SCTPVM_FLAGS:-} -- "$binary" "$@"
