@@ -33,13 +33,13 @@ class ControlEvents {
   virtual void OnClosed() = 0;
 };
 
-class ControlShard final : public Shard, private OneToManyHandler {
+class ControlShard final : public EngineShard<OneToManyServer>, private OneToManyHandler {
  public:
   // Shard `index` of `router`; it serves nothing until Start, so that it can
   // be added to the router before its first association comes.
   // `peeloff` (a test seam) branches associations off for Detach.
   ControlShard(int index, Router* router, ShardEvents* events, ControlEvents* control, const PeeloffOps& peeloff)
-      : index_(index), router_(router), events_(events), control_(control), peeloff_(peeloff) {}
+      : EngineShard(index), router_(router), events_(events), control_(control), peeloff_(peeloff) {}
   ~ControlShard() override;
   // Serves `socket` on a new control thread. `options.parcels` is set to the
   // router's.
@@ -48,23 +48,16 @@ class ControlShard final : public Shard, private OneToManyHandler {
   OneToManyServer& server() { return *server_; }
 
   // Shard.
-  int index() const override { return index_; }
-  Inbox::Push Mail(uint64_t item) override { return server_->Mail(item); }
   absl::Status Post(absl::AnyInvocable<void()> fn) override { return server_->Post(std::move(fn)); }
   absl::Status Adopt(Fd fd, Route* route) override;
-  SendBuffer AcquireLocal(size_t size) override { return server_->AcquireSendBuffer(size); }
-  void ReleaseLocal(SendBuffer buffer) override { server_->ReleaseSendBuffer(std::move(buffer)); }
-  absl::StatusOr<RetainedMessage> RetainLocal(const MessageView& m) override { return server_->Retain(m); }
   SendResult SendLocal(Route& route, const SendMeta& meta, SendBuffer&& buffer) override;
   SendResult SendLocalCopy(Route& route, const SendMeta& meta, absl::Span<const char> payload) override;
   SendResult SendLocalRetained(Route& route, const SendMeta& meta, RetainedMessage&& message,
                                absl::Span<const char> part) override;
-  void ReleaseRetained(RetainedMessage message) override { server_->Release(std::move(message)); }
   void Detach(Route& route, absl::AnyInvocable<void(absl::StatusOr<DetachedSocket>)> done) override;
-  void RequestTick() override { server_->RequestTick(); }
-  void DrainMail() override { server_->DrainMail(); }
 
  private:
+  OneToManyServer& engine() override { return *server_; }
   // OneToManyHandler.
   void OnStart(OneToManyServer& s) override { Router::BindThread(this); }
   void OnMessage(OneToManyServer& s, const MessageView& m) override;
@@ -77,7 +70,6 @@ class ControlShard final : public Shard, private OneToManyHandler {
 
   Route* LiveRoute(sctp_assoc_t id);
 
-  const int index_;
   Router* const router_;
   ShardEvents* const events_;
   ControlEvents* const control_;

@@ -154,15 +154,7 @@ void OneToManyServer::OnExit() { buffers_->Unregister(); }
 
 WorkerStats OneToManyServer::Snapshot() const {
   WorkerStats s;
-  const LoopStats l = loop_->Stats();
   s.totals = totals_.Snapshot();
-  s.enter_calls = l.enter_calls;
-  s.cqes = l.cqes;
-  s.inbox_commands = l.commands;
-  s.mail = l.mail;
-  s.eventfd_wakes = l.eventfd_wakes;
-  s.msg_ring_wakes = l.msg_ring_wakes;
-  s.inbox_locks = l.inbox_locks;
   s.enobufs = enobufs_.Get();
   s.recv_rearms = recv_rearms_.Get();
   s.recv_errors = recv_errors_.Get();
@@ -170,7 +162,8 @@ WorkerStats OneToManyServer::Snapshot() const {
   s.associations_active = open_gauge_.Get();  // the socket
   s.retained_buffers = retained_gauge_.Get();
   s.send_buffers_in_use = send_in_use_.Get();
-  s.other_syscalls = other_syscalls_.Get() + l.eventfd_wakes;
+  s.other_syscalls = other_syscalls_.Get();
+  loop_->Stats().AddTo(&s);
   s.chains_in_flight = chains_gauge_.Get();
   return s;
 }
@@ -296,18 +289,7 @@ void OneToManyServer::OversizeAbort(sctp_assoc_t who, size_t size, bool eor) {
 
 void OneToManyServer::Deliver(const RecvParts& parts, int32_t bid, absl::Span<const char> payload,
                               std::unique_ptr<char[]>* reassembly) {
-  MessageView m;
-  if (parts.has_rcvinfo) {
-    m.assoc_id = parts.rcvinfo.rcv_assoc_id;
-    m.stream = parts.rcvinfo.rcv_sid;
-    m.ssn = parts.rcvinfo.rcv_ssn;
-    m.ppid = ntohl(parts.rcvinfo.rcv_ppid);
-    m.context = parts.rcvinfo.rcv_context;
-    m.rcv_flags = parts.rcvinfo.rcv_flags;
-  }
-  m.copied = reassembly != nullptr;
-  m.payload = payload;
-  m.buffer_id = bid;
+  MessageView m = ViewOf(parts, bid, payload, reassembly != nullptr);
   totals_.messages_in.Add(1);
   totals_.bytes_in.Add(payload.size());
   retention_->Begin(&m, reassembly);

@@ -68,6 +68,20 @@ struct LoopStats {
   uint64_t eventfd_wakes = 0;   // wake-ups read from the eventfd (one read syscall each)
   uint64_t msg_ring_wakes = 0;  // wake-ups that came as a MSG_RING CQE
   uint64_t inbox_locks = 0;     // the command lane's mutex acquisitions
+
+  // Copies these into the stats of the loop's client (a Worker or the
+  // one-to-many server); an eventfd wake-up costs a read syscall.
+  void AddTo(WorkerStats* s) const {
+    s->enter_calls = enter_calls;
+    s->cqes = cqes;
+    s->naps = naps;
+    s->inbox_commands = commands;
+    s->mail = mail;
+    s->eventfd_wakes = eventfd_wakes;
+    s->msg_ring_wakes = msg_ring_wakes;
+    s->inbox_locks = inbox_locks;
+    s->other_syscalls += eventfd_wakes;
+  }
 };
 
 class EventLoop {

@@ -71,6 +71,22 @@ absl::StatusOr<RecvParts> ParseRecvmsgOut(const char* buf, int res, const msghdr
   return parts;
 }
 
+MessageView ViewOf(const RecvParts& parts, int32_t bid, absl::Span<const char> payload, bool copied) {
+  MessageView m;
+  if (parts.has_rcvinfo) {
+    m.assoc_id = parts.rcvinfo.rcv_assoc_id;
+    m.stream = parts.rcvinfo.rcv_sid;
+    m.ssn = parts.rcvinfo.rcv_ssn;
+    m.ppid = ntohl(parts.rcvinfo.rcv_ppid);
+    m.context = parts.rcvinfo.rcv_context;
+    m.rcv_flags = parts.rcvinfo.rcv_flags;
+  }
+  m.copied = copied;
+  m.payload = payload;
+  m.buffer_id = bid;
+  return m;
+}
+
 namespace {
 
 template <typename T>

@@ -219,16 +219,7 @@ absl::Status Worker::Post(absl::AnyInvocable<void(Worker&)> fn) {
 
 WorkerStats Worker::Snapshot() const {
   WorkerStats s;
-  const LoopStats l = loop_->Stats();
   s.totals = totals_.Snapshot();
-  s.enter_calls = l.enter_calls;
-  s.cqes = l.cqes;
-  s.naps = l.naps;
-  s.inbox_commands = l.commands;
-  s.mail = l.mail;
-  s.eventfd_wakes = l.eventfd_wakes;
-  s.msg_ring_wakes = l.msg_ring_wakes;
-  s.inbox_locks = l.inbox_locks;
   s.enobufs = enobufs_.Get();
   s.recv_rearms = recv_rearms_.Get();
   s.recv_errors = recv_errors_.Get();
@@ -239,8 +230,8 @@ WorkerStats Worker::Snapshot() const {
   s.associations_active = active_.Get();
   s.retained_buffers = retained_gauge_.Get();
   s.send_buffers_in_use = send_in_use_.Get();
-  // Each eventfd wake-up costs a read.
-  s.other_syscalls = other_syscalls_.Get() + l.eventfd_wakes;
+  s.other_syscalls = other_syscalls_.Get();
+  loop_->Stats().AddTo(&s);
   s.zc_sends = zc_sends_.Get();
   s.held_flushes = held_flushes_.Get();
   s.recv_pauses = recv_pauses_.Get();

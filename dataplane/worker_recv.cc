@@ -254,20 +254,10 @@ void Worker::OversizeAbort(Assoc& a, size_t size, bool eor) {
 
 void Worker::DeliverMessage(Assoc& a, const RecvParts& parts, int32_t bid, absl::Span<const char> payload,
                             std::unique_ptr<char[]>* reassembly) {
-  MessageView m;
+  MessageView m = ViewOf(parts, bid, payload, reassembly != nullptr);
   m.assoc = HandleOf(a);
   m.cookie = a.cookie;
   m.assoc_id = a.assoc_id;
-  if (parts.has_rcvinfo) {
-    m.stream = parts.rcvinfo.rcv_sid;
-    m.ssn = parts.rcvinfo.rcv_ssn;
-    m.ppid = ntohl(parts.rcvinfo.rcv_ppid);
-    m.context = parts.rcvinfo.rcv_context;
-    m.rcv_flags = parts.rcvinfo.rcv_flags;
-  }
-  m.copied = reassembly != nullptr;
-  m.payload = payload;
-  m.buffer_id = bid;
   a.stats.messages_in.Add(1);
   a.stats.bytes_in.Add(payload.size());
   totals_.messages_in.Add(1);

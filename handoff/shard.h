@@ -6,6 +6,7 @@
 #define SCTPDP_HANDOFF_SHARD_H_
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -73,6 +74,27 @@ class Shard {
   // Takes the mail already in this shard's inbox now (Router::OnMail runs
   // for it), without waiting for its wake-up.
   virtual void DrainMail() = 0;
+};
+
+// The half of a Shard every adapter writes the same way: calls forwarded to
+// its engine (a Worker, the OneToManyServer), which has the same names for
+// them. `engine()` is the adapter's; the rest is its own.
+template <typename Engine>
+class EngineShard : public Shard {
+ public:
+  explicit EngineShard(int index) : index_(index) {}
+  int index() const override { return index_; }
+  Inbox::Push Mail(uint64_t item) override { return engine().Mail(item); }
+  SendBuffer AcquireLocal(size_t size) override { return engine().AcquireSendBuffer(size); }
+  void ReleaseLocal(SendBuffer buffer) override { engine().ReleaseSendBuffer(std::move(buffer)); }
+  absl::StatusOr<RetainedMessage> RetainLocal(const MessageView& m) override { return engine().Retain(m); }
+  void ReleaseRetained(RetainedMessage message) override { engine().Release(std::move(message)); }
+  void RequestTick() override { engine().RequestTick(); }
+  void DrainMail() override { engine().DrainMail(); }
+
+ protected:
+  virtual Engine& engine() = 0;
+  const int index_;
 };
 
 // What a shard reports about the associations it serves, on its thread (the

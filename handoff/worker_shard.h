@@ -14,7 +14,7 @@
 
 namespace sctpdp {
 
-class WorkerShard final : public Shard, private WorkerHandler {
+class WorkerShard final : public EngineShard<Worker>, private WorkerHandler {
  public:
   // Starts a worker as shard `index` of `router`. `options.parcels` is set
   // to the router's.
@@ -27,25 +27,18 @@ class WorkerShard final : public Shard, private WorkerHandler {
   Route* RouteOf(AssocHandle handle);
 
   // Shard.
-  int index() const override { return index_; }
-  Inbox::Push Mail(uint64_t item) override { return worker_->Mail(item); }
   absl::Status Post(absl::AnyInvocable<void()> fn) override;
   absl::Status Adopt(Fd fd, Route* route) override;
-  SendBuffer AcquireLocal(size_t size) override { return worker_->AcquireSendBuffer(size); }
-  void ReleaseLocal(SendBuffer buffer) override { worker_->ReleaseSendBuffer(std::move(buffer)); }
-  absl::StatusOr<RetainedMessage> RetainLocal(const MessageView& m) override { return worker_->Retain(m); }
   SendResult SendLocal(Route& route, const SendMeta& meta, SendBuffer&& buffer) override;
   SendResult SendLocalCopy(Route& route, const SendMeta& meta, absl::Span<const char> payload) override;
   SendResult SendLocalRetained(Route& route, const SendMeta& meta, RetainedMessage&& message,
                                absl::Span<const char> part) override;
-  void ReleaseRetained(RetainedMessage message) override { worker_->Release(std::move(message)); }
   void Detach(Route& route, absl::AnyInvocable<void(absl::StatusOr<DetachedSocket>)> done) override;
-  void RequestTick() override { worker_->RequestTick(); }
-  void DrainMail() override { worker_->DrainMail(); }
 
  private:
+  Worker& engine() override { return *worker_; }
   WorkerShard(int index, Router* router, ShardEvents* events, unsigned slots)
-      : index_(index), router_(router), events_(events), by_slot_(slots, nullptr) {}
+      : EngineShard(index), router_(router), events_(events), by_slot_(slots, nullptr) {}
 
   // WorkerHandler.
   void OnStart(Worker& w) override;
@@ -59,7 +52,6 @@ class WorkerShard final : public Shard, private WorkerHandler {
   void OnMail(Worker& w, absl::Span<const uint64_t> items) override { router_->OnMail(*this, items); }
   void OnTick(Worker& w, absl::Time now) override;
 
-  const int index_;
   Router* const router_;
   ShardEvents* const events_;
   std::vector<Route*> by_slot_;  // worker thread: the route of each live slot
