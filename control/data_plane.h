@@ -1,7 +1,7 @@
 // DataPlane: what an appliance embeds. One object holds the one-to-many SCTP
 // listener (served by the control thread), the per-core workers, the
-// association table and the hotness policy, and gives the application one API
-// wherever an association lives:
+// association table, the hotness policy and the router, and gives the
+// application one API wherever an association lives:
 //
 //   class Echo : public sctpdp::DataPlaneHandler {
 //     void OnMessage(sctpdp::DataPlane& dp, const sctpdp::MessageView& m) override {
@@ -16,13 +16,20 @@
 // watches their rates; a hot one is peeled off (sctp_peeloff_flags) and
 // handed to the least-loaded worker, invisibly: every message reaches
 // OnMessage exactly once and in order within its stream across the move, and
-// sends issued during it are neither lost nor reordered. See data_plane.cc
-// for how.
+// sends issued during it are neither lost nor reordered (control/data_plane.cc
+// for the receive side, handoff/router.h for sends).
 //
 // Threads: callbacks run on the control thread (cold associations) or on the
 // owning worker's thread (hot ones); each association's callbacks come from
 // one thread at a time, in order. Send and the queries are safe from any
-// thread.
+// thread; a send from the thread that owns the association takes no lock and
+// writes nothing another thread writes.
+//
+// Zero-copy: a received message is read in place (MessageView::payload
+// points into the buffer the kernel wrote). Retain keeps it past the
+// handler, to read later or to send on from where it arrived; a reply built
+// in an AcquireSendBuffer buffer is sent from there. Send(payload) copies the
+// payload once. The kernel's own copy at sendmsg stays (SCTP has no SEND_ZC).
 #ifndef SCTPDP_CONTROL_DATA_PLANE_H_
 #define SCTPDP_CONTROL_DATA_PLANE_H_
 
@@ -35,11 +42,19 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "control/association_table.h"
+#include "control/control_shard.h"
 #include "control/hotness_policy.h"
 #include "control/listener.h"
+#include "control/one_to_many_server.h"
 #include "control/peeloff.h"
+#include "dataplane/message.h"
+#include "dataplane/retention.h"
+#include "dataplane/send_buffer.h"
+#include "dataplane/stats.h"
 #include "dataplane/worker.h"
-#include "dataplane/worker_pool.h"
+#include "handoff/router.h"
+#include "handoff/shard.h"
+#include "handoff/worker_shard.h"
 
 namespace sctpdp {
 
@@ -54,11 +69,19 @@ struct DataPlaneOptions {
   ListenerOptions listener = {.rcvbuf = 4 << 20, .sndbuf = 4 << 20};
   std::vector<int> worker_cpus;  // one worker per entry; empty: every allowed CPU
   WorkerOptions worker;          // each worker's (index and cpu are set per worker)
-  WorkerOptions control;         // the control thread's ring and buffers
+  OneToManyOptions control;      // the control thread's ring and buffers
   HotnessOptions hotness;
   size_t max_associations = 100000;      // more: the newcomer is aborted, counted
   unsigned max_peeled_per_worker = 0;    // <= worker.max_associations; 0: that
   absl::Duration evaluate_interval = absl::Milliseconds(50);
+  // Shared send memory for messages sent from a thread that does not own
+  // the association (parcels): count x size bytes of address space, pages
+  // resident as used. A message may span up to 16 buffers.
+  unsigned parcel_count = 4096;
+  unsigned parcel_size = 65536;
+  // Per association: messages from other threads accepted and not yet
+  // queued by the owner; more: kQueueFull, OnWritable when down to half.
+  unsigned cross_thread_limit = 1024;
   const PeeloffOps* peeloff_ops = nullptr;  // tests: a seam; null = the kernel
 };
 
@@ -67,12 +90,13 @@ class DataPlaneHandler {
   virtual ~DataPlaneHandler() = default;
   virtual void OnAssociationUp(DataPlane& dp, const AssociationInfo& info) {}
   // `m.assoc_id` names the association wherever it lives. REQUIRES: the
-  // payload is not kept past the return.
+  // payload is not kept past the return unless Retain()ed.
   virtual void OnMessage(DataPlane& dp, const MessageView& m) = 0;
   virtual void OnEvent(DataPlane& dp, sctp_assoc_t id, const AssociationEvent& event) {}
   virtual void OnMoved(DataPlane& dp, sctp_assoc_t id, int worker) {}
-  // id 0: the one-to-many socket (or an association not yet known).
+  // Sends to `id` refused with kQueueFull or kNoBuffers may be retried.
   virtual void OnWritable(DataPlane& dp, sctp_assoc_t id) {}
+  // id 0: the one-to-many socket (or an association not yet known).
   virtual void OnError(DataPlane& dp, sctp_assoc_t id, const absl::Status& error) {}
   // Last call for the association.
   virtual void OnAssociationDown(DataPlane& dp, sctp_assoc_t id, DownReason reason, const AssocStats& stats) {}
@@ -90,33 +114,59 @@ struct DataPlaneStats {
   uint64_t peel_no_fds = 0;     // EMFILE/ENFILE: lost
   uint64_t peel_errors = 0;     // anything else
   uint64_t peel_deferred = 0;   // every worker at max_peeled_per_worker
-  uint64_t peel_waits = 0;      // a send in flight on the one-to-many socket: cancelled, retried
+  uint64_t peel_waits = 0;      // not yet: half a message, or a send in flight (cancelled), retried
   uint64_t rejected = 0;        // over max_associations: aborted
+  uint64_t stray_messages = 0;  // for an association the data plane does not know (rejected): dropped
+  // The per-message path's accounting.
+  uint64_t cross_thread_sends = 0;   // sends handed to another thread's owner (parcels)
+  uint64_t cross_thread_copies = 0;  // of those, copied into their parcel (Send(payload) off the owner)
+  uint64_t send_copies = 0;          // every payload copy on the way out (owner copies + cross-thread)
+  uint64_t dropped_sends = 0;        // accepted, then dropped (association gone): OnError said so
+  uint64_t moves = 0;                // hand-overs to a worker completed
+  uint64_t table_locks = 0;          // AssociationTable mutex acquisitions
+  uint64_t shared_locks = 0;         // every shared mutex taken: the table, inboxes' command lanes, refused senders
 };
 
-class DataPlane {
+class DataPlane : private ShardEvents, private RouterHandler, private ControlEvents {
  public:
   static absl::StatusOr<std::unique_ptr<DataPlane>> Create(const DataPlaneOptions& options,
                                                            DataPlaneHandler* handler);
-  ~DataPlane();  // Stop()s.
+  ~DataPlane() override;  // Stop()s.
   DataPlane(const DataPlane&) = delete;
   DataPlane& operator=(const DataPlane&) = delete;
 
   // Opens the listener and starts the control thread and the workers.
   absl::Status Start();
-  // Stops accepting, drains queued sends (per WorkerOptions::stop_deadline),
-  // ends every association (OnAssociationDown) and joins every thread.
+  // Stops accepting, drains queued sends (per stop_deadline), ends every
+  // association (OnAssociationDown) and joins every thread.
   void Stop();
 
   uint16_t port() const { return port_; }
-  size_t workers() const;
+  size_t workers() const { return workers_.size(); }
 
-  // Sends to association `id` wherever it lives. On the thread that owns it
-  // (inside its callbacks) the message goes straight to that thread's queue;
-  // from elsewhere it waits in the association's outbox (one copy) and the
-  // owner is woken. kQueueFull: the outbox or queue is at its limit.
+  // --- Sends, from any thread. Each refuses a stream at or past the
+  // association's outbound streams (kBadStream); kQueueFull and kNoBuffers
+  // are backpressure: keep the message, retry on OnWritable.
+  // Copies `payload` once.
   SendResult Send(sctp_assoc_t id, uint16_t stream, uint32_t ppid, absl::Span<const char> payload,
                   uint16_t flags = 0, uint32_t ttl_ms = 0);
+  // A buffer to build a message to `id` in place (on the owning thread its
+  // own send memory, elsewhere a shared parcel); invalid when spent.
+  SendBuffer AcquireSendBuffer(sctp_assoc_t id, size_t size);
+  // Sends it without a copy. Consumed unless the result is backpressure.
+  // REQUIRES: on the thread that acquired it.
+  SendResult Send(sctp_assoc_t id, uint16_t stream, uint32_t ppid, SendBuffer&& buffer, uint16_t flags = 0,
+                  uint32_t ttl_ms = 0);
+  void Release(SendBuffer buffer);
+  // Inside OnMessage: keeps `m` past the handler (at most retain_budget per
+  // thread: ResourceExhausted past it).
+  absl::StatusOr<Retained> Retain(const MessageView& m);
+  // Sends `part` of a kept message (all of it when empty): from its receive
+  // buffer when this thread owns the destination, else copied once.
+  // Consumed unless backpressure.
+  SendResult Send(sctp_assoc_t id, uint16_t stream, uint32_t ppid, Retained&& message,
+                  absl::Span<const char> part = {}, uint16_t flags = 0, uint32_t ttl_ms = 0);
+  void Release(Retained message);
 
   // Receive flow control (Worker::PauseReceive): stop reading association
   // `id` so that the kernel closes its window and the peer's sender blocks;
@@ -128,48 +178,59 @@ class DataPlane {
   absl::Status PauseReceive(sctp_assoc_t id);
   absl::Status ResumeReceive(sctp_assoc_t id);
 
+  // The application's own slot for association `id` (null: unknown id),
+  // carried with it from thread to thread: per-association state without a
+  // lock of the application's. Starts null; whatever it points to is the
+  // application's to free (OnAssociationDown is the last chance).
+  // REQUIRES: called from a callback for `id` (its owner's thread).
+  void** Context(sctp_assoc_t id);
+
   DataPlaneStats Snapshot() const;
-  std::optional<AssociationInfo> Association(sctp_assoc_t id) const { return table_.Get(id); }
-  std::vector<AssociationInfo> Associations() const { return table_.List(); }
+  std::optional<AssociationInfo> Association(sctp_assoc_t id) const;
+  std::vector<AssociationInfo> Associations() const;
 
  private:
-  class ControlHandler;
-  class WorkerHandlerImpl;
-  friend class ControlHandler;
-  friend class WorkerHandlerImpl;
-
   DataPlane(const DataPlaneOptions& options, DataPlaneHandler* handler, HotnessPolicy policy);
+  int control_index() const { return static_cast<int>(workers_.size()); }
+  bool running() const { return started_.load() && !stopped_.load(); }
+  AssociationInfo WithCounters(AssociationInfo info) const;
 
-  // Control thread.
+  // ShardEvents (every shard's thread).
+  void OnMessage(Shard& shard, Route& route, const MessageView& m) override;
+  void OnEvent(Shard& shard, Route* route, const AssociationEvent& event) override;
+  void OnError(Shard& shard, Route* route, const absl::Status& error) override;
+  void OnAdopted(Shard& shard, Route& route) override;
+  void OnAdoptFailed(Shard& shard, Route& route, const absl::Status& error) override;
+  void OnDown(Shard& shard, Route& route, DownReason reason, const AssocStats& stats) override;
+  // RouterHandler.
+  void OnWritable(sctp_assoc_t id) override { app_->OnWritable(*this, id); }
+  void OnSendDropped(sctp_assoc_t id, const absl::Status& why) override { app_->OnError(*this, id, why); }
+  // ControlEvents (the control thread).
+  void OnSocketEvent(const AssociationEvent& event) override;
+  void OnStray(sctp_assoc_t id) override { stray_.fetch_add(1, std::memory_order_relaxed); }
+  void OnTick(absl::Time now) override;
+  void OnClosed() override;
+
+  // The control thread: associations coming and going, and the moves.
   void OnAssociationUp(const AssociationEvent& ev);
   void OnAssociationEnded(sctp_assoc_t id, DownReason reason);
-  void Evaluate(absl::Time now);
-  void PeelAndHandOff(sctp_assoc_t id, absl::Time now);
-  void AbortOnListener(sctp_assoc_t id);
+  void Reject(sctp_assoc_t id, const std::string& why);
   Peer PrimaryPeer(sctp_assoc_t id, std::vector<std::string>* all);
-  void EndAllOnControl(DownReason reason);
-  // A peeled association whose handoff failed: its fd is closed, it is lost.
-  void LoseMoving(sctp_assoc_t id, const absl::Status& why);
-
-  // Any thread.
+  void PeelAndHandOff(sctp_assoc_t id, absl::Time now);
+  void PeelFailed(sctp_assoc_t id, const absl::Status& why, absl::Time now);
+  // A worker-side end: the route goes on the control thread.
+  void Forget(Route& route);
   absl::Status SetReceive(sctp_assoc_t id, bool paused);
-  void Kick(Location where, int worker);
-  void FlushOutboxes(Location where, int worker);
-  SendFn SenderFor(Location where, int worker);
-  // Send failures met under the table lock, reported once it is released
-  // (an application may call Send from OnError).
-  void ReportDeferredErrors();
 
   const DataPlaneOptions options_;
   DataPlaneHandler* const app_;
   const PeeloffOps& peeloff_ops_;
   AssociationTable table_;
   HotnessPolicy policy_;  // control thread only
-  std::unique_ptr<ControlHandler> control_handler_;
-  std::unique_ptr<WorkerHandlerImpl> worker_handler_;
-  std::unique_ptr<Worker> control_;
-  std::unique_ptr<WorkerPool> pool_;
-  AssocHandle listener_;  // on control_; set on the control thread before any traffic
+  std::unique_ptr<ParcelPool> parcels_;
+  std::unique_ptr<Router> router_;
+  std::vector<std::unique_ptr<WorkerShard>> workers_;
+  std::unique_ptr<ControlShard> control_;
   uint16_t port_ = 0;
   std::atomic<bool> started_{false};
   std::atomic<bool> stopped_{false};
@@ -179,11 +240,9 @@ class DataPlane {
     absl::Duration backoff;
   };
   std::unordered_map<sctp_assoc_t, Retry> retry_;  // control thread only
-  std::atomic<bool> control_kick_{false};
-  std::unique_ptr<std::atomic<bool>[]> worker_kick_;
 
   std::atomic<uint64_t> peeled_{0}, peel_busy_{0}, peel_gone_{0}, peel_no_fds_{0}, peel_errors_{0},
-      peel_deferred_{0}, peel_waits_{0}, rejected_{0};
+      peel_deferred_{0}, peel_waits_{0}, rejected_{0}, stray_{0};
 };
 
 }  // namespace sctpdp

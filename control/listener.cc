@@ -18,40 +18,6 @@ namespace {
 
 absl::Status Errno(const std::string& what) { return absl::ErrnoToStatus(errno, what); }
 
-// Parses an address literal into a sockaddr of the listener's family (IPv4
-// literals become v4-mapped on an IPv6 socket).
-absl::StatusOr<sockaddr_storage> ParseAddress(const std::string& text, bool ipv6, uint16_t port,
-                                              socklen_t* len) {
-  sockaddr_storage ss{};
-  in_addr v4;
-  in6_addr v6;
-  if (inet_pton(AF_INET6, text.c_str(), &v6) == 1) {
-    if (!ipv6) return absl::InvalidArgumentError("IPv6 address on an IPv4 listener: " + text);
-  } else if (inet_pton(AF_INET, text.c_str(), &v4) == 1) {
-    if (ipv6) {
-      std::memset(&v6, 0, sizeof(v6));
-      v6.s6_addr[10] = v6.s6_addr[11] = 0xff;
-      std::memcpy(&v6.s6_addr[12], &v4, sizeof(v4));
-    }
-  } else {
-    return absl::InvalidArgumentError("not an IP address: '" + text + "'");
-  }
-  if (ipv6) {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(port);
-    sin6->sin6_addr = v6;
-    *len = sizeof(sockaddr_in6);
-  } else {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(port);
-    sin->sin_addr = v4;
-    *len = sizeof(sockaddr_in);
-  }
-  return ss;
-}
-
 int ReadSysctl(const char* path) {
   int value = -1;
   if (FILE* f = std::fopen(path, "r")) {
@@ -59,6 +25,29 @@ int ReadSysctl(const char* path) {
     std::fclose(f);
   }
   return value;
+}
+
+// The first address with bind (port 0: the kernel picks one), the others
+// with sctp_bindx on the same port.
+absl::Status Bind(Listener& l, const ListenerOptions& o) {
+  const int fd = l.fd.get();
+  uint16_t port = o.port;
+  for (size_t i = 0; i < o.addresses.size(); ++i) {
+    absl::StatusOr<SocketAddress> addr = MakeAddress(o.addresses[i], port, l.ipv6 ? AF_INET6 : AF_INET);
+    if (!addr.ok()) return addr.status();
+    const std::string what = absl::StrCat(i == 0 ? "bind " : "sctp_bindx ", o.addresses[i], " port ", port);
+    if (i > 0) {
+      if (sctp_bindx(fd, const_cast<sockaddr*>(addr->get()), 1, SCTP_BINDX_ADD_ADDR) != 0) return Errno(what);
+      continue;
+    }
+    if (bind(fd, addr->get(), addr->length) != 0) return Errno(what);
+    SocketAddress bound;
+    bound.length = sizeof(bound.storage);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound.storage), &bound.length) != 0) return Errno("getsockname");
+    port = PortOf(bound.get());
+  }
+  l.port = port;
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -75,47 +64,23 @@ absl::StatusOr<Listener> OpenListener(const ListenerOptions& o) {
   Listener l;
   in6_addr probe;
   for (const std::string& a : o.addresses) l.ipv6 |= inet_pton(AF_INET6, a.c_str(), &probe) == 1;
-  l.fd.reset(socket(l.ipv6 ? AF_INET6 : AF_INET, SOCK_SEQPACKET | SOCK_CLOEXEC, IPPROTO_SCTP));
-  if (!l.fd) {
-    return absl::ErrnoToStatus(errno, "socket(SOCK_SEQPACKET, IPPROTO_SCTP) (no kernel SCTP? run under tools/sctpvm)");
-  }
-  const int fd = l.fd.get();
-  sctp_initmsg init{};
-  init.sinit_num_ostreams = o.streams;
-  init.sinit_max_instreams = o.streams;
-  if (setsockopt(fd, IPPROTO_SCTP, SCTP_INITMSG, &init, sizeof(init)) != 0) return Errno("setsockopt(SCTP_INITMSG)");
-  absl::StatusOr<int> rcvbuf = SetSocketBuffer(fd, SO_RCVBUF, SO_RCVBUFFORCE, o.rcvbuf, "SO_RCVBUF");
-  if (!rcvbuf.ok()) return rcvbuf.status();
-  absl::StatusOr<int> sndbuf = SetSocketBuffer(fd, SO_SNDBUF, SO_SNDBUFFORCE, o.sndbuf, "SO_SNDBUF");
-  if (!sndbuf.ok()) return sndbuf.status();
+  absl::StatusOr<Fd> fd = OpenSctpSocket({.family = l.ipv6 ? AF_INET6 : AF_INET,
+                                          .type = SOCK_SEQPACKET,
+                                          .streams = o.streams,
+                                          .nodelay = o.nodelay,
+                                          .rcvbuf = o.rcvbuf,
+                                          .sndbuf = o.sndbuf});
+  if (!fd.ok()) return fd.status();
+  l.fd = *std::move(fd);
+  absl::StatusOr<int> rcvbuf = GetSocketBuffer(l.fd.get(), SO_RCVBUF, "SO_RCVBUF");
+  absl::StatusOr<int> sndbuf = GetSocketBuffer(l.fd.get(), SO_SNDBUF, "SO_SNDBUF");
+  if (!rcvbuf.ok() || !sndbuf.ok()) return rcvbuf.ok() ? sndbuf.status() : rcvbuf.status();
   l.rcvbuf = *rcvbuf;
   l.sndbuf = *sndbuf;
   l.rcvbuf_policy = ReadSysctl("/proc/sys/net/sctp/rcvbuf_policy");
   l.sndbuf_policy = ReadSysctl("/proc/sys/net/sctp/sndbuf_policy");
-  int on = 1;
-  if (setsockopt(fd, IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof(on)) != 0) return Errno("SCTP_RECVRCVINFO");
-  int nodelay = o.nodelay ? 1 : 0;
-  if (setsockopt(fd, IPPROTO_SCTP, SCTP_NODELAY, &nodelay, sizeof(nodelay)) != 0) return Errno("SCTP_NODELAY");
-  if (absl::Status s = SubscribeEvents(fd); !s.ok()) return s;
-  uint16_t port = o.port;
-  for (size_t i = 0; i < o.addresses.size(); ++i) {
-    socklen_t len = 0;
-    auto addr = ParseAddress(o.addresses[i], l.ipv6, port, &len);
-    if (!addr.ok()) return addr.status();
-    const std::string what = absl::StrCat(i == 0 ? "bind " : "sctp_bindx ", o.addresses[i], " port ", port);
-    if (i == 0) {
-      if (bind(fd, reinterpret_cast<sockaddr*>(&*addr), len) != 0) return Errno(what);
-      sockaddr_storage bound{};
-      socklen_t blen = sizeof(bound);
-      if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen) != 0) return Errno("getsockname");
-      port = ntohs(l.ipv6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                          : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-    } else if (sctp_bindx(fd, reinterpret_cast<sockaddr*>(&*addr), 1, SCTP_BINDX_ADD_ADDR) != 0) {
-      return Errno(what);
-    }
-  }
-  if (listen(fd, o.backlog) != 0) return Errno("listen");
-  l.port = port;
+  if (absl::Status s = Bind(l, o); !s.ok()) return s;
+  if (listen(l.fd.get(), o.backlog) != 0) return Errno("listen");
   return l;
 }
 

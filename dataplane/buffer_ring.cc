@@ -1,5 +1,6 @@
 #include "dataplane/buffer_ring.h"
 
+#include <liburing.h>
 #include <sys/mman.h>
 
 #include <cerrno>
@@ -11,13 +12,13 @@
 
 namespace sctpdp {
 
-absl::StatusOr<std::unique_ptr<BufferRing>> BufferRing::Create(io_uring* ring, uint16_t group,
-                                                               unsigned count, unsigned size) {
+absl::StatusOr<std::unique_ptr<BufferRing>> BufferRing::Create(Ring& ring, uint16_t group, unsigned count,
+                                                               unsigned size) {
   if (count == 0 || count > 32768 || (count & (count - 1)) != 0 || size < 64) {
     return absl::InvalidArgumentError(
         absl::StrCat("buffer ring: count ", count, " (power of two <= 32768), size ", size, " (>= 64)"));
   }
-  std::unique_ptr<BufferRing> br(new BufferRing(ring, group, count, size));
+  std::unique_ptr<BufferRing> br(new BufferRing(&ring, group, count, size));
   // One mapping: the ring entries (page aligned, as the kernel requires), then
   // the buffers.
   size_t ring_bytes = (count * sizeof(io_uring_buf) + 4095) & ~size_t{4095};
@@ -35,7 +36,7 @@ absl::StatusOr<std::unique_ptr<BufferRing>> BufferRing::Create(io_uring* ring, u
   reg.ring_addr = reinterpret_cast<uint64_t>(br->br_);
   reg.ring_entries = count;
   reg.bgid = group;
-  int ret = io_uring_register_buf_ring(ring, &reg, 0);
+  int ret = io_uring_register_buf_ring(ring.raw(), &reg, 0);
   if (ret < 0) return absl::ErrnoToStatus(-ret, "io_uring_register_buf_ring");
   br->registered_ = true;
   io_uring_buf_ring_init(br->br_);
@@ -53,7 +54,7 @@ BufferRing::~BufferRing() {
 }
 
 void BufferRing::Unregister() {
-  if (ring_ != nullptr && registered_) io_uring_unregister_buf_ring(ring_, group_);
+  if (ring_ != nullptr && registered_) io_uring_unregister_buf_ring(ring_->raw(), group_);
   registered_ = false;
 }
 

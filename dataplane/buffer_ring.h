@@ -6,21 +6,22 @@
 #ifndef SCTPDP_DATAPLANE_BUFFER_RING_H_
 #define SCTPDP_DATAPLANE_BUFFER_RING_H_
 
-#include <liburing.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "dataplane/ring.h"
+
+struct io_uring_buf_ring;  // liburing's
 
 namespace sctpdp {
 
 class BufferRing {
  public:
   // REQUIRES: count is a power of two in [1, 32768]; size >= 64.
-  static absl::StatusOr<std::unique_ptr<BufferRing>> Create(io_uring* ring, uint16_t group,
-                                                            unsigned count, unsigned size);
+  static absl::StatusOr<std::unique_ptr<BufferRing>> Create(Ring& ring, uint16_t group, unsigned count,
+                                                            unsigned size);
   ~BufferRing();
 
   // The kernel holds the ring's address: neither copyable nor movable.
@@ -47,16 +48,16 @@ class BufferRing {
   unsigned available() const { return count_ - taken_; }
 
  private:
-  BufferRing(io_uring* ring, uint16_t group, unsigned count, unsigned size)
+  BufferRing(Ring* ring, uint16_t group, unsigned count, unsigned size)
       : ring_(ring), group_(group), count_(count), size_(size) {}
 
-  io_uring* ring_;
+  Ring* ring_;
   uint16_t group_;
   unsigned count_;
   unsigned size_;
   size_t map_bytes_ = 0;
   void* map_ = nullptr;
-  io_uring_buf_ring* br_ = nullptr;
+  ::io_uring_buf_ring* br_ = nullptr;
   char* base_ = nullptr;
   bool registered_ = false;
   unsigned taken_ = 0;

@@ -33,6 +33,7 @@ struct AssocHandle {
 
 struct MessageView {
   AssocHandle assoc;
+  uint64_t cookie = 0;      // what the socket's adopter gave (Worker::Adopt)
   sctp_assoc_t assoc_id = 0;
   uint16_t stream = 0;
   uint16_t ssn = 0;
@@ -54,6 +55,36 @@ struct OutgoingMessage {
   uint16_t flags = 0;   // SCTP_UNORDERED, ...
   uint32_t ttl_ms = 0;  // 0: reliable
   std::string payload;
+};
+
+// Why an association ended.
+enum class DownReason : uint8_t {
+  kShutdown,      // SHUTDOWN_COMP (graceful, either side)
+  kCommLost,      // COMM_LOST: peer abort, or retransmissions exhausted
+  kPeerClosed,    // recv returned 0 (non-SCTP sockets, or a peeled socket's EOF)
+  kError,         // a receive or send error the association cannot survive
+  kOversize,      // a message over max_message_size: aborted
+  kAborted,       // Abort() by the application
+  kStopped,       // the data plane stopped
+};
+const char* DownReasonName(DownReason reason);
+
+enum class SendResult : uint8_t {
+  kOk,
+  kQueueFull,     // the association's queue is at its limit: wait for OnWritable
+  kNoBuffers,     // send memory spent: wait for OnWritable
+  kTooBig,        // over max_message_size or the pool's largest message
+  kNoAssociation, // stale or unknown handle or id
+  kClosing,       // the association is shutting down, or the data plane stopping
+  kBadStream,     // a stream the association does not have (>= its outbound streams)
+};
+const char* SendResultName(SendResult result);
+// kQueueFull and kNoBuffers: not refused, only not now. Keep the message and
+// retry on OnWritable.
+inline bool IsBackpressure(SendResult r) { return r == SendResult::kQueueFull || r == SendResult::kNoBuffers; }
+
+enum SendFlags : uint16_t {
+  kSendUnordered = SCTP_UNORDERED,
 };
 
 enum class EventType : uint8_t {

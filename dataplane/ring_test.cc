@@ -3,9 +3,10 @@
 #include "dataplane/ring.h"
 
 #include <gtest/gtest.h>
-#include <liburing.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <string>
 
 #include "dataplane/ring_features.h"
 
@@ -33,14 +34,15 @@ TEST(RingTest, CreatesWithTheBestFlagsAndAFixedFileTable) {
   auto ring = Ring::Create({.sq_entries = 64, .cq_entries = 256, .fixed_files = 16});
   ASSERT_TRUE(ring.ok()) << ring.status();
   std::printf("ring setup flags: %s\n", (*ring)->SetupFlagsString().c_str());
-  EXPECT_TRUE((*ring)->setup_flags() & IORING_SETUP_DEFER_TASKRUN);
+  EXPECT_TRUE((*ring)->defers_taskrun());
   EXPECT_GE((*ring)->fd(), 0);
 }
 
 TEST(RingTest, FallsBackWhenSingleIssuerIsNotWanted) {
   auto ring = Ring::Create({.sq_entries = 8, .cq_entries = 16, .single_issuer = false});
   ASSERT_TRUE(ring.ok()) << ring.status();
-  EXPECT_FALSE((*ring)->setup_flags() & IORING_SETUP_SINGLE_ISSUER);
+  EXPECT_FALSE((*ring)->defers_taskrun());
+  EXPECT_EQ((*ring)->SetupFlagsString().find("SINGLE_ISSUER"), std::string::npos);
 }
 
 TEST(RingTest, RejectsBadSizes) {
@@ -53,16 +55,33 @@ TEST(RingTest, NopRoundTripCountsOneEnter) {
   auto ring = Ring::Create({.sq_entries = 8, .cq_entries = 16});
   ASSERT_TRUE(ring.ok()) << ring.status();
   Ring& r = **ring;
-  io_uring_sqe* sqe = r.GetSqe();
-  ASSERT_NE(sqe, nullptr);
-  io_uring_prep_nop(sqe);
-  sqe->user_data = 42;
+  r.PrepNop(42);
+  EXPECT_EQ(r.SqReady(), 1u);
   ASSERT_EQ(r.SubmitAndWait(1, 0), 1);
-  io_uring_cqe* cqe = nullptr;
-  ASSERT_EQ(io_uring_peek_cqe(r.raw(), &cqe), 0);
-  EXPECT_EQ(cqe->user_data, 42u);
-  io_uring_cqe_seen(r.raw(), cqe);
+  Completion c[4];
+  ASSERT_EQ(r.Reap(absl::MakeSpan(c)), 1u);
+  EXPECT_EQ(c[0].user_data, 42u);
+  EXPECT_EQ(c[0].res, 0);
+  EXPECT_EQ(r.Reap(absl::MakeSpan(c)), 0u);
   EXPECT_EQ(r.enter_calls(), 1u);
+}
+
+// A planned fault replaces the submission: the kernel runs a NOP and the
+// completion carries the planned result.
+TEST(RingTest, AFaultPlanReplacesASubmissionByItsResult) {
+  auto ring = Ring::Create({.sq_entries = 8, .cq_entries = 16});
+  ASSERT_TRUE(ring.ok()) << ring.status();
+  FaultPlan plan;
+  (*ring)->set_fault_plan(&plan);
+  plan.Plan(Op::kSend, 3, -EAGAIN);
+  const uint64_t ud = Tag{Op::kSend, 1, 3, 5}.Pack();
+  (*ring)->PrepSendmsg(3, nullptr, 0, 0, ud);  // never reaches the kernel
+  ASSERT_EQ((*ring)->SubmitAndWait(1, 0), 1);
+  Completion c[2];
+  ASSERT_EQ((*ring)->Reap(absl::MakeSpan(c)), 1u);
+  EXPECT_EQ(c[0].user_data, ud);
+  EXPECT_EQ(c[0].res, -EAGAIN);
+  EXPECT_EQ(plan.injected(), 1u);
 }
 
 }  // namespace

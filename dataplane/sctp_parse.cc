@@ -71,6 +71,22 @@ absl::StatusOr<RecvParts> ParseRecvmsgOut(const char* buf, int res, const msghdr
   return parts;
 }
 
+MessageView ViewOf(const RecvParts& parts, int32_t bid, absl::Span<const char> payload, bool copied) {
+  MessageView m;
+  if (parts.has_rcvinfo) {
+    m.assoc_id = parts.rcvinfo.rcv_assoc_id;
+    m.stream = parts.rcvinfo.rcv_sid;
+    m.ssn = parts.rcvinfo.rcv_ssn;
+    m.ppid = ntohl(parts.rcvinfo.rcv_ppid);
+    m.context = parts.rcvinfo.rcv_context;
+    m.rcv_flags = parts.rcvinfo.rcv_flags;
+  }
+  m.copied = copied;
+  m.payload = payload;
+  m.buffer_id = bid;
+  return m;
+}
+
 namespace {
 
 template <typename T>
@@ -87,6 +103,122 @@ absl::Status NeedBytes(absl::Span<const char> bytes, const char* what) {
 // The common header of every notification (declared inside the union in C).
 using NotificationHeader = decltype(sctp_notification::sn_header);
 
+namespace {
+
+// The notification in `bytes` as a T, if it is long enough.
+template <typename T>
+absl::StatusOr<T> As(absl::Span<const char> bytes, const char* what) {
+  if (auto s = NeedBytes<T>(bytes, what); !s.ok()) return s;
+  T n;
+  std::memcpy(&n, bytes.data(), sizeof(n));
+  return n;
+}
+
+absl::Status DecodeAssocChange(absl::Span<const char> bytes, AssociationEvent* ev) {
+  absl::StatusOr<sctp_assoc_change> n = As<sctp_assoc_change>(bytes, "assoc_change");
+  if (!n.ok()) return n.status();
+  ev->type = EventType::kAssocChange;
+  ev->assoc_id = n->sac_assoc_id;
+  ev->state = n->sac_state;
+  ev->error = n->sac_error;
+  ev->inbound_streams = n->sac_inbound_streams;
+  ev->outbound_streams = n->sac_outbound_streams;
+  return absl::OkStatus();
+}
+
+absl::Status DecodePeerAddrChange(absl::Span<const char> bytes, AssociationEvent* ev) {
+  absl::StatusOr<sctp_paddr_change> n = As<sctp_paddr_change>(bytes, "peer_addr_change");
+  if (!n.ok()) return n.status();
+  ev->type = EventType::kPeerAddrChange;
+  ev->assoc_id = n->spc_assoc_id;
+  ev->state = static_cast<uint16_t>(n->spc_state);
+  ev->error = static_cast<uint16_t>(n->spc_error);
+  std::memcpy(&ev->address, &n->spc_aaddr, sizeof(ev->address));
+  return absl::OkStatus();
+}
+
+// SCTP_SEND_FAILED_EVENT (RFC 6458), or the legacy SCTP_SEND_FAILED.
+absl::Status DecodeSendFailed(absl::Span<const char> bytes, bool legacy, AssociationEvent* ev) {
+  ev->type = EventType::kSendFailed;
+  if (legacy) {
+    absl::StatusOr<sctp_send_failed> n = As<sctp_send_failed>(bytes, "send_failed");
+    if (!n.ok()) return n.status();
+    ev->assoc_id = n->ssf_assoc_id;
+    ev->error = static_cast<uint16_t>(n->ssf_error);
+    ev->send_failed_ppid = ntohl(n->ssf_info.sinfo_ppid);
+    ev->send_failed_stream = n->ssf_info.sinfo_stream;
+    ev->send_failed_bytes = n->ssf_length > sizeof(*n) ? n->ssf_length - sizeof(*n) : 0;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<sctp_send_failed_event> n = As<sctp_send_failed_event>(bytes, "send_failed_event");
+  if (!n.ok()) return n.status();
+  ev->assoc_id = n->ssf_assoc_id;
+  ev->error = static_cast<uint16_t>(n->ssf_error);
+  ev->send_failed_ppid = ntohl(n->ssfe_info.snd_ppid);
+  ev->send_failed_stream = n->ssfe_info.snd_sid;
+  ev->send_failed_bytes = n->ssf_length > sizeof(*n) ? n->ssf_length - sizeof(*n) : 0;
+  return absl::OkStatus();
+}
+
+absl::Status DecodeRemoteError(absl::Span<const char> bytes, AssociationEvent* ev) {
+  absl::StatusOr<sctp_remote_error> n = As<sctp_remote_error>(bytes, "remote_error");
+  if (!n.ok()) return n.status();
+  ev->type = EventType::kRemoteError;
+  ev->assoc_id = n->sre_assoc_id;
+  ev->error = ntohs(n->sre_error);
+  return absl::OkStatus();
+}
+
+absl::Status DecodePartialDelivery(absl::Span<const char> bytes, AssociationEvent* ev) {
+  absl::StatusOr<sctp_pdapi_event> n = As<sctp_pdapi_event>(bytes, "partial_delivery");
+  if (!n.ok()) return n.status();
+  ev->type = EventType::kPartialDelivery;
+  ev->assoc_id = n->pdapi_assoc_id;
+  ev->indication = n->pdapi_indication;
+  return absl::OkStatus();
+}
+
+// The notifications that say only which association: T's `id` member.
+template <typename T, sctp_assoc_t T::*id>
+absl::Status DecodeIdOnly(absl::Span<const char> bytes, EventType type, const char* what, AssociationEvent* ev) {
+  absl::StatusOr<T> n = As<T>(bytes, what);
+  if (!n.ok()) return n.status();
+  ev->type = type;
+  ev->assoc_id = (*n).*id;
+  return absl::OkStatus();
+}
+
+absl::Status DecodeBody(uint16_t type, absl::Span<const char> bytes, AssociationEvent* ev) {
+  switch (type) {
+    case SCTP_ASSOC_CHANGE: return DecodeAssocChange(bytes, ev);
+    case SCTP_PEER_ADDR_CHANGE: return DecodePeerAddrChange(bytes, ev);
+    case SCTP_SEND_FAILED_EVENT: return DecodeSendFailed(bytes, /*legacy=*/false, ev);
+    case SCTP_SEND_FAILED: return DecodeSendFailed(bytes, /*legacy=*/true, ev);
+    case SCTP_REMOTE_ERROR: return DecodeRemoteError(bytes, ev);
+    case SCTP_PARTIAL_DELIVERY_EVENT: return DecodePartialDelivery(bytes, ev);
+    case SCTP_SHUTDOWN_EVENT:
+      return DecodeIdOnly<sctp_shutdown_event, &sctp_shutdown_event::sse_assoc_id>(bytes, EventType::kShutdown,
+                                                                                  "shutdown", ev);
+    case SCTP_ADAPTATION_INDICATION:
+      return DecodeIdOnly<sctp_adaptation_event, &sctp_adaptation_event::sai_assoc_id>(
+          bytes, EventType::kAdaptation, "adaptation", ev);
+    case SCTP_AUTHENTICATION_EVENT:
+      return DecodeIdOnly<sctp_authkey_event, &sctp_authkey_event::auth_assoc_id>(
+          bytes, EventType::kAuthentication, "authentication", ev);
+    case SCTP_SENDER_DRY_EVENT:
+      return DecodeIdOnly<sctp_sender_dry_event, &sctp_sender_dry_event::sender_dry_assoc_id>(
+          bytes, EventType::kSenderDry, "sender_dry", ev);
+    case SCTP_STREAM_RESET_EVENT:
+      return DecodeIdOnly<sctp_stream_reset_event, &sctp_stream_reset_event::strreset_assoc_id>(
+          bytes, EventType::kStreamReset, "stream_reset", ev);
+    default:
+      ev->type = EventType::kOther;
+      return absl::OkStatus();
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<AssociationEvent> DecodeNotification(absl::Span<const char> bytes) {
   if (auto s = NeedBytes<NotificationHeader>(bytes, "header"); !s.ok()) return s;
   NotificationHeader tlv;
@@ -94,119 +226,10 @@ absl::StatusOr<AssociationEvent> DecodeNotification(absl::Span<const char> bytes
   if (tlv.sn_length > bytes.size() || tlv.sn_length < sizeof(tlv)) {
     return absl::DataLossError(absl::StrCat("notification length ", tlv.sn_length, " of ", bytes.size()));
   }
-  bytes = bytes.first(tlv.sn_length);
   AssociationEvent ev;
   ev.raw_type = tlv.sn_type;
-  switch (tlv.sn_type) {
-    case SCTP_ASSOC_CHANGE: {
-      if (auto s = NeedBytes<sctp_assoc_change>(bytes, "assoc_change"); !s.ok()) return s;
-      sctp_assoc_change n;
-      std::memcpy(&n, bytes.data(), sizeof(n));
-      ev.type = EventType::kAssocChange;
-      ev.assoc_id = n.sac_assoc_id;
-      ev.state = n.sac_state;
-      ev.error = n.sac_error;
-      ev.inbound_streams = n.sac_inbound_streams;
-      ev.outbound_streams = n.sac_outbound_streams;
-      return ev;
-    }
-    case SCTP_PEER_ADDR_CHANGE: {
-      if (auto s = NeedBytes<sctp_paddr_change>(bytes, "peer_addr_change"); !s.ok()) return s;
-      sctp_paddr_change n;
-      std::memcpy(&n, bytes.data(), sizeof(n));
-      ev.type = EventType::kPeerAddrChange;
-      ev.assoc_id = n.spc_assoc_id;
-      ev.state = static_cast<uint16_t>(n.spc_state);
-      ev.error = static_cast<uint16_t>(n.spc_error);
-      std::memcpy(&ev.address, &n.spc_aaddr, sizeof(ev.address));
-      return ev;
-    }
-    case SCTP_SEND_FAILED_EVENT: {
-      if (auto s = NeedBytes<sctp_send_failed_event>(bytes, "send_failed_event"); !s.ok()) return s;
-      sctp_send_failed_event n;
-      std::memcpy(&n, bytes.data(), sizeof(n));
-      ev.type = EventType::kSendFailed;
-      ev.assoc_id = n.ssf_assoc_id;
-      ev.error = static_cast<uint16_t>(n.ssf_error);
-      ev.send_failed_ppid = ntohl(n.ssfe_info.snd_ppid);
-      ev.send_failed_stream = n.ssfe_info.snd_sid;
-      ev.send_failed_bytes = n.ssf_length > sizeof(n) ? n.ssf_length - sizeof(n) : 0;
-      return ev;
-    }
-    case SCTP_SEND_FAILED: {
-      if (auto s = NeedBytes<sctp_send_failed>(bytes, "send_failed"); !s.ok()) return s;
-      sctp_send_failed n;
-      std::memcpy(&n, bytes.data(), sizeof(n));
-      ev.type = EventType::kSendFailed;
-      ev.assoc_id = n.ssf_assoc_id;
-      ev.error = static_cast<uint16_t>(n.ssf_error);
-      ev.send_failed_ppid = ntohl(n.ssf_info.sinfo_ppid);
-      ev.send_failed_stream = n.ssf_info.sinfo_stream;
-      ev.send_failed_bytes = n.ssf_length > sizeof(n) ? n.ssf_length - sizeof(n) : 0;
-      return ev;
-    }
-    case SCTP_REMOTE_ERROR: {
-      if (auto s = NeedBytes<sctp_remote_error>(bytes, "remote_error"); !s.ok()) return s;
-      sctp_remote_error n;
-      std::memcpy(&n, bytes.data(), sizeof(n));
-      ev.type = EventType::kRemoteError;
-      ev.assoc_id = n.sre_assoc_id;
-      ev.error = ntohs(n.sre_error);
-      return ev;
-    }
-    case SCTP_SHUTDOWN_EVENT: {
-      if (auto s = NeedBytes<sctp_shutdown_event>(bytes, "shutdown"); !s.ok()) return s;
-      sctp_shutdown_event n;
-      std::memcpy(&n, bytes.data(), sizeof(n));
-      ev.type = EventType::kShutdown;
-      ev.assoc_id = n.sse_assoc_id;
-      return ev;
-    }
-    case SCTP_PARTIAL_DELIVERY_EVENT: {
-      if (auto s = NeedBytes<sctp_pdapi_event>(bytes, "partial_delivery"); !s.ok()) return s;
-      sctp_pdapi_event n;
-      std::memcpy(&n, bytes.data(), sizeof(n));
-      ev.type = EventType::kPartialDelivery;
-      ev.assoc_id = n.pdapi_assoc_id;
-      ev.indication = n.pdapi_indication;
-      return ev;
-    }
-    case SCTP_ADAPTATION_INDICATION: {
-      if (auto s = NeedBytes<sctp_adaptation_event>(bytes, "adaptation"); !s.ok()) return s;
-      sctp_adaptation_event n;
-      std::memcpy(&n, bytes.data(), sizeof(n));
-      ev.type = EventType::kAdaptation;
-      ev.assoc_id = n.sai_assoc_id;
-      return ev;
-    }
-    case SCTP_AUTHENTICATION_EVENT: {
-      if (auto s = NeedBytes<sctp_authkey_event>(bytes, "authentication"); !s.ok()) return s;
-      sctp_authkey_event n;
-      std::memcpy(&n, bytes.data(), sizeof(n));
-      ev.type = EventType::kAuthentication;
-      ev.assoc_id = n.auth_assoc_id;
-      return ev;
-    }
-    case SCTP_SENDER_DRY_EVENT: {
-      if (auto s = NeedBytes<sctp_sender_dry_event>(bytes, "sender_dry"); !s.ok()) return s;
-      sctp_sender_dry_event n;
-      std::memcpy(&n, bytes.data(), sizeof(n));
-      ev.type = EventType::kSenderDry;
-      ev.assoc_id = n.sender_dry_assoc_id;
-      return ev;
-    }
-    case SCTP_STREAM_RESET_EVENT: {
-      if (auto s = NeedBytes<sctp_stream_reset_event>(bytes, "stream_reset"); !s.ok()) return s;
-      sctp_stream_reset_event n;
-      std::memcpy(&n, bytes.data(), sizeof(n));
-      ev.type = EventType::kStreamReset;
-      ev.assoc_id = n.strreset_assoc_id;
-      return ev;
-    }
-    default:
-      ev.type = EventType::kOther;
-      return ev;
-  }
+  if (absl::Status s = DecodeBody(tlv.sn_type, bytes.first(tlv.sn_length), &ev); !s.ok()) return s;
+  return ev;
 }
 
 void FillSendControl(msghdr* msg, char* control, uint16_t stream, uint32_t ppid, uint16_t flags,

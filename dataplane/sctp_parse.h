@@ -26,6 +26,11 @@ struct RecvParts {
   sctp_rcvinfo rcvinfo{};
 };
 
+// The handler's view of a received message: the SCTP_RCVINFO fields (the
+// association id too), `payload` read in place from provided buffer `bid`, or
+// from a reassembly copy (`copied`, bid -1).
+MessageView ViewOf(const RecvParts& parts, int32_t bid, absl::Span<const char> payload, bool copied);
+
 // Parses one multishot recvmsg completion: `buf` is the provided buffer, `res`
 // the CQE result (bytes used), `tmpl` the msghdr the SQE was armed with
 // (msg_namelen, msg_controllen).

@@ -4,14 +4,129 @@
 #include <netinet/sctp.h>
 #include <sys/socket.h>
 
+#include <arpa/inet.h>
+
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "dataplane/log.h"
+#include "dataplane/sctp_parse.h"
 
 namespace sctpdp {
+
+absl::StatusOr<SocketAddress> MakeAddress(const std::string& literal, uint16_t port, int family) {
+  SocketAddress out;
+  in_addr v4;
+  in6_addr v6;
+  const bool is_v6 = inet_pton(AF_INET6, literal.c_str(), &v6) == 1;
+  if (!is_v6 && inet_pton(AF_INET, literal.c_str(), &v4) != 1) {
+    return absl::InvalidArgumentError("not an IP address: '" + literal + "'");
+  }
+  if (is_v6 && family == AF_INET) return absl::InvalidArgumentError("IPv6 address on an IPv4 socket: " + literal);
+  if (!is_v6 && family == AF_INET6) {  // v4-mapped
+    std::memset(&v6, 0, sizeof(v6));
+    v6.s6_addr[10] = v6.s6_addr[11] = 0xff;
+    std::memcpy(&v6.s6_addr[12], &v4, sizeof(v4));
+  }
+  if (is_v6 || family == AF_INET6) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&out.storage);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(port);
+    sin6->sin6_addr = v6;
+    out.length = sizeof(sockaddr_in6);
+  } else {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&out.storage);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    sin->sin_addr = v4;
+    out.length = sizeof(sockaddr_in);
+  }
+  return out;
+}
+
+std::string AddressString(const sockaddr* sa) {
+  char buf[INET6_ADDRSTRLEN] = "?";
+  if (sa->sa_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof(buf));
+  } else if (sa->sa_family == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+      inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], buf, sizeof(buf));
+    } else {
+      inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof(buf));
+    }
+  }
+  return buf;
+}
+
+uint16_t PortOf(const sockaddr* sa) {
+  if (sa->sa_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(sa)->sin_port);
+  if (sa->sa_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(sa)->sin6_port);
+  return 0;
+}
+
+absl::StatusOr<Fd> OpenSctpSocket(const SctpSocketOptions& o) {
+  Fd fd(socket(o.family, o.type | SOCK_CLOEXEC, IPPROTO_SCTP));
+  if (!fd) return absl::ErrnoToStatus(errno, "socket(IPPROTO_SCTP) (no kernel SCTP? run under tools/sctpvm)");
+  auto set = [&](int level, int name, int value, const char* what) -> absl::Status {
+    if (setsockopt(fd.get(), level, name, &value, sizeof(value)) == 0) return absl::OkStatus();
+    return absl::ErrnoToStatus(errno, absl::StrCat("setsockopt(", what, ")"));
+  };
+  sctp_initmsg init{};
+  init.sinit_num_ostreams = o.streams;
+  init.sinit_max_instreams = o.streams;
+  if (setsockopt(fd.get(), IPPROTO_SCTP, SCTP_INITMSG, &init, sizeof(init)) != 0) {
+    return absl::ErrnoToStatus(errno, "setsockopt(SCTP_INITMSG)");
+  }
+  if (absl::Status s = set(IPPROTO_SCTP, SCTP_NODELAY, o.nodelay, "SCTP_NODELAY"); !s.ok()) return s;
+  if (o.rcvinfo) {
+    if (absl::Status s = set(IPPROTO_SCTP, SCTP_RECVRCVINFO, 1, "SCTP_RECVRCVINFO"); !s.ok()) return s;
+  }
+  if (o.events) {
+    if (absl::Status s = SubscribeEvents(fd.get()); !s.ok()) return s;
+  }
+  if (auto r = SetSocketBuffer(fd.get(), SO_RCVBUF, SO_RCVBUFFORCE, o.rcvbuf, "SO_RCVBUF"); !r.ok()) return r.status();
+  if (auto r = SetSocketBuffer(fd.get(), SO_SNDBUF, SO_SNDBUFFORCE, o.sndbuf, "SO_SNDBUF"); !r.ok()) return r.status();
+  return fd;
+}
+
+RecvResult RecvWithInfo(int fd, absl::Span<char> buf, int flags) {
+  RecvResult r;
+  alignas(cmsghdr) char control[kRecvControlBytes];
+  iovec iov{buf.data(), buf.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  r.bytes = recvmsg(fd, &msg, flags);
+  if (r.bytes < 0) {
+    r.bytes = -errno;
+    return r;
+  }
+  r.msg_flags = msg.msg_flags;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == IPPROTO_SCTP && c->cmsg_type == SCTP_RCVINFO) {
+      std::memcpy(&r.info, CMSG_DATA(c), sizeof(r.info));
+      r.has_rcvinfo = true;
+    }
+  }
+  return r;
+}
+
+ssize_t SendWithInfo(int fd, absl::Span<const char> payload, uint16_t stream, uint32_t ppid, sctp_assoc_t assoc_id,
+                     int flags) {
+  alignas(cmsghdr) char control[kSendControlBytes];
+  iovec iov{const_cast<char*>(payload.data()), payload.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  FillSendControl(&msg, control, stream, ppid, 0, 0, assoc_id);
+  return sendmsg(fd, &msg, flags | MSG_NOSIGNAL);
+}
 
 absl::Status SubscribeEvents(int fd) {
   const uint16_t types[] = {SCTP_ASSOC_CHANGE,     SCTP_SHUTDOWN_EVENT,         SCTP_SEND_FAILED_EVENT,
@@ -64,6 +179,13 @@ absl::StatusOr<int> SetSocketBuffer(int fd, int opt, int force_opt, int bytes, c
   if (!got.ok() || *got / 2 >= bytes) return got;
   if (setsockopt(fd, SOL_SOCKET, force_opt, &bytes, sizeof(bytes)) != 0) return got;
   return GetSocketBuffer(fd, opt, name);
+}
+
+int SendSctpFlag(int fd, uint16_t sctp_flag, sctp_assoc_t assoc_id) {
+  alignas(cmsghdr) char control[kSendControlBytes];
+  msghdr msg{};
+  FillSendControl(&msg, control, 0, 0, sctp_flag, 0, assoc_id);
+  return sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
 }  // namespace sctpdp

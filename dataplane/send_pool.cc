@@ -11,29 +11,6 @@
 
 namespace sctpdp {
 
-unsigned SendBuffer::segments() const { return pool_->desc(desc_).segments; }
-
-absl::Span<char> SendBuffer::segment(unsigned i) const {
-  const iovec& v = pool_->desc(desc_).iov[i];
-  return absl::MakeSpan(static_cast<char*>(v.iov_base), v.iov_len);
-}
-
-void SendBuffer::Write(size_t offset, absl::Span<const char> bytes) {
-  ABSL_RAW_CHECK(offset + bytes.size() <= size_, "SendBuffer::Write past the end");
-  for (unsigned i = 0; i < segments(); ++i) {
-    absl::Span<char> seg = segment(i);
-    if (bytes.empty()) return;
-    if (offset >= seg.size()) {
-      offset -= seg.size();
-      continue;
-    }
-    size_t n = std::min(seg.size() - offset, bytes.size());
-    std::memcpy(seg.data() + offset, bytes.data(), n);
-    bytes.remove_prefix(n);
-    offset = 0;
-  }
-}
-
 absl::StatusOr<std::unique_ptr<SendPool>> SendPool::Create(unsigned buffer_count, unsigned buffer_size) {
   if (buffer_count == 0 || buffer_count >= (1u << 24) || buffer_size < 256) {
     return absl::InvalidArgumentError(
@@ -66,43 +43,75 @@ SendPool::~SendPool() {
   if (base_ != nullptr) munmap(base_, map_bytes_);
 }
 
-SendBuffer SendPool::Acquire(size_t size) {
-  SendBuffer out;
-  size_t segments = size == 0 ? 1 : (size + buffer_size_ - 1) / buffer_size_;
-  if (segments > kMaxSendSegments || segments > free_buffers_.size() || free_descs_.empty()) return out;
-  uint32_t id = free_descs_.back();
+uint32_t SendPool::TakeDesc() {
+  const uint32_t id = free_descs_.back();
   free_descs_.pop_back();
   SendDesc& d = descs_[id];
-  d.segments = static_cast<uint16_t>(segments);
-  d.length = static_cast<uint32_t>(size);
   d.next = kNoDesc;
   d.result = 0;
-  out.pool_ = this;
-  out.desc_ = id;
-  out.size_ = size;
+  d.pool_buffers = 0;
+  return id;
+}
+
+SendBuffer SendPool::Acquire(size_t size) {
+  SendBuffer out;
+  const size_t segments = size == 0 ? 1 : (size + buffer_size_ - 1) / buffer_size_;
+  if (segments > kMaxSendSegments || segments > free_buffers_.size() || free_descs_.empty()) return out;
+  const uint32_t id = TakeDesc();
+  SendDesc& d = descs_[id];
+  d.segments = static_cast<uint16_t>(segments);
+  d.pool_buffers = static_cast<uint16_t>(segments);
+  d.payload = Payload::kPool;
+  d.length = static_cast<uint32_t>(size);
   size_t left = size;
   for (size_t i = 0; i < segments; ++i) {
-    uint32_t b = free_buffers_.back();
+    const uint32_t b = free_buffers_.back();
     free_buffers_.pop_back();
     d.buffers[i] = b;
-    size_t n = std::min<size_t>(left, buffer_size_);
+    const size_t n = std::min<size_t>(left, buffer_size_);
     d.iov[i].iov_base = base_ + size_t{b} * buffer_size_;
     d.iov[i].iov_len = n;
     left -= n;
   }
+  out.pool_ = this;
+  out.id_ = id;
+  out.size_ = size;
   return out;
 }
 
 void SendPool::Release(SendBuffer buffer) {
-  if (buffer.valid()) Free(buffer.desc_);
+  if (buffer.valid() && buffer.pool_ == this) Free(buffer.id_);
 }
 
-void SendPool::Free(uint32_t id) {
+uint32_t SendPool::Attach(absl::Span<const iovec> segments, Payload kind, uint32_t external,
+                          std::unique_ptr<char[]> heap) {
+  ABSL_RAW_CHECK(!segments.empty() && segments.size() <= kMaxSendSegments, "SendPool::Attach: bad segments");
+  if (free_descs_.empty()) return kNoDesc;
+  const uint32_t id = TakeDesc();
+  SendDesc& d = descs_[id];
+  d.segments = static_cast<uint16_t>(segments.size());
+  d.payload = kind;
+  d.external = external;
+  d.heap = std::move(heap);
+  size_t length = 0;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    d.iov[i] = segments[i];
+    length += segments[i].iov_len;
+  }
+  d.length = static_cast<uint32_t>(length);
+  return id;
+}
+
+ExternalPayload SendPool::Free(uint32_t id) {
   SendDesc& d = descs_[id];
   ABSL_RAW_CHECK(d.segments > 0, "send descriptor freed twice");
-  for (unsigned i = 0; i < d.segments; ++i) free_buffers_.push_back(d.buffers[i]);
+  for (unsigned i = 0; i < d.pool_buffers; ++i) free_buffers_.push_back(d.buffers[i]);
+  ExternalPayload out{d.payload, d.external, std::move(d.heap)};
   d.segments = 0;
+  d.pool_buffers = 0;
+  d.payload = Payload::kPool;
   free_descs_.push_back(id);
+  return out;
 }
 
 }  // namespace sctpdp

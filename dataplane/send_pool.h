@@ -1,9 +1,15 @@
-// SendPool: the worker's preallocated send memory. `buffer_count` buffers of
-// `buffer_size` bytes the application writes messages into in place, and one
+// SendPool: an event loop's preallocated send memory. `buffer_count` buffers
+// of `buffer_size` bytes the owner writes messages into in place, and one
 // descriptor per queued or in-flight message holding what sendmsg needs to
 // stay put until its completion (msghdr, iovec, SCTP_SNDINFO/PRINFO control).
 // A message larger than one buffer spans several (an iovec each).
-// Single-threaded: the owning worker's thread only.
+//
+// A descriptor can also point at memory it does not own (Attach): a parcel
+// another thread built in the shared ParcelPool, or a receive buffer the
+// application kept to send on (an echo straight from where it arrived).
+// Free hands that memory back to the caller to release where it belongs.
+//
+// Single-threaded: the owning loop's thread only.
 #ifndef SCTPDP_DATAPLANE_SEND_POOL_H_
 #define SCTPDP_DATAPLANE_SEND_POOL_H_
 
@@ -19,19 +25,25 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "dataplane/sctp_parse.h"
+#include "dataplane/send_buffer.h"
 
 namespace sctpdp {
 
-inline constexpr unsigned kMaxSendSegments = 16;
-inline constexpr uint32_t kNoDesc = ~uint32_t{0};
+// Whose memory a descriptor's payload is in.
+enum class Payload : uint8_t {
+  kPool,        // this pool's buffers
+  kParcel,      // a ParcelPool parcel (`external` = its index)
+  kRecvBuffer,  // a provided receive buffer kept by the application (`external` = buffer id)
+  kHeap,        // a reassembled message kept by the application (`heap`)
+};
 
 struct SendDesc {
   msghdr msg;
   iovec iov[kMaxSendSegments];
   alignas(cmsghdr) char control[kSendControlBytes];
   uint32_t length = 0;
-  uint16_t segments = 0;
-  uint16_t slot = 0;          // association slot
+  uint16_t segments = 0;      // iovecs in use; 0: the descriptor is free
+  uint16_t slot = 0;          // the socket's slot
   uint32_t next = kNoDesc;    // queue link
   int32_t result = 0;         // completion result while its chain is in flight
   bool result_in = false;     // its request CQE has come
@@ -43,32 +55,18 @@ struct SendDesc {
   uint16_t sctp_flags = 0;
   uint32_t ppid = 0;
   uint32_t ttl_ms = 0;
+  Payload payload = Payload::kPool;
+  uint16_t pool_buffers = 0;  // kPool: buffers held
   uint32_t buffers[kMaxSendSegments];
+  uint32_t external = 0;
+  std::unique_ptr<char[]> heap;
 };
 
-// A message being built by the application: write the payload through
-// segment(i) (or data() when it fits one buffer), then hand it to Send.
-class SendPool;
-
-class SendBuffer {
- public:
-  SendBuffer() = default;
-  uint32_t id() const { return desc_; }
-  size_t size() const { return size_; }
-  bool valid() const { return desc_ != kNoDesc; }
-  unsigned segments() const;
-  absl::Span<char> segment(unsigned i) const;
-  // The whole message when it fits one buffer (the common case).
-  // REQUIRES: segments() == 1.
-  absl::Span<char> data() const { return segment(0); }
-  // Copies `bytes` in at `offset`, across segments. REQUIRES: fits in size().
-  void Write(size_t offset, absl::Span<const char> bytes);
-
- private:
-  friend class SendPool;
-  SendPool* pool_ = nullptr;
-  uint32_t desc_ = kNoDesc;
-  size_t size_ = 0;
+// What a freed descriptor held that was not the pool's.
+struct ExternalPayload {
+  Payload kind = Payload::kPool;
+  uint32_t external = 0;
+  std::unique_ptr<char[]> heap;
 };
 
 class SendPool {
@@ -80,20 +78,32 @@ class SendPool {
   SendPool& operator=(const SendPool&) = delete;
 
   size_t max_message_size() const { return size_t{buffer_size_} * kMaxSendSegments; }
+  unsigned buffer_count() const { return buffer_count_; }
   unsigned buffers_in_use() const { return buffer_count_ - static_cast<unsigned>(free_buffers_.size()); }
+  bool has_free_desc() const { return !free_descs_.empty(); }
+  unsigned descs_in_use() const { return buffer_count_ - static_cast<unsigned>(free_descs_.size()); }
 
   // A buffer of `size` bytes, or an invalid one if the pool is exhausted or
   // `size` is over max_message_size().
   SendBuffer Acquire(size_t size);
   // Gives an unsent buffer back.
   void Release(SendBuffer buffer);
+  // A descriptor whose payload is `segments` of memory owned elsewhere
+  // (`kind`, `external`, `heap` say whose); kNoDesc when none is free.
+  // REQUIRES: 1 <= segments.size() <= kMaxSendSegments.
+  uint32_t Attach(absl::Span<const iovec> segments, Payload kind, uint32_t external,
+                  std::unique_ptr<char[]> heap = nullptr);
 
   SendDesc& desc(uint32_t id) { return descs_[id]; }
-  // Frees a descriptor and its buffers (after its send completed or failed).
-  void Free(uint32_t id);
+  // Frees a descriptor and its buffers (after its send completed or failed);
+  // an attached payload comes back to be released by the caller.
+  ExternalPayload Free(uint32_t id);
 
  private:
+  friend class SendBuffer;
   SendPool() = default;
+  uint32_t TakeDesc();
+
   unsigned buffer_count_ = 0;
   unsigned buffer_size_ = 0;
   char* base_ = nullptr;

@@ -1,4 +1,4 @@
-// Counters a worker keeps per worker and per association. One writer (the
+// Counters an event loop keeps per loop and per association. One writer (the
 // worker thread) and any number of readers: relaxed atomic loads and stores,
 // no read-modify-write on the hot path (a plain mov on x86).
 #ifndef SCTPDP_DATAPLANE_STATS_H_
@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <utility>
 
 namespace sctpdp {
 
@@ -23,6 +22,7 @@ struct AssocStats {
   uint64_t messages_in = 0, bytes_in = 0, messages_out = 0, bytes_out = 0;
   uint64_t notifications = 0, reassemblies = 0, copied_bytes = 0;
   uint64_t send_copied_bytes = 0;  // SendCopy: payloads not built in place
+  uint64_t send_copies = 0;        // messages copied on the way out (SendCopy, a moved queue)
   uint64_t send_eagain = 0, send_errors = 0, send_dropped = 0;
   uint64_t send_queue_depth = 0;
 
@@ -35,6 +35,7 @@ struct AssocStats {
     reassemblies += o.reassemblies;
     copied_bytes += o.copied_bytes;
     send_copied_bytes += o.send_copied_bytes;
+    send_copies += o.send_copies;
     send_eagain += o.send_eagain;
     send_errors += o.send_errors;
     send_dropped += o.send_dropped;
@@ -43,58 +44,15 @@ struct AssocStats {
   }
 };
 
-struct WorkerStats {
-  AssocStats totals;
-  uint64_t enter_calls = 0;
-  uint64_t cqes = 0;
-  uint64_t enobufs = 0;           // multishot receive ran out of buffers
-  uint64_t recv_rearms = 0;       // multishot receive armed again after ending
-  uint64_t recv_errors = 0;
-  uint64_t oversize_messages = 0; // over max_message_size: association aborted
-  uint64_t associations_adopted = 0;
-  uint64_t associations_closed = 0;
-  uint64_t associations_active = 0;
-  uint64_t retained_buffers = 0;
-  uint64_t send_buffers_in_use = 0;
-  uint64_t inbox_commands = 0;
-  uint64_t zc_sends = 0;          // messages sent with SENDMSG_ZC
-  uint64_t other_syscalls = 0;    // eventfd reads, fixed-file updates, sockopts, EOF/ABORT
-  uint64_t naps = 0;              // coalescing sleeps (WorkerOptions::coalesce_delay)
-  uint64_t recv_pauses = 0;       // PauseReceive calls that stopped a receive
-  uint64_t held_flushes = 0;      // bundled runs the kernel held behind a full send buffer, flushed (worker_send.cc)
-
-  uint64_t Syscalls() const { return enter_calls + other_syscalls + naps; }
-
-  WorkerStats& operator+=(const WorkerStats& o) {
-    totals += o.totals;
-    for (auto [mine, theirs] : {std::pair{&enter_calls, o.enter_calls}, {&cqes, o.cqes}, {&enobufs, o.enobufs},
-                                {&recv_rearms, o.recv_rearms}, {&recv_errors, o.recv_errors},
-                                {&oversize_messages, o.oversize_messages},
-                                {&associations_adopted, o.associations_adopted},
-                                {&associations_closed, o.associations_closed},
-                                {&associations_active, o.associations_active},
-                                {&retained_buffers, o.retained_buffers},
-                                {&send_buffers_in_use, o.send_buffers_in_use},
-                                {&inbox_commands, o.inbox_commands}, {&zc_sends, o.zc_sends},
-                                {&other_syscalls, o.other_syscalls}, {&naps, o.naps},
-                                {&recv_pauses, o.recv_pauses}, {&held_flushes, o.held_flushes}}) {
-      *mine += theirs;
-    }
-    return *this;
-  }
-
-  double CqesPerEnter() const { return enter_calls ? double(cqes) / double(enter_calls) : 0.0; }
-};
-
 struct AssocCounters {
   Counter messages_in, bytes_in, messages_out, bytes_out;
-  Counter notifications, reassemblies, copied_bytes, send_copied_bytes;
+  Counter notifications, reassemblies, copied_bytes, send_copied_bytes, send_copies;
   Counter send_eagain, send_errors, send_dropped, send_queue_depth;
 
   // REQUIRES: writer thread (a slot being reused).
   void Reset() {
     for (Counter* c : {&messages_in, &bytes_in, &messages_out, &bytes_out, &notifications,
-                       &reassemblies, &copied_bytes, &send_copied_bytes, &send_eagain, &send_errors, &send_dropped,
+                       &reassemblies, &copied_bytes, &send_copied_bytes, &send_copies, &send_eagain, &send_errors, &send_dropped,
                        &send_queue_depth}) {
       c->Set(0);
     }
@@ -110,12 +68,46 @@ struct AssocCounters {
     s.reassemblies = reassemblies.Get();
     s.copied_bytes = copied_bytes.Get();
     s.send_copied_bytes = send_copied_bytes.Get();
+    s.send_copies = send_copies.Get();
     s.send_eagain = send_eagain.Get();
     s.send_errors = send_errors.Get();
     s.send_dropped = send_dropped.Get();
     s.send_queue_depth = send_queue_depth.Get();
     return s;
   }
+};
+
+// What an event loop and the associations it serves have done so far: a
+// Worker, or the control thread's one-to-many server.
+struct WorkerStats {
+  AssocStats totals;
+  uint64_t enter_calls = 0;
+  uint64_t cqes = 0;
+  uint64_t enobufs = 0;           // multishot receive ran out of buffers
+  uint64_t recv_rearms = 0;       // multishot receive armed again after ending
+  uint64_t recv_errors = 0;
+  uint64_t oversize_messages = 0; // over max_message_size: association aborted
+  uint64_t associations_adopted = 0;
+  uint64_t associations_closed = 0;
+  uint64_t associations_detached = 0;
+  uint64_t associations_active = 0;
+  uint64_t retained_buffers = 0;
+  uint64_t send_buffers_in_use = 0;
+  uint64_t inbox_commands = 0;    // Post()ed closures run
+  uint64_t mail = 0;              // Mail() items handed to the handler
+  uint64_t eventfd_wakes = 0;     // wake-ups through the eventfd (another thread without a ring)
+  uint64_t msg_ring_wakes = 0;    // wake-ups as a MSG_RING from another loop's ring
+  uint64_t inbox_locks = 0;       // the inbox's command mutex, taken by Post and the drain of posts
+  uint64_t zc_sends = 0;          // messages sent with SENDMSG_ZC
+  uint64_t other_syscalls = 0;    // eventfd reads, fixed-file updates, sockopts, EOF/ABORT, flushes
+  uint64_t naps = 0;              // coalescing sleeps (WorkerOptions::coalesce_delay)
+  uint64_t recv_pauses = 0;       // PauseReceive calls that stopped a receive
+  uint64_t held_flushes = 0;      // bundled runs the kernel held behind a full send buffer, flushed
+  uint64_t chains_in_flight = 0;  // associations with a send chain in the kernel now
+
+  uint64_t Syscalls() const { return enter_calls + other_syscalls + naps; }
+  double CqesPerEnter() const { return enter_calls ? double(cqes) / double(enter_calls) : 0.0; }
+  WorkerStats& operator+=(const WorkerStats& o);
 };
 
 }  // namespace sctpdp

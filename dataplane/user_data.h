@@ -1,4 +1,4 @@
-// The one user_data scheme for every SQE a worker submits: a packed tag, not a
+// The one user_data scheme for every SQE an event loop submits: a packed tag, not a
 // pointer, so a completion for a slot that has since been reused is recognised
 // by its generation and dropped (liburing's proxy.c packs the same way).
 //
@@ -19,10 +19,10 @@ enum class Op : uint8_t {
   kSend = 2,        // sendmsg of one queued message (aux = send id)
   kSendZc = 3,      // sendmsg_zc of one queued message (aux = send id); its
                     // buffer-release notification (IORING_CQE_F_NOTIF) shares it
-  kWake = 4,        // multishot poll on the worker's eventfd
+  kWake = 4,        // multishot poll on the loop's wake eventfd
   kMsgRing = 5,     // MSG_RING wake-up from another ring
-  kCancel = 6,      // async cancel of an association's receive
-  kClose = 7,       // reserved
+  kCancel = 6,      // async cancel (of a receive or a send)
+  kMsgRingSent = 7, // our own MSG_RING to another ring: its CQE here
 };
 
 struct Tag {
@@ -46,7 +46,7 @@ struct Tag {
 static_assert(Tag{Op::kSend, 0xffff, 0xffff, Tag::kAuxMask}.Pack() == 0x02ffffffffffffffull);
 static_assert(Tag::Unpack(Tag{Op::kRecv, 7, 9, 11}.Pack()).slot == 9);
 static_assert(Tag::Unpack(Tag{Op::kRecv, 7, 9, 11}.Pack()).generation == 7);
-static_assert(Tag::Unpack(Tag{Op::kClose, 7, 9, 11}.Pack()).op == Op::kClose);
+static_assert(Tag::Unpack(Tag{Op::kMsgRingSent, 7, 9, 11}.Pack()).op == Op::kMsgRingSent);
 
 }  // namespace sctpdp
 

@@ -1,32 +1,23 @@
-// Worker send path: per-association FIFO queues drained by link chains of
-// sendmsg SQEs carrying SCTP_SNDINFO (and SCTP_PRINFO for a time to live).
+// Worker send path: per-association SendQueues drained by link chains of
+// sendmsg SQEs carrying SCTP_SNDINFO (and SCTP_PRINFO for a time to live);
+// why that keeps every association's order is at the top of send_queue.h.
+// A message is sent from wherever it was built: this worker's SendPool, a
+// parcel of the shared ParcelPool (built by another thread), or a receive
+// buffer the application kept (SendRetained). None is copied here.
 //
-// Why messages cannot be reordered, in five steps:
-//  1. Send() appends to the association's queue; nothing else reorders it.
-//  2. At most one chain per association is in the kernel at a time.
-//  3. A chain is IOSQE_IO_LINK'ed and fits one submit (Ring::ReserveSqes), so
-//     the kernel runs its sendmsgs one after another, in queue order.
-//  4. When one fails, the kernel cancels the rest (-ECANCELED); a message that
-//     got -EAGAIN (the peeled sockets are O_NONBLOCK) or -ECANCELED goes back
-//     to the front of the queue with the others, in their original order.
-//  5. The next chain is built only when every completion of this one is in,
-//     and after -EAGAIN its first SQE waits for POLLOUT (POLL_FIRST): no spin.
-// An SCTP sendmsg is all or nothing (no partial sends), so a message is never
-// split; a short result is reported as an error.
-//
-// Bundling (WorkerOptions::bundle_sends): a chain's sends to one association,
-// all but the last, carry MSG_MORE, so the kernel packs their DATA chunks into
-// full packets. The last send of each run clears the association's delay
-// and flushes the lot. Until that send the kernel holds the run and every
-// retransmission that would start a packet (SCTP's Nagle test), so a run must
-// never be left waiting on a full send buffer: a send that follows a MSG_MORE
-// send carries MSG_DONTWAIT (EAGAIN comes back instead of a wait in the
-// kernel), and when one is refused FinishChain sends the run's next message
-// at once through a briefly raised send buffer (FlushHeldRun). A chain
-// cancelled mid-run (-ECANCELED) leaves the run held until the rest is sent
-// again, with MSG_DONTWAIT on its first send for the same reason. A message
-// that fails for good (a stream the association does not have: DataPlane::Send
-// refuses those up front) leaves earlier ones of its run held until the
+// Bundling (WorkerOptions::bundle_sends): a chain's sends, all but the last,
+// carry MSG_MORE, so the kernel packs their DATA chunks into full packets.
+// The last send of each run clears the association's delay and flushes the
+// lot. Until that send the kernel holds the run and every retransmission
+// that would start a packet (SCTP's Nagle test), so a run must never be left
+// waiting on a full send buffer: a send that follows a MSG_MORE send carries
+// MSG_DONTWAIT (EAGAIN comes back instead of a wait in the kernel), and when
+// one is refused FinishChain sends the run's next message at once through a
+// briefly raised send buffer (FlushHeldRun). A chain cancelled mid-run
+// (-ECANCELED) leaves the run held until the rest is sent again, with
+// MSG_DONTWAIT on its first send for the same reason. A message that fails
+// for good (a stream the association does not have: DataPlane::Send refuses
+// those up front) leaves earlier ones of its run held until the
 // association's next send or shutdown.
 #include <sys/socket.h>
 
@@ -34,10 +25,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/base/internal/raw_logging.h"
 #include "absl/strings/str_cat.h"
 #include "dataplane/log.h"
 #include "dataplane/sctp_parse.h"
 #include "dataplane/sctp_socket.h"
+#include "dataplane/send_pool.h"
 #include "dataplane/worker.h"
 #include "dataplane/worker_assoc.h"
 
@@ -51,135 +44,93 @@ SendBuffer Worker::AcquireSendBuffer(size_t size) {
 }
 
 void Worker::ReleaseSendBuffer(SendBuffer buffer) {
-  send_pool_->Release(buffer);
+  memory_->Release(std::move(buffer));
   send_in_use_.Set(send_pool_->buffers_in_use());
 }
 
-SendResult Worker::Send(AssocHandle assoc, uint16_t stream, uint32_t ppid, SendBuffer buffer,
-                        uint16_t flags, uint32_t ttl_ms) {
-  if (!buffer.valid()) return SendResult::kNoBuffers;
-  Assoc* a = Lookup(assoc);
-  if (a == nullptr) {
-    ReleaseSendBuffer(buffer);
-    return SendResult::kNoAssociation;
+// Whether `a` takes one more message of `size` bytes now. Backpressure
+// (kQueueFull) arms OnWritable.
+SendResult Worker::Admit(Assoc* a, size_t size) {
+  if (a == nullptr) return SendResult::kNoAssociation;
+  if (!a->live() || a->shutdown_requested) return SendResult::kClosing;
+  if (size > options_.max_message_size) return SendResult::kTooBig;
+  if (a->queue.queued() >= options_.send_queue_limit) {
+    a->want_writable = true;
+    return SendResult::kQueueFull;
   }
-  return Enqueue(*a, buffer, stream, ppid, flags, ttl_ms, 0);
+  return SendResult::kOk;
 }
 
-SendResult Worker::Enqueue(Assoc& a, SendBuffer buffer, uint16_t stream, uint32_t ppid, uint16_t flags,
-                           uint32_t ttl_ms, sctp_assoc_t to) {
-  SendResult result = SendResult::kOk;
-  if (!a.live() || a.shutdown_requested) {
-    result = SendResult::kClosing;
-  } else if (a.queued >= options_.send_queue_limit) {
-    a.want_writable = true;
-    result = SendResult::kQueueFull;
+SendResult Worker::Send(AssocHandle assoc, uint16_t stream, uint32_t ppid, SendBuffer&& buffer, uint16_t flags,
+                        uint32_t ttl_ms) {
+  if (!buffer.valid()) return SendResult::kNoBuffers;
+  Assoc* a = Lookup(assoc);
+  const SendResult admitted = Admit(a, buffer.size());
+  if (IsBackpressure(admitted)) return admitted;  // the caller keeps the buffer
+  if (admitted != SendResult::kOk) {
+    ReleaseSendBuffer(std::move(buffer));
+    return admitted;
   }
-  if (result != SendResult::kOk) {
-    ReleaseSendBuffer(buffer);
-    return result;
+  const uint32_t desc = memory_->Attach(buffer);  // consumes it
+  if (desc == kNoDesc) {
+    NoteNoBuffers(*a);
+    return SendResult::kNoBuffers;
   }
-  SendDesc& d = send_pool_->desc(buffer.id());
-  std::memset(&d.msg, 0, sizeof(d.msg));
-  d.msg.msg_iov = d.iov;
-  d.msg.msg_iovlen = d.segments;
-  d.to = to;
-  d.stream = stream;
-  d.sctp_flags = flags;
-  d.ppid = ppid;
-  d.ttl_ms = ttl_ms;
-  if (a.sctp) FillSendControl(&d.msg, d.control, stream, ppid, flags, ttl_ms, to);
-  d.slot = a.slot;
-  d.next = kNoDesc;
-  if (a.queue_tail == kNoDesc) {
-    a.queue_head = buffer.id();
-  } else {
-    send_pool_->desc(a.queue_tail).next = buffer.id();
+  return Enqueue(*a, desc, stream, ppid, flags, ttl_ms);
+}
+
+SendResult Worker::SendCopy(AssocHandle assoc, uint16_t stream, uint32_t ppid, absl::Span<const char> payload,
+                            uint16_t flags, uint32_t ttl_ms) {
+  Assoc* a = Lookup(assoc);
+  if (const SendResult r = Admit(a, payload.size()); r != SendResult::kOk) return r;
+  if (payload.size() > send_pool_->max_message_size()) return SendResult::kTooBig;
+  const uint32_t desc = memory_->Copy(payload);
+  if (desc == kNoDesc) {
+    NoteNoBuffers(*a);
+    return SendResult::kNoBuffers;
   }
-  a.queue_tail = buffer.id();
-  ++a.queued;
-  a.stats.send_queue_depth.Set(a.queued);
+  a->stats.send_copied_bytes.Add(payload.size());
+  a->stats.send_copies.Add(1);
+  totals_.send_copied_bytes.Add(payload.size());
+  totals_.send_copies.Add(1);
+  return Enqueue(*a, desc, stream, ppid, flags, ttl_ms);
+}
+
+SendResult Worker::SendRetained(AssocHandle assoc, uint16_t stream, uint32_t ppid, RetainedMessage&& message,
+                                absl::Span<const char> part, uint16_t flags, uint32_t ttl_ms) {
+  if (part.empty()) part = message.payload;
+  Assoc* a = Lookup(assoc);
+  const SendResult admitted = Admit(a, part.size());
+  if (IsBackpressure(admitted)) return admitted;  // the caller keeps the message
+  if (admitted != SendResult::kOk) {
+    Release(std::move(message));
+    return admitted;
+  }
+  const uint32_t desc = memory_->AttachRetained(message, part);  // consumes it
+  if (desc == kNoDesc) {
+    NoteNoBuffers(*a);
+    return SendResult::kNoBuffers;
+  }
+  return Enqueue(*a, desc, stream, ppid, flags, ttl_ms);
+}
+
+SendResult Worker::Enqueue(Assoc& a, uint32_t desc, uint16_t stream, uint32_t ppid, uint16_t flags,
+                           uint32_t ttl_ms) {
+  memory_->Prepare(desc, stream, ppid, flags, ttl_ms, 0, a.sctp);
+  send_pool_->desc(desc).slot = a.slot;
+  a.queue.Push(*send_pool_, desc);
+  a.stats.send_queue_depth.Set(a.queue.queued());
+  send_in_use_.Set(send_pool_->buffers_in_use());
   MarkSendDirty(a);
   return SendResult::kOk;
 }
 
-SendResult Worker::SendCopy(AssocHandle assoc, uint16_t stream, uint32_t ppid,
-                            absl::Span<const char> payload, uint16_t flags, uint32_t ttl_ms) {
-  return SendCopyTo(assoc, 0, stream, ppid, payload, flags, ttl_ms);
-}
-
-SendResult Worker::SendCopyTo(AssocHandle socket, sctp_assoc_t to, uint16_t stream, uint32_t ppid,
-                              absl::Span<const char> payload, uint16_t flags, uint32_t ttl_ms) {
-  if (payload.size() > options_.max_message_size || payload.size() > send_pool_->max_message_size()) {
-    return SendResult::kTooBig;
-  }
-  Assoc* a = Lookup(socket);
-  if (a == nullptr) return SendResult::kNoAssociation;
-  SendBuffer b = AcquireSendBuffer(payload.size());
-  if (!b.valid()) {
-    if (!a->waiting_buffers) {  // OnWritable once sends free some
-      a->waiting_buffers = true;
-      buffer_waiters_.push_back(a->slot);
-    }
-    return SendResult::kNoBuffers;
-  }
-  b.Write(0, payload);
-  SendResult r = Enqueue(*a, b, stream, ppid, flags, ttl_ms, to);
-  if (r == SendResult::kOk) {
-    a->stats.send_copied_bytes.Add(payload.size());
-    totals_.send_copied_bytes.Add(payload.size());
-  }
-  return r;
-}
-
-unsigned Worker::SendsInFlightFor(AssocHandle socket, sctp_assoc_t to) {
-  Assoc* a = Lookup(socket);
-  if (a == nullptr) return 0;
-  unsigned n = 0;
-  for (uint32_t id : a->chain) n += send_pool_->desc(id).to == to;
-  return n;
-}
-
-void Worker::CancelSends(AssocHandle socket) {
-  if (Assoc* a = Lookup(socket)) CancelChain(*a);
-}
-
-std::vector<OutgoingMessage> Worker::TakeQueuedFor(AssocHandle socket, sctp_assoc_t to) {
-  std::vector<OutgoingMessage> out;
-  Assoc* a = Lookup(socket);
-  if (a == nullptr) return out;
-  uint32_t prev = kNoDesc;
-  for (uint32_t id = a->queue_head; id != kNoDesc;) {
-    SendDesc& d = send_pool_->desc(id);
-    const uint32_t next = d.next;
-    if (d.to != to) {
-      prev = id;
-      id = next;
-      continue;
-    }
-    OutgoingMessage q{d.stream, d.ppid, d.sctp_flags, d.ttl_ms, std::string()};
-    q.payload.reserve(d.length);
-    for (unsigned i = 0; i < d.segments; ++i) {
-      q.payload.append(static_cast<const char*>(d.iov[i].iov_base), d.iov[i].iov_len);
-    }
-    out.push_back(std::move(q));
-    // Unlink and free.
-    if (prev == kNoDesc) {
-      a->queue_head = next;
-    } else {
-      send_pool_->desc(prev).next = next;
-    }
-    if (a->queue_tail == id) a->queue_tail = prev;
-    --a->queued;
-    send_pool_->Free(id);
-    id = next;
-  }
-  a->stats.send_queue_depth.Set(a->queued);
+// A descriptor's end (sent, failed, dropped): its memory goes back where it
+// came from.
+void Worker::FreeDesc(uint32_t desc) {
+  memory_->Free(desc);
+  retained_gauge_.Set(retention_->retained());
   send_in_use_.Set(send_pool_->buffers_in_use());
-  // A sender refused while these filled the queue hears at the next loop
-  // (FlushSends), not from inside the caller's move.
-  if (!out.empty() && a->want_writable) MarkSendDirty(*a);
-  return out;
 }
 
 void Worker::MarkSendDirty(Assoc& a) {
@@ -194,12 +145,10 @@ void Worker::FlushSends() {
   // on a copy so no mark is lost and the vector is not grown mid-loop.
   flushing_.swap(send_dirty_);  // both keep their capacity: no allocation
   for (uint16_t slot : flushing_) {
-    Assoc& a = slots_[slot];
+    Assoc& a = (*slots_)[slot];
     a.dirty_queued = false;
-    if (!a.live()) continue;
-    MaybeWritable(a);  // its queue shrank without a send (TakeQueuedFor)
-    if (!a.chain.empty()) continue;
-    if (a.queued > 0) {
+    if (!slots_->used(slot) || !a.live() || a.queue.in_flight()) continue;
+    if (a.queue.queued() > 0) {
       SubmitChain(a);
     } else if (a.shutdown_requested) {
       SendEof(a);
@@ -214,74 +163,45 @@ void Worker::SubmitChain(Assoc& a) {
   // before sending anything, and it is sent again with sendmsg). A message
   // with an injected fault goes alone too, as the kernel ends a chain at a
   // failure.
-  const bool zc = a.zc != ZcSupport::kNo;
-  const bool alone = a.zc == ZcSupport::kUnknown || HasFault(a.slot, Op::kSend);
-  const unsigned n = alone ? 1u : std::min(a.queued, options_.send_batch);
-  ring_->ReserveSqes(n);
+  FaultPlan* faults = ring_->fault_plan();
+  const bool alone = a.zc == ZcSupport::kUnknown || (faults != nullptr && faults->Planned(Op::kSend, a.slot));
+  a.queue.Submit(*ring_, *send_pool_,
+                 {.slot = a.slot,
+                  .generation = a.generation,
+                  .max = alone ? 1u : options_.send_batch,
+                  .zc = a.zc != ZcSupport::kNo,
+                  .bundle = a.bundle});
   ++chains_in_flight_;
-  bool prev_more = false;
-  for (unsigned i = 0; i < n; ++i) {
-    const uint32_t id = a.queue_head;
-    SendDesc& d = send_pool_->desc(id);
-    a.queue_head = d.next;
-    a.chain.push_back(id);
-    d.result_in = false;
-    d.notif_pending = false;
-    d.zc = zc;
-    d.more = false;
-    io_uring_sqe* sqe = ring_->GetSqe();
-    const uint64_t user_data = Tag{zc ? Op::kSendZc : Op::kSend, a.generation, a.slot, id}.Pack();
-    if (TakeFault(a.slot, Op::kSend, sqe, user_data)) continue;
-    // A send that may find the kernel holding its association's run (after
-    // a MSG_MORE send) must not wait for POLLOUT inside the kernel: a full
-    // buffer comes back as EAGAIN, and FinishChain flushes the run.
-    const bool after_more = i > 0 ? prev_more : a.held && !a.poll_first;
-    d.more = a.bundle && i + 1 < n;
-    prev_more = d.more;
-    const int msg_flags = MSG_NOSIGNAL | (d.more ? MSG_MORE : 0) | (after_more ? MSG_DONTWAIT : 0);
-    if (zc) {
-      io_uring_prep_sendmsg_zc(sqe, a.slot, &d.msg, msg_flags);
-    } else {
-      io_uring_prep_sendmsg(sqe, a.slot, &d.msg, msg_flags);
-    }
-    sqe->flags |= IOSQE_FIXED_FILE;
-    if (i + 1 < n) sqe->flags |= IOSQE_IO_LINK;
-    if (i == 0 && a.poll_first) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
-    sqe->user_data = user_data;
-  }
-  if (a.queue_head == kNoDesc) a.queue_tail = kNoDesc;
-  a.queued -= n;
-  a.chain_done = 0;
-  a.poll_first = false;
-  a.stats.send_queue_depth.Set(a.queued);
+  a.stats.send_queue_depth.Set(a.queue.queued());
 }
 
 // A send's end: its request CQE, and for SENDMSG_ZC with IORING_CQE_F_MORE
 // also the notification CQE that hands the buffer back.
-void Worker::OnSendComplete(Assoc& a, uint32_t desc, int res, uint32_t flags, bool zc) {
+void Worker::OnSendComplete(Assoc& a, uint32_t desc, const Completion& c, bool zc) {
   SendDesc& d = send_pool_->desc(desc);
   ABSL_RAW_CHECK(d.slot == a.slot && d.segments > 0, "send completion for a descriptor not in flight");
-  if (zc && (flags & IORING_CQE_F_NOTIF)) {
+  if (zc && c.notif()) {
     d.notif_pending = false;
   } else {
-    d.result = res;
+    d.result = c.res;
     d.result_in = true;
     if (zc) {
-      d.notif_pending = flags & IORING_CQE_F_MORE;
+      d.notif_pending = c.more();
       // Conclusive only when refused or done; EAGAIN and the like say nothing.
-      if (a.zc == ZcSupport::kUnknown && (res == -EOPNOTSUPP || res >= 0)) LearnZcSupport(a, res >= 0);
-      if (res == -EOPNOTSUPP) d.result = -ECANCELED;  // not sent: again, with sendmsg
-      if (res >= 0) zc_sends_.Add(1);
+      if (a.zc == ZcSupport::kUnknown && (c.res == -EOPNOTSUPP || c.res >= 0)) LearnZcSupport(a, c.res >= 0);
+      if (c.res == -EOPNOTSUPP) d.result = -ECANCELED;  // not sent: again, with sendmsg
+      if (c.res >= 0) zc_sends_.Add(1);
     }
   }
-  if (d.result_in && !d.notif_pending && ++a.chain_done == a.chain.size()) FinishChain(a);
+  if (d.result_in && !d.notif_pending && a.queue.StepDone()) FinishChain(a);
 }
 
 void Worker::LearnZcSupport(Assoc& a, bool supported) {
   const ZcSupport support = supported ? ZcSupport::kYes : ZcSupport::kNo;
   zc_by_protocol_.emplace_back(a.protocol, support);
-  for (Assoc& other : slots_) {
-    if (other.live() && other.protocol == a.protocol && other.zc == ZcSupport::kUnknown) other.zc = support;
+  for (uint16_t s = 0; s < slots_->size(); ++s) {
+    Assoc& other = (*slots_)[s];
+    if (slots_->used(s) && other.protocol == a.protocol && other.zc == ZcSupport::kUnknown) other.zc = support;
   }
   a.zc = support;
   Logf("worker %d: SENDMSG_ZC %s on protocol %d sockets: sending with %s", options_.index,
@@ -290,79 +210,34 @@ void Worker::LearnZcSupport(Assoc& a, bool supported) {
 
 void Worker::FinishChain(Assoc& a) {
   const uint16_t generation = a.generation;
-  uint32_t retry_head = kNoDesc, retry_tail = kNoDesc, retries = 0;
   bool dead = false;
-  bool flush_held = false;
-  for (uint32_t id : a.chain) {
-    SendDesc& d = send_pool_->desc(id);
-    const int res = d.result;
-    if (res >= 0) {
-      a.held = d.more;
-      if (static_cast<uint32_t>(res) == d.length) {
-        CountSent(a, d.length);
-      } else {
-        ReportSendError(a, res, "short sendmsg (an SCTP message is sent whole or not at all)", d.to);
-      }
-      send_pool_->Free(id);
-      continue;
-    }
-    switch (-res) {
-      case EAGAIN:
-      case EINTR:
-      case ENOBUFS:
-      case ENOMEM:
-        a.poll_first = a.poll_first || res == -EAGAIN;
-        a.stats.send_eagain.Add(res == -EAGAIN);
-        totals_.send_eagain.Add(res == -EAGAIN);
-        flush_held = flush_held || (retries == 0 && a.held);
-        [[fallthrough]];
-      case ECANCELED:
-        // Not sent: back to the front of the queue, in order.
-        d.next = kNoDesc;
-        if (retry_tail == kNoDesc) {
-          retry_head = id;
-        } else {
-          send_pool_->desc(retry_tail).next = id;
-        }
-        retry_tail = id;
-        ++retries;
-        continue;
-      case EPIPE:
-      case ECONNRESET:
-      case ENOTCONN:
-      case ESHUTDOWN:
-        // The association is gone. On a one-to-many socket that is one
-        // association among many: the socket lives on.
-        dead = a.kind == SocketKind::kAssociation;
-        [[fallthrough]];
-      case EMSGSIZE:
-      case EINVAL:
-      case EFAULT:
-      default:
-        ReportSendError(a, res, d.to != 0 ? "sendmsg to association" : "sendmsg", d.to);
-        send_pool_->Free(id);
-        continue;
-    }
-  }
-  a.chain.clear();
+  const SendQueue::Settled settled = a.queue.Settle(
+      *send_pool_,
+      [&](uint32_t id) {
+        CountSent(a, send_pool_->desc(id).length);
+        FreeDesc(id);
+      },
+      [&](uint32_t id, int res) {
+        // EPIPE and the like: the association is gone.
+        dead = dead || res == -EPIPE || res == -ECONNRESET || res == -ENOTCONN || res == -ESHUTDOWN;
+        ReportSendError(a, res, res >= 0 ? "short sendmsg (an SCTP message is sent whole or not at all)"
+                                         : "sendmsg");
+        FreeDesc(id);
+      });
   --chains_in_flight_;
-  if (retries > 0) {
-    send_pool_->desc(retry_tail).next = a.queue_head;
-    a.queue_head = retry_head;
-    if (a.queue_tail == kNoDesc) a.queue_tail = retry_tail;
-    a.queued += retries;
-  }
-  if (flush_held && a.live() && FlushHeldRun(a)) a.poll_first = false;
-  send_in_use_.Set(send_pool_->buffers_in_use());
-  a.stats.send_queue_depth.Set(a.queued);
+  a.stats.send_eagain.Add(settled.eagain);
+  totals_.send_eagain.Add(settled.eagain);
+  if (!slots_->used(a.slot) || slots_->generation(a.slot) != generation) return;  // ended in a callback
+  if (settled.flush_held && a.live() && FlushHeldRun(a)) a.queue.set_poll_first(false);
+  a.stats.send_queue_depth.Set(a.queue.queued());
   if (dead) BeginTeardown(a, DownReason::kCommLost);
-  if (a.generation != generation) return;
-  if (a.state == Assoc::State::kClosing) {
-    FailQueued(a);
-    MaybeFinishTeardown(a);
+  if (!slots_->used(a.slot) || slots_->generation(a.slot) != generation) return;
+  if (a.state == Assoc::State::kClosing) FailQueued(a);
+  if (!a.live()) {
+    MaybeFinish(a);
     return;
   }
-  if (a.queued > 0 || a.shutdown_requested) MarkSendDirty(a);
+  if (a.queue.queued() > 0 || a.shutdown_requested) MarkSendDirty(a);
   MaybeWritable(a);
   WakeBufferWaiters();
 }
@@ -376,7 +251,7 @@ void Worker::FinishChain(Assoc& a) {
 // run's next message goes now, synchronously, through a send buffer raised
 // for that one call and restored after it. Returns whether it went.
 bool Worker::FlushHeldRun(Assoc& a) {
-  const uint32_t id = a.queue_head;
+  const uint32_t id = a.queue.front();
   SendDesc& d = send_pool_->desc(id);
   const int fd = a.fd.get();
   int syscalls = 1;
@@ -418,12 +293,9 @@ bool Worker::FlushHeldRun(Assoc& a) {
     return false;
   }
   held_flushes_.Add(1);
-  a.held = false;
+  a.queue.set_held(false);
   CountSent(a, d.length);
-  a.queue_head = d.next;
-  if (a.queue_head == kNoDesc) a.queue_tail = kNoDesc;
-  --a.queued;
-  send_pool_->Free(id);
+  FreeDesc(a.queue.PopFront(*send_pool_));
   return true;
 }
 
@@ -436,71 +308,76 @@ void Worker::CountSent(Assoc& a, uint32_t bytes) {
 
 // A sender refused with kQueueFull hears once the queue is down to half.
 void Worker::MaybeWritable(Assoc& a) {
-  if (!a.want_writable || a.queued > options_.send_queue_limit / 2) return;
+  if (!a.want_writable || a.queue.queued() > options_.send_queue_limit / 2) return;
   a.want_writable = false;
   handler_->OnWritable(*this, HandleOf(a));
 }
 
+void Worker::NoteNoBuffers(Assoc& a) {
+  if (a.waiting_buffers) return;  // OnWritable once sends free some
+  a.waiting_buffers = true;
+  buffer_waiters_.push_back(a.slot);
+}
+
 void Worker::WakeBufferWaiters() {
-  if (buffer_waiters_.empty() || send_pool_->buffers_in_use() >= options_.send_buffer_count) return;
+  if (buffer_waiters_.empty() || send_pool_->buffers_in_use() >= options_.send_buffer_count ||
+      !send_pool_->has_free_desc()) {
+    return;
+  }
   std::vector<uint16_t> waiters;
   waiters.swap(buffer_waiters_);
   for (uint16_t slot : waiters) {
-    Assoc& w = slots_[slot];
+    Assoc& w = (*slots_)[slot];
     w.waiting_buffers = false;
-    if (w.live()) handler_->OnWritable(*this, HandleOf(w));
+    if (slots_->used(slot) && w.live()) handler_->OnWritable(*this, HandleOf(w));
   }
 }
 
 void Worker::FailQueued(Assoc& a) {
-  uint32_t dropped = 0;
-  while (a.queue_head != kNoDesc) {
-    const uint32_t id = a.queue_head;
-    a.queue_head = send_pool_->desc(id).next;
-    send_pool_->Free(id);
-    ++dropped;
-  }
-  a.queue_tail = kNoDesc;
-  a.queued = 0;
+  std::vector<uint32_t> ids;
+  a.queue.TakeIf(*send_pool_, [](const SendDesc&) { return true; }, &ids);
+  for (uint32_t id : ids) FreeDesc(id);
   a.stats.send_queue_depth.Set(0);
-  if (dropped == 0) return;
-  a.stats.send_dropped.Add(dropped);
-  totals_.send_dropped.Add(dropped);
-  send_in_use_.Set(send_pool_->buffers_in_use());
-  handler_->OnError(*this, HandleOf(a),
-                    absl::UnavailableError(absl::StrCat(dropped, " queued messages dropped: association ending")));
+  if (ids.empty()) return;
+  a.stats.send_dropped.Add(ids.size());
+  totals_.send_dropped.Add(ids.size());
+  handler_->OnError(*this, HandleOf(a), absl::UnavailableError(absl::StrCat(
+                                            ids.size(), " queued messages dropped: association ending")));
 }
 
-void Worker::ReportSendError(Assoc& a, int res, const char* what, sctp_assoc_t to) {
+// The messages still queued, oldest first, copied out to go with the
+// association to its next owner (Detach: a move, not the steady state).
+std::vector<OutgoingMessage> Worker::TakeQueued(Assoc& a) {
+  std::vector<uint32_t> ids;
+  a.queue.TakeIf(*send_pool_, [](const SendDesc&) { return true; }, &ids);
+  std::vector<OutgoingMessage> out;
+  out.reserve(ids.size());
+  for (uint32_t id : ids) {
+    a.stats.send_copies.Add(1);
+    totals_.send_copies.Add(1);
+    out.push_back(memory_->TakeCopy(id));
+  }
+  retained_gauge_.Set(retention_->retained());
+  send_in_use_.Set(send_pool_->buffers_in_use());
+  a.stats.send_queue_depth.Set(0);
+  return out;
+}
+
+void Worker::ReportSendError(Assoc& a, int res, const char* what) {
   a.stats.send_errors.Add(1);
   totals_.send_errors.Add(1);
-  const std::string where = to != 0 ? absl::StrCat(what, " ", to) : std::string(what);
   handler_->OnError(*this, HandleOf(a),
-                    res < 0 ? absl::ErrnoToStatus(-res, where) : absl::DataLossError(absl::StrCat(where, ": ", res)));
+                    res < 0 ? absl::ErrnoToStatus(-res, what) : absl::DataLossError(absl::StrCat(what, ": ", res)));
 }
 
 // --- Shutdown and abort ---------------------------------------------------
-
-namespace {
-
-// A zero-length sendmsg whose SCTP_SNDINFO carries `sctp_flag` (SCTP_EOF or
-// SCTP_ABORT). Peeled sockets are one-to-one style, where shutdown(2) does
-// nothing for SCTP: this is how they start a SHUTDOWN or send an ABORT.
-int SendSctpFlag(int fd, uint16_t sctp_flag, sctp_assoc_t who) {
-  alignas(cmsghdr) char control[kSendControlBytes];
-  msghdr msg;
-  std::memset(&msg, 0, sizeof(msg));
-  FillSendControl(&msg, control, 0, 0, sctp_flag, 0, who);
-  return sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -errno : 0;
-}
-
-}  // namespace
 
 void Worker::SendEof(Assoc& a) {
   if (a.eof_sent) return;
   a.eof_sent = true;
   other_syscalls_.Add(1);
-  int ret = a.sctp ? SendSctpFlag(a.fd.get(), SCTP_EOF, 0) : (::shutdown(a.fd.get(), SHUT_WR) == 0 ? 0 : -errno);
+  const int ret =
+      a.sctp ? SendSctpFlag(a.fd.get(), SCTP_EOF, 0) : (::shutdown(a.fd.get(), SHUT_WR) == 0 ? 0 : -errno);
   if (ret < 0) {
     handler_->OnError(*this, HandleOf(a), absl::ErrnoToStatus(-ret, "graceful shutdown"));
     BeginTeardown(a, DownReason::kError);
@@ -508,10 +385,10 @@ void Worker::SendEof(Assoc& a) {
   // Otherwise SHUTDOWN_COMP (SCTP) or the peer's close (EOF) ends it.
 }
 
-void Worker::SendAbort(Assoc& a, sctp_assoc_t who) {
+void Worker::SendAbort(Assoc& a) {
   other_syscalls_.Add(1);
   if (a.sctp) {
-    SendSctpFlag(a.fd.get(), SCTP_ABORT, who);
+    SendSctpFlag(a.fd.get(), SCTP_ABORT, 0);
   } else {
     ::shutdown(a.fd.get(), SHUT_RDWR);
   }
@@ -526,8 +403,8 @@ void Worker::Shutdown(AssocHandle assoc) {
 
 void Worker::Abort(AssocHandle assoc) {
   Assoc* a = Lookup(assoc);
-  if (a == nullptr || !a->live()) return;
-  SendAbort(*a, 0);
+  if (a == nullptr || a->state == Assoc::State::kClosing) return;
+  SendAbort(*a);
   BeginTeardown(*a, DownReason::kAborted);
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dataplane/sctp_parse.h"
+#include "dataplane/sctp_socket.h"
 
 namespace sctpdp::perf {
 
@@ -37,62 +38,46 @@ void Check(int ret, const char* what) {
   if (ret < 0) Die("%s: %s", what, std::strerror(errno));
 }
 
-void SetInit(int fd) {
-  sctp_initmsg init{};
-  init.sinit_num_ostreams = 4;
-  init.sinit_max_instreams = 4;
-  Check(setsockopt(fd, IPPROTO_SCTP, SCTP_INITMSG, &init, sizeof(init)), "SCTP_INITMSG");
+Fd Open(const SctpSocketOptions& o) {
+  absl::StatusOr<Fd> fd = OpenSctpSocket(o);
+  if (!fd.ok()) Die("%s", fd.status().ToString().c_str());
+  return *std::move(fd);
+}
+
+// COMM_UP on the listener names the association.
+sctp_assoc_t AwaitCommUp(int listener) {
+  alignas(sctp_notification) char buf[512];
+  for (int i = 0; i < 16; ++i) {
+    const RecvResult r = RecvWithInfo(listener, absl::MakeSpan(buf), 0);
+    Check(static_cast<int>(r.bytes), "recvmsg(listener)");
+    const auto* sn = reinterpret_cast<const sctp_notification*>(buf);
+    if ((r.msg_flags & MSG_NOTIFICATION) && sn->sn_header.sn_type == SCTP_ASSOC_CHANGE &&
+        sn->sn_assoc_change.sac_state == SCTP_COMM_UP) {
+      return sn->sn_assoc_change.sac_assoc_id;
+    }
+  }
+  Die("no COMM_UP on the listener");
 }
 
 }  // namespace
 
 Association Association::Open() {
   Association a;
-  a.listener.reset(socket(AF_INET, SOCK_SEQPACKET, IPPROTO_SCTP));
-  Check(a.listener.get(), "socket(SOCK_SEQPACKET, IPPROTO_SCTP): is there kernel SCTP here?");
-  SetInit(a.listener.get());
+  // A window well above the 64 KiB loopback PMTU: SCTP sends a window update
+  // only per PMTU of reads, and a window of a few messages makes the
+  // measurement about delayed-SACK timers, not the receiver. Inherited by the
+  // peeled socket.
+  a.listener = perf::Open({.type = SOCK_SEQPACKET, .streams = 4, .rcvbuf = 4 << 20});
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   Check(bind(a.listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), "bind");
   socklen_t len = sizeof(addr);
   Check(getsockname(a.listener.get(), reinterpret_cast<sockaddr*>(&addr), &len), "getsockname");
-  int on = 1;
-  Check(setsockopt(a.listener.get(), IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof(on)), "SCTP_RECVRCVINFO");
-  sctp_event ev{};
-  ev.se_type = SCTP_ASSOC_CHANGE;
-  ev.se_on = 1;
-  Check(setsockopt(a.listener.get(), IPPROTO_SCTP, SCTP_EVENT, &ev, sizeof(ev)), "SCTP_EVENT");
-  // A window well above the 64 KiB loopback PMTU: SCTP sends a window update
-  // only per PMTU of reads, and a window of a few messages makes the
-  // measurement about delayed-SACK timers, not the receiver. Inherited by the
-  // peeled socket; the kernel doubles it, capped by net.core.rmem_max.
-  int rcvbuf = 4 << 20;
-  Check(setsockopt(a.listener.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)), "SO_RCVBUF");
   Check(listen(a.listener.get(), 16), "listen");
-  a.client.reset(socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP));
-  Check(a.client.get(), "socket(SOCK_STREAM, IPPROTO_SCTP)");
-  SetInit(a.client.get());
-  Check(setsockopt(a.client.get(), IPPROTO_SCTP, SCTP_NODELAY, &on, sizeof(on)), "SCTP_NODELAY");
-  int sndbuf = 1 << 20;
-  Check(setsockopt(a.client.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), "SO_SNDBUF");
+  a.client = perf::Open({.type = SOCK_STREAM, .streams = 4, .events = false, .sndbuf = 1 << 20});
   Check(connect(a.client.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), "connect");
-  // COMM_UP on the listener names the association.
-  for (int i = 0; i < 16 && a.id == 0; ++i) {
-    alignas(sctp_notification) char buf[512];
-    iovec iov{buf, sizeof(buf)};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    ssize_t n = recvmsg(a.listener.get(), &msg, 0);
-    Check(static_cast<int>(n), "recvmsg(listener)");
-    const auto* sn = reinterpret_cast<const sctp_notification*>(buf);
-    if ((msg.msg_flags & MSG_NOTIFICATION) && sn->sn_header.sn_type == SCTP_ASSOC_CHANGE &&
-        sn->sn_assoc_change.sac_state == SCTP_COMM_UP) {
-      a.id = sn->sn_assoc_change.sac_assoc_id;
-    }
-  }
-  if (a.id == 0) Die("no COMM_UP on the listener");
+  a.id = AwaitCommUp(a.listener.get());
   a.peeled.reset(sctp_peeloff_flags(a.listener.get(), a.id, SOCK_NONBLOCK | SOCK_CLOEXEC));
   Check(a.peeled.get(), "sctp_peeloff_flags");
   return a;

@@ -29,6 +29,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "dataplane/worker.h"
+#include "dataplane/sctp_socket.h"
 #include "perf/bench_util.h"
 
 namespace sctpdp::perf {
@@ -50,25 +51,16 @@ struct Row {
 Row RecvmsgLoop(int fd, size_t size, uint64_t count, StreamOrder* order) {
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   std::vector<char> buf(1 << 20);
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(sctp_rcvinfo))];
   Row row{"recvmsg loop", size};
   const double cpu0 = ThreadCpuSeconds();
   const absl::Time t0 = absl::Now();
   while (row.messages < count) {
-    iovec iov{buf.data(), buf.size()};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    ssize_t n = recvmsg(fd, &msg, 0);
+    const RecvResult r = RecvWithInfo(fd, absl::MakeSpan(buf), 0);
     ++row.syscalls;
-    if (n <= 0) Die("baseline recvmsg: %s", n == 0 ? "EOF" : std::strerror(errno));
-    if (msg.msg_flags & MSG_NOTIFICATION) continue;
-    if (!(msg.msg_flags & MSG_EOR)) Die("baseline: message larger than its 1 MiB buffer");
-    sctp_rcvinfo info{};
-    if (cmsghdr* c = CMSG_FIRSTHDR(&msg)) std::memcpy(&info, CMSG_DATA(c), sizeof(info));
-    order->Check(info.rcv_sid, ntohl(info.rcv_ppid));
+    if (r.bytes <= 0) Die("baseline recvmsg: %s", r.bytes == 0 ? "EOF" : std::strerror(static_cast<int>(-r.bytes)));
+    if (r.msg_flags & MSG_NOTIFICATION) continue;
+    if (!(r.msg_flags & MSG_EOR)) Die("baseline: message larger than its 1 MiB buffer");
+    order->Check(r.info.rcv_sid, ntohl(r.info.rcv_ppid));
     ++row.messages;
   }
   row.seconds = absl::ToDoubleSeconds(absl::Now() - t0);

@@ -35,7 +35,9 @@ struct Peeled {
   AssocHandle handle;
 };
 
-Peeled PeelAndAdopt(Worker& worker, RecordingHandler& handler, Ring* via = nullptr) {
+// `from`: the adoption is asked from that worker's thread (as the control
+// thread does), else from the test's.
+Peeled PeelAndAdopt(Worker& worker, RecordingHandler& handler, Worker* from = nullptr) {
   Peeled p;
   p.listener = MakeListener();
   p.client = Connect(p.listener.addr);
@@ -43,7 +45,13 @@ Peeled PeelAndAdopt(Worker& worker, RecordingHandler& handler, Ring* via = nullp
   Fd fd(sctp_peeloff_flags(p.listener.fd.get(), id, SOCK_NONBLOCK | SOCK_CLOEXEC));
   EXPECT_TRUE(fd) << "sctp_peeloff_flags: " << std::strerror(errno);
   size_t before = handler.adopted_count();
-  EXPECT_TRUE(worker.Adopt(std::move(fd), id, 0, via, 1).ok());
+  if (from != nullptr) {
+    EXPECT_TRUE(from->Post([&worker, id, fd = std::move(fd)](Worker&) mutable {
+      EXPECT_TRUE(worker.Adopt(std::move(fd), id, 0).ok());
+    }).ok());
+  } else {
+    EXPECT_TRUE(worker.Adopt(std::move(fd), id, 0).ok());
+  }
   EXPECT_TRUE(handler.WaitAdopted(before + 1));
   p.handle = handler.adopted(before);
   return p;
@@ -275,19 +283,24 @@ TEST(DataplaneSctpTest, UnorderedAndTimeToLiveSendsCarryTheirFlags) {
   EXPECT_EQ(ntohl(b.info.rcv_ppid), 6u);
 }
 
-// The control thread hands associations over ring to ring (IORING_OP_MSG_RING
-// into the worker's SINGLE_ISSUER|DEFER_TASKRUN ring) on this kernel.
+// Another loop's thread hands associations over ring to ring
+// (IORING_OP_MSG_RING into the worker's SINGLE_ISSUER|DEFER_TASKRUN ring) on
+// this kernel, as the control thread does.
 TEST(DataplaneSctpTest, AdoptionWokenThroughMsgRing) {
-  RecordingHandler handler;
+  RecordingHandler handler, from_handler;
   auto worker = StartWorker(handler);
   ASSERT_NE(worker, nullptr);
-  auto ring = Ring::Create({.sq_entries = 8, .cq_entries = 16});
-  ASSERT_TRUE(ring.ok()) << ring.status();
-  const uint64_t before = worker->Snapshot().other_syscalls;
-  Peeled p = PeelAndAdopt(*worker, handler, ring->get());
+  auto from = Worker::Create({.index = 1, .buffer_count = 64, .retain_budget = 8, .send_buffer_count = 64},
+                             &from_handler);
+  ASSERT_TRUE(from.ok()) << from.status();
+  const WorkerStats before = worker->Snapshot();
+  Peeled p = PeelAndAdopt(*worker, handler, from->get());
+  const WorkerStats after = worker->Snapshot();
+  EXPECT_EQ(after.msg_ring_wakes, before.msg_ring_wakes + 1);
+  EXPECT_EQ(after.eventfd_wakes, before.eventfd_wakes);
   // SCTP adoption: getsockopt, 8 setsockopts, the fixed-file update, and
   // bundling's SO_SNDBUF and SCTP_STATUS; no eventfd read.
-  EXPECT_EQ(worker->Snapshot().other_syscalls - before, 12u);
+  EXPECT_EQ(after.other_syscalls - before.other_syscalls, 12u);
   ASSERT_TRUE(testing::SendOn(p.client.get(), "via msg_ring", 3, 9));
   ASSERT_TRUE(handler.WaitMessages(1));
   EXPECT_EQ(handler.messages()[0].payload, "via msg_ring");

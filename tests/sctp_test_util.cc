@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "dataplane/sctp_parse.h"
+#include "dataplane/sctp_socket.h"
 
 #include <cerrno>
 #include <cstring>
@@ -14,26 +15,23 @@
 namespace sctpdp::testing {
 namespace {
 
-Fd MakeSocket(int type) {
-  Fd fd(socket(AF_INET, type, IPPROTO_SCTP));
-  if (!fd) ADD_FAILURE() << "socket(SCTP): " << std::strerror(errno) << ": no kernel SCTP here";
-  return fd;
-}
-
-void SetInitStreams(int fd, int streams) {
-  sctp_initmsg init{};
-  init.sinit_num_ostreams = streams;
-  init.sinit_max_instreams = streams;
-  EXPECT_EQ(setsockopt(fd, IPPROTO_SCTP, SCTP_INITMSG, &init, sizeof(init)), 0) << std::strerror(errno);
+// An SCTP socket as the tests' ends need it; a failure is the test's.
+Fd Open(int type, int streams, int rcvbuf) {
+  absl::StatusOr<Fd> fd = OpenSctpSocket(
+      {.type = type, .streams = static_cast<uint16_t>(streams), .events = false, .rcvbuf = rcvbuf});
+  if (!fd.ok()) {
+    ADD_FAILURE() << fd.status() << ": no kernel SCTP here";
+    return Fd();
+  }
+  return *std::move(fd);
 }
 
 }  // namespace
 
 Listener MakeListener(int streams) {
   Listener l;
-  l.fd = MakeSocket(SOCK_SEQPACKET);
+  l.fd = Open(SOCK_SEQPACKET, streams, 0);
   if (!l.fd) return l;
-  SetInitStreams(l.fd.get(), streams);
   l.addr.sin_family = AF_INET;
   l.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   EXPECT_EQ(bind(l.fd.get(), reinterpret_cast<sockaddr*>(&l.addr), sizeof(l.addr)), 0) << std::strerror(errno);
@@ -43,22 +41,13 @@ Listener MakeListener(int streams) {
   ev.se_type = SCTP_ASSOC_CHANGE;
   ev.se_on = 1;
   EXPECT_EQ(setsockopt(l.fd.get(), IPPROTO_SCTP, SCTP_EVENT, &ev, sizeof(ev)), 0) << std::strerror(errno);
-  int on = 1;
-  EXPECT_EQ(setsockopt(l.fd.get(), IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof(on)), 0);
   EXPECT_EQ(listen(l.fd.get(), 128), 0) << std::strerror(errno);
   return l;
 }
 
 Fd Connect(const sockaddr_in& to, int streams, int rcvbuf) {
-  Fd c = MakeSocket(SOCK_STREAM);
+  Fd c = Open(SOCK_STREAM, streams, rcvbuf);
   if (!c) return c;
-  SetInitStreams(c.get(), streams);
-  int on = 1;
-  EXPECT_EQ(setsockopt(c.get(), IPPROTO_SCTP, SCTP_NODELAY, &on, sizeof(on)), 0);
-  EXPECT_EQ(setsockopt(c.get(), IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof(on)), 0);
-  if (rcvbuf > 0) {
-    EXPECT_EQ(setsockopt(c.get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)), 0) << std::strerror(errno);
-  }
   EXPECT_EQ(connect(c.get(), reinterpret_cast<const sockaddr*>(&to), sizeof(to)), 0) << std::strerror(errno);
   return c;
 }
@@ -71,26 +60,15 @@ Received Recv(int fd) {
     return r;
   }
   static thread_local char buf[1 << 20];
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(sctp_rcvinfo))];
-  iovec iov{buf, sizeof(buf)};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  ssize_t n = recvmsg(fd, &msg, 0);
-  if (n < 0) {
-    ADD_FAILURE() << "recvmsg: " << std::strerror(errno);
+  const RecvResult got = RecvWithInfo(fd, absl::MakeSpan(buf, sizeof(buf)), 0);
+  if (got.bytes < 0) {
+    ADD_FAILURE() << "recvmsg: " << std::strerror(static_cast<int>(-got.bytes));
     return r;
   }
-  r.data.assign(buf, n);
-  r.flags = msg.msg_flags;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == IPPROTO_SCTP && c->cmsg_type == SCTP_RCVINFO) {
-      std::memcpy(&r.info, CMSG_DATA(c), sizeof(r.info));
-      r.has_rcvinfo = true;
-    }
-  }
+  r.data.assign(buf, static_cast<size_t>(got.bytes));
+  r.flags = got.msg_flags;
+  r.has_rcvinfo = got.has_rcvinfo;
+  r.info = got.info;
   return r;
 }
 
@@ -108,13 +86,7 @@ sctp_assoc_t AwaitCommUp(int listener) {
 }
 
 ssize_t TrySendOn(int fd, const std::string& payload, uint16_t stream, uint32_t ppid, int flags) {
-  alignas(cmsghdr) char control[kSendControlBytes];
-  iovec iov{const_cast<char*>(payload.data()), payload.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  FillSendControl(&msg, control, stream, ppid, 0, 0, 0);
-  return sendmsg(fd, &msg, flags | MSG_NOSIGNAL);
+  return SendWithInfo(fd, payload, stream, ppid, 0, flags);
 }
 
 bool SendOn(int fd, const std::string& payload, uint16_t stream, uint32_t ppid) {

@@ -1,5 +1,6 @@
 // An SCTP echo appliance on the DataPlane API: every message goes back on its
-// stream with its PPID, wherever its association lives (control or worker).
+// stream with its PPID, wherever its association lives (control or worker),
+// from the buffer it arrived in, in order under backpressure (ReplyQueue).
 //   echo_server [PORT]     (default 2905; 0: any free port)
 #include <pthread.h>
 #include <signal.h>
@@ -8,10 +9,16 @@
 #include <cstdlib>
 
 #include "control/data_plane.h"
+#include "control/reply_queue.h"
 
 class Echo : public sctpdp::DataPlaneHandler {
-  void OnMessage(sctpdp::DataPlane& dp, const sctpdp::MessageView& m) override {
-    dp.Send(m.assoc_id, m.stream, m.ppid, m.payload);
+ public:
+  sctpdp::ReplyQueue* replies = nullptr;
+
+  void OnMessage(sctpdp::DataPlane&, const sctpdp::MessageView& m) override { replies->Echo(m); }
+  void OnWritable(sctpdp::DataPlane&, sctp_assoc_t id) override { replies->OnWritable(id); }
+  void OnAssociationDown(sctpdp::DataPlane&, sctp_assoc_t id, sctpdp::DownReason, const sctpdp::AssocStats&) override {
+    replies->OnAssociationDown(id);
   }
   void OnError(sctpdp::DataPlane&, sctp_assoc_t id, const absl::Status& e) override {
     std::fprintf(stderr, "echo_server: association %d: %s\n", id, e.ToString().c_str());
@@ -34,16 +41,18 @@ int main(int argc, char** argv) {
   sctpdp::DataPlaneOptions options;
   options.listener.port = static_cast<uint16_t>(port);
   auto dp = sctpdp::DataPlane::Create(options, &echo);
-  absl::Status started = dp.ok() ? (*dp)->Start() : dp.status();
-  if (!started.ok()) return std::fprintf(stderr, "echo_server: %s\n", started.ToString().c_str()), 1;
+  if (!dp.ok()) return std::fprintf(stderr, "echo_server: %s\n", dp.status().ToString().c_str()), 1;
+  sctpdp::ReplyQueue replies(dp->get());
+  echo.replies = &replies;
+  if (absl::Status s = (*dp)->Start(); !s.ok()) return std::fprintf(stderr, "echo_server: %s\n", s.ToString().c_str()), 1;
   std::printf("echo_server: listening on port %u\n", (*dp)->port());
   std::fflush(stdout);
   int sig = 0;
   sigwait(&stop, &sig);
   (*dp)->Stop();
-  sctpdp::DataPlaneStats s = (*dp)->Snapshot();
-  std::printf("echo_server: %llu messages echoed, %llu associations peeled\n",
+  const sctpdp::DataPlaneStats s = (*dp)->Snapshot();
+  std::printf("echo_server: %llu messages echoed, %llu associations peeled, %llu copied\n",
               (unsigned long long)(s.control.totals.messages_out + s.workers.totals.messages_out),
-              (unsigned long long)s.peeled);
+              (unsigned long long)s.peeled, (unsigned long long)s.send_copies);
   return 0;
 }

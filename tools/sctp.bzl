@@ -6,6 +6,11 @@ def sctp_guest_test(name, srcs, deps = [], args = [], data = [], tags = [], time
     On a host without kernel SCTP the binary runs in the QEMU guest (booting
     the kernel cached by tools/setup.sh); on a host with SCTP it runs directly.
     A test that cannot reach SCTP fails: it never passes by skipping.
+    The guest boots the kernel SCTPVM_KERNEL names (a kernel setup cached:
+    6.1, 6.12; or an image path), Debian's 6.1 when unset:
+    `bazel test --config=k612 //...` runs the guest suite on 6.12.
+    The binary is visible to //tools/sctpdp, whose `regress` runs it on
+    every side.
 
     Args:
       name: test name; the binary is NAME_bin.
@@ -19,6 +24,7 @@ def sctp_guest_test(name, srcs, deps = [], args = [], data = [], tags = [], time
         srcs = srcs,
         deps = deps + ["@system//:gtest_main"],
         testonly = True,
+        visibility = ["//tools/sctpdp:__pkg__"],
         **kwargs
     )
     native.sh_test(

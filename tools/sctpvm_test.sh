@@ -31,6 +31,19 @@ check "guest sees SCTP, writable cwd and TMPDIR, read-only root, lo up, /dev/shm
   "sctp cwd-writable tmp-writable root-readonly lo-up shm-fifo $PWD" "$(echo $out)"
 check "file written in the guest is on the host" x "$(cat in-cwd)"
 
+# The kernel asked for is the one booted: SCTPVM_KERNEL (--config=k612), or
+# the default, Debian's 6.1.
+want="$(basename "$(readlink -f "${SCTPDP_CACHE:-/var/cache/sctpdp}/modules${SCTPVM_KERNEL:+-$SCTPVM_KERNEL}")")"
+check "guest runs the kernel asked for (${SCTPVM_KERNEL:-default})" "$want" "$($SCTPVM --force-vm -- uname -r)"
+check "--kernel NAME boots that cached kernel" \
+  "$(basename "$(readlink -f "${SCTPDP_CACHE:-/var/cache/sctpdp}/modules-6.12")")" \
+  "$($SCTPVM --force-vm --kernel 6.12 -- uname -r)"
+$SCTPVM --force-vm --kernel no-such-name -- true 2>/dev/null
+check "unknown kernel name exits 120" 120 "$?"
+$SCTPVM --force-vm --console "$TEST_TMPDIR/console.txt" --append "sctpvm.test=1" -- sh -c 'grep -o sctpvm.test=1 /proc/cmdline'
+check "--append reaches the kernel command line, --console keeps the console" 0 "$?"
+grep -q 'reboot' "$TEST_TMPDIR/console.txt"; check "console file has the guest's console" 0 "$?"
+
 SCTPDP_CACHE="$TEST_TMPDIR/empty-cache" $SCTPVM --force-vm -- true 2>msg.txt
 check "missing kernel exits 120" 120 "$?"
 grep -q 'tools/setup.sh' msg.txt; check "missing kernel names the setup command" 0 "$?"
@@ -45,5 +58,5 @@ $SCTPVM --bogus-flag -- true 2>/dev/null; check "unknown option exits 125" 125 "
 $SCTPVM --cpus 0 -- true 2>/dev/null; check "bad --cpus exits 125" 125 "$?"
 $SCTPVM 2>/dev/null; check "no command exits 125" 125 "$?"
 
-echo "$((13 - failures)) passed, $failures failed"
+echo "$((18 - failures)) passed, $failures failed"
 ((failures == 0))

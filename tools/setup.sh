@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # sctpdp setup: installs everything the project needs on a Debian 12 (bookworm)
-# x86_64 machine and unpacks the SCTP guest kernel into a cache outside the repo.
+# x86_64 machine and unpacks the SCTP guest kernels into a cache outside the repo:
+# Debian's default kernel (6.1, the guest's default) and its 6.12 kernel, for
+# kernel A/B runs (`sctpdp regress`) and `bazel test --config=k612`.
 #
 #   sudo tools/setup.sh            # or as root
 #
@@ -16,11 +18,13 @@ readonly HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly PACKAGES=(
   # build
   bazel-bootstrap bazel-rules-java g++ liburing-dev libabsl-dev libgtest-dev
-  libgmock-dev libbenchmark-dev libsctp-dev libcpp-httplib-dev
+  libgmock-dev libbenchmark-dev libsctp-dev libcpp-httplib-dev nlohmann-json3-dev
+  # plots of `sctpdp regress` (tools/plots/)
+  python3 python3-matplotlib
   # guest runner (xz and readelf extract the kernel's PVH entry)
   qemu-system-x86 busybox-static cpio xz-utils binutils
-  # real SCTP peers for tests and benchmarks
-  lksctp-tools socat iperf3
+  # real SCTP peers for tests and benchmarks; tc (netem) for regress setups
+  lksctp-tools socat iperf3 iproute2
 )
 
 die() { echo "setup: $*" >&2; exit 1; }
@@ -58,45 +62,64 @@ install_packages() {
     die "apt-get install failed"
 }
 
-# The guest kernel: the package Debian's linux-image-amd64 depends on (it ships
-# sctp.ko, 9p and virtio as modules). Unpacked, never installed.
+# The guest kernels: the image package a Debian meta package depends on (each
+# ships sctp, 9p and virtio as modules). Unpacked, never installed.
+#   fetch_kernel META NAME
+# unpacks the package behind META into $CACHE/<package>/ and points the stable
+# names vmlinuz-NAME and modules-NAME (what `tools/sctpvm --kernel NAME` and
+# regress sides look for) at it.
 fetch_kernel() {
-  local pkg ver dir tmp
-  pkg="$(apt-cache depends linux-image-amd64 2>/dev/null |
-         awk '/Depends: linux-image-[0-9]/ {print $2; exit}')"
+  local meta=$1 name=$2 pkg ver dir
+  pkg="$(kernel_package "$meta")"
   if [[ -z "$pkg" ]]; then
     apt-get update -q || die "apt-get update failed"
-    pkg="$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')"
+    pkg="$(kernel_package "$meta")"
   fi
-  [[ -n "$pkg" ]] || die "cannot resolve the kernel package behind linux-image-amd64"
+  [[ -n "$pkg" ]] || die "cannot resolve the kernel package behind $meta"
   ver="${pkg#linux-image-}"
   dir="$CACHE/$pkg"
   if [[ -f "$dir/.complete" ]]; then
-    step "guest kernel $ver present in $dir"
+    step "guest kernel $ver ($name) present in $dir"
   else
-    step "fetching guest kernel $pkg"
-    mkdir -p "$CACHE"
-    tmp="$(mktemp -d "$CACHE/.fetch.XXXXXX")"
-    (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg") || { rm -rf "$tmp"; die "apt-get download $pkg failed"; }
-    rm -rf "$dir"
-    dpkg-deb -x "$tmp"/*.deb "$dir" || { rm -rf "$tmp"; die "dpkg-deb -x failed"; }
-    rm -rf "$tmp"
+    unpack_package "$pkg" "$dir"
     [[ -f "$dir/boot/vmlinuz-$ver" && -d "$dir/lib/modules/$ver" ]] ||
       die "$pkg has no boot/vmlinuz-$ver or lib/modules/$ver"
     touch "$dir/.complete"
   fi
-  # Stable names the guest runner looks for.
-  ln -sfn "$pkg/boot/vmlinuz-$ver" "$CACHE/vmlinuz"
-  ln -sfn "$pkg/lib/modules/$ver" "$CACHE/modules"
+  ln -sfn "$pkg/boot/vmlinuz-$ver" "$CACHE/vmlinuz-$name"
+  ln -sfn "$pkg/lib/modules/$ver" "$CACHE/modules-$name"
+}
+
+# The linux-image-<version> package META depends on, or nothing.
+kernel_package() {
+  apt-cache depends "$1" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'
+}
+
+unpack_package() {
+  local pkg=$1 dir=$2 tmp
+  step "fetching guest kernel $pkg"
+  mkdir -p "$CACHE"
+  tmp="$(mktemp -d "$CACHE/.fetch.XXXXXX")"
+  (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg") || { rm -rf "$tmp"; die "apt-get download $pkg failed"; }
+  rm -rf "$dir"
+  dpkg-deb -x "$tmp"/*.deb "$dir" || { rm -rf "$tmp"; die "dpkg-deb -x $pkg failed"; }
+  rm -rf "$tmp"
 }
 
 main() {
   check_system
   install_packages
-  fetch_kernel
-  # Builds the cached initramfs and records whether KVM boots this kernel.
-  step "preparing the guest"
-  SCTPDP_CACHE="$CACHE" "$HERE/sctpvm" --prepare || die "guest preparation failed"
+  fetch_kernel linux-image-amd64 6.1
+  fetch_kernel linux-image-6.12-amd64 6.12
+  # The default guest kernel (tools/sctpvm without --kernel) is Debian's own.
+  ln -sfn "$(readlink "$CACHE/vmlinuz-6.1")" "$CACHE/vmlinuz"
+  ln -sfn "$(readlink "$CACHE/modules-6.1")" "$CACHE/modules"
+  # Builds each kernel's cached initramfs and records whether KVM boots it.
+  local name
+  for name in 6.1 6.12; do
+    step "preparing the guest ($name)"
+    SCTPDP_CACHE="$CACHE" "$HERE/sctpvm" --prepare --kernel "$name" || die "guest preparation ($name) failed"
+  done
   step "done. Test with: bazel test //..."
 }
 

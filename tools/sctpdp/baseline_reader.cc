@@ -7,45 +7,36 @@
 #include <cstring>
 
 #include "dataplane/sctp_parse.h"
+#include "dataplane/sctp_socket.h"
 
 namespace sctpdp {
 
 BaselineReader::Result BaselineReader::Read(int fd, int flags) {
   Result r;
   while (true) {
-    alignas(cmsghdr) char control[kRecvControlBytes];
-    iovec iov{buf_.data(), buf_.size()};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    const ssize_t n = recvmsg(fd, &msg, flags);
+    const RecvResult got = RecvWithInfo(fd, absl::MakeSpan(buf_), flags);
     counters_->syscalls.fetch_add(1, std::memory_order_relaxed);
-    if (n < 0) {
-      r.err = errno;
-      r.kind = (errno == EAGAIN || errno == EINTR) ? Kind::kAgain : Kind::kError;
+    if (got.bytes < 0) {
+      r.err = static_cast<int>(-got.bytes);
+      r.kind = (r.err == EAGAIN || r.err == EINTR) ? Kind::kAgain : Kind::kError;
       return r;
     }
-    if (n == 0) {
+    if (got.bytes == 0) {
       r.kind = Kind::kEnd;
       return r;
     }
-    sctp_rcvinfo info{};
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == IPPROTO_SCTP && c->cmsg_type == SCTP_RCVINFO) std::memcpy(&info, CMSG_DATA(c), sizeof(info));
-    }
-    const bool notification = msg.msg_flags & MSG_NOTIFICATION;
-    if ((msg.msg_flags & MSG_EOR) && partial_.empty()) {
+    const size_t n = static_cast<size_t>(got.bytes);
+    const bool notification = got.msg_flags & MSG_NOTIFICATION;
+    if ((got.msg_flags & MSG_EOR) && partial_.empty()) {
       r.kind = notification ? Kind::kNotification : Kind::kMessage;
-      r.info = info;
+      r.info = got.info;
       r.payload = absl::MakeConstSpan(buf_.data(), n);
       return r;
     }
     // A piece: gather until MSG_EOR (a user-space copy, counted).
     if (partial_.empty()) {
       partial_notification_ = notification;
-      partial_info_ = info;
+      partial_info_ = got.info;
     }
     partial_.append(buf_.data(), n);
     counters_->copied_bytes.fetch_add(n, std::memory_order_relaxed);
@@ -55,7 +46,8 @@ BaselineReader::Result BaselineReader::Read(int fd, int flags) {
       partial_.clear();
       return r;
     }
-    if (msg.msg_flags & MSG_EOR) {
+    if (got.msg_flags & MSG_EOR) {
+      counters_->copies.fetch_add(1, std::memory_order_relaxed);
       r.kind = partial_notification_ ? Kind::kNotification : Kind::kMessage;
       r.info = partial_info_;
       std::memcpy(buf_.data(), partial_.data(), partial_.size());
@@ -68,13 +60,7 @@ BaselineReader::Result BaselineReader::Read(int fd, int flags) {
 
 bool BaselineSend(int fd, sctp_assoc_t id, uint16_t stream, uint32_t ppid, absl::Span<const char> payload,
                   BaselineCounters* counters) {
-  alignas(cmsghdr) char control[kSendControlBytes];
-  iovec iov{const_cast<char*>(payload.data()), payload.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  FillSendControl(&msg, control, stream, ppid, 0, 0, id);
-  const ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+  const ssize_t n = SendWithInfo(fd, payload, stream, ppid, id, 0);
   counters->syscalls.fetch_add(1, std::memory_order_relaxed);
   if (n != static_cast<ssize_t>(payload.size())) return false;
   counters->messages_out.fetch_add(1, std::memory_order_relaxed);

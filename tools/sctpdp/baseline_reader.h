@@ -18,7 +18,8 @@
 namespace sctpdp {
 
 struct BaselineCounters {
-  std::atomic<uint64_t> messages_in{0}, bytes_in{0}, messages_out{0}, syscalls{0}, copied_bytes{0}, errors{0};
+  std::atomic<uint64_t> messages_in{0}, bytes_in{0}, messages_out{0}, syscalls{0}, copied_bytes{0}, copies{0},
+      errors{0};
   std::atomic<int64_t> associations{0};
   std::atomic<uint64_t> peeled{0};
 
@@ -31,6 +32,7 @@ struct BaselineCounters {
     e.messages_out = messages_out.load();
     e.syscalls = syscalls.load();
     e.copied_bytes = copied_bytes.load();
+    e.copies = copies.load();
     e.errors = errors.load();
     return e;
   }

@@ -198,66 +198,65 @@ std::optional<std::vector<std::string>> ChoiceList(const char* flag, const std::
   return list;
 }
 
-// One row group: every engine on one (mode, size, mix), repeated; prints the
-// medians and the data plane's ratios. False when a run failed.
-bool RunGroup(const std::vector<std::string>& engines, const Shape& shape, uint64_t size, int hot, int total,
-              int64_t repeats, bool json) {
-  const std::string& mode = shape.mode;
-  bool ok = true;
-  std::map<std::string, Cell> medians;
-  for (const std::string& engine : engines) {
-    std::vector<double> rate, gbit, cpu, sys, p50, p99, load_cpu;
-    Cell last;
-    for (int r = 0; r < repeats; ++r) {
-      last = RunCell(engine, shape, size, hot, total, r);
-      if (!last.ok) {
-        std::fprintf(stderr, "sctpdp bench: %s %s %llu %d/%d: %s\n", engine.c_str(), mode.c_str(),
-                     (unsigned long long)size, hot, total, last.error.c_str());
-        ok = false;
-        continue;
-      }
-      if (json) {
-        std::printf(
-            "{\"type\":\"cell\",\"engine\":\"%s\",\"mode\":\"%s\",\"size\":%llu,\"hot\":%d,\"associations\":%d,"
-            "\"repeat\":%d,\"messages_per_s\":%.1f,\"gbit_per_s\":%.6f,\"cpu_s_per_million\":%.3f,"
-            "\"syscalls_per_message\":%.4f,\"sent\":%.0f,\"received\":%.0f,\"rtt_p50_us\":%.0f,"
-            "\"rtt_p99_us\":%.0f,\"load_cpu_share\":%.3f}\n",
-            engine.c_str(), mode.c_str(), (unsigned long long)size, hot, total, r, last.msgs_per_s, last.gbit_per_s,
-            last.cpu_s_per_m, last.syscalls_per_msg, last.sent, last.received, last.p50_us, last.p99_us, last.load_cpu);
-        std::fflush(stdout);
-      }
-      rate.push_back(last.msgs_per_s);
-      gbit.push_back(last.gbit_per_s);
-      cpu.push_back(last.cpu_s_per_m);
-      sys.push_back(last.syscalls_per_msg);
-      p50.push_back(last.p50_us);
-      p99.push_back(last.p99_us);
-      load_cpu.push_back(last.load_cpu);
+void PrintCellJson(const Cell& c) {
+  std::printf(
+      "{\"type\":\"cell\",\"engine\":\"%s\",\"mode\":\"%s\",\"size\":%llu,\"hot\":%d,\"associations\":%d,"
+      "\"repeat\":%d,\"messages_per_s\":%.1f,\"gbit_per_s\":%.6f,\"cpu_s_per_million\":%.3f,"
+      "\"syscalls_per_message\":%.4f,\"sent\":%.0f,\"received\":%.0f,\"rtt_p50_us\":%.0f,"
+      "\"rtt_p99_us\":%.0f,\"load_cpu_share\":%.3f}\n",
+      c.engine.c_str(), c.mode.c_str(), (unsigned long long)c.size, c.hot, c.associations, c.repeat, c.msgs_per_s,
+      c.gbit_per_s, c.cpu_s_per_m, c.syscalls_per_msg, c.sent, c.received, c.p50_us, c.p99_us, c.load_cpu);
+  std::fflush(stdout);
+}
+
+void PrintRow(const Cell& m) {
+  const std::string rtt = m.mode == "sink" ? absl::StrFormat("%11s %11s", "-", "-")
+                                           : absl::StrFormat("%11.0f %11.0f", m.p50_us, m.p99_us);
+  std::printf("%-8s %-5s %7llu %3d/%-3d %11.0f %9.4f %11.2f %12.3f %s %8.0f%%\n", m.engine.c_str(), m.mode.c_str(),
+              (unsigned long long)m.size, m.hot, m.associations, m.msgs_per_s, m.gbit_per_s, m.cpu_s_per_m,
+              m.syscalls_per_msg, rtt.c_str(), m.load_cpu * 100);
+  std::fflush(stdout);
+}
+
+// One engine on one (mode, size, mix), `repeats` times: the median cell, or
+// nothing when every run failed (reported). `ok` turns false on any failure.
+std::optional<Cell> RunRepeats(const std::string& engine, const Shape& shape, uint64_t size, int hot, int total,
+                               int64_t repeats, bool json, bool* ok) {
+  std::vector<Cell> runs;
+  for (int r = 0; r < repeats; ++r) {
+    Cell c = RunCell(engine, shape, size, hot, total, r);
+    if (!c.ok) {
+      std::fprintf(stderr, "sctpdp bench: %s %s %llu %d/%d: %s\n", engine.c_str(), shape.mode.c_str(),
+                   (unsigned long long)size, hot, total, c.error.c_str());
+      *ok = false;
+      continue;
     }
-    if (rate.empty()) continue;  // every run failed (reported above): no row, no ratio
-    Cell m = last;
-    m.msgs_per_s = Median(rate);
-    m.gbit_per_s = Median(gbit);
-    m.cpu_s_per_m = Median(cpu);
-    m.syscalls_per_msg = Median(sys);
-    m.p50_us = Median(p50);
-    m.p99_us = Median(p99);
-    m.load_cpu = Median(load_cpu);
-    medians[engine] = m;
-    if (!json) {
-      const std::string rtt = mode == "sink" ? absl::StrFormat("%11s %11s", "-", "-")
-                                             : absl::StrFormat("%11.0f %11.0f", m.p50_us, m.p99_us);
-      std::printf("%-8s %-5s %7llu %3d/%-3d %11.0f %9.4f %11.2f %12.3f %s %8.0f%%\n", engine.c_str(), mode.c_str(),
-                  (unsigned long long)size, hot, total, m.msgs_per_s, m.gbit_per_s, m.cpu_s_per_m, m.syscalls_per_msg,
-                  rtt.c_str(), m.load_cpu * 100);
-      std::fflush(stdout);
-    }
+    if (json) PrintCellJson(c);
+    runs.push_back(std::move(c));
   }
-  if (!medians.count("uring")) return ok;
-  const Cell& u = medians["uring"];
+  if (runs.empty()) return std::nullopt;
+  auto median = [&](double Cell::*field) {
+    std::vector<double> v;
+    for (const Cell& c : runs) v.push_back(c.*field);
+    return Median(v);
+  };
+  Cell m = runs.back();
+  for (double Cell::*field : {&Cell::msgs_per_s, &Cell::gbit_per_s, &Cell::cpu_s_per_m, &Cell::syscalls_per_msg,
+                              &Cell::p50_us, &Cell::p99_us, &Cell::load_cpu}) {
+    m.*field = median(field);
+  }
+  return m;
+}
+
+// The data plane's medians against each baseline's.
+void PrintRatios(const std::map<std::string, Cell>& medians, bool json) {
+  auto uring = medians.find("uring");
+  if (uring == medians.end()) return;
+  const Cell& u = uring->second;
   for (const char* base : {"epoll", "threads"}) {
-    if (!medians.count(base) || medians[base].msgs_per_s == 0) continue;
-    const Cell& b = medians[base];
+    auto it = medians.find(base);
+    if (it == medians.end() || it->second.msgs_per_s == 0) continue;
+    const Cell& b = it->second;
     const double r_rate = u.msgs_per_s / b.msgs_per_s;
     const double r_sys = b.syscalls_per_msg > 0 ? u.syscalls_per_msg / b.syscalls_per_msg : 0;
     const double r_cpu = b.cpu_s_per_m > 0 ? u.cpu_s_per_m / b.cpu_s_per_m : 0;
@@ -265,13 +264,52 @@ bool RunGroup(const std::vector<std::string>& engines, const Shape& shape, uint6
       std::printf(
           "{\"type\":\"ratio\",\"mode\":\"%s\",\"size\":%llu,\"hot\":%d,\"associations\":%d,\"versus\":\"%s\","
           "\"messages_per_s\":%.3f,\"syscalls_per_message\":%.3f,\"cpu_per_message\":%.3f}\n",
-          mode.c_str(), (unsigned long long)size, hot, total, base, r_rate, r_sys, r_cpu);
+          u.mode.c_str(), (unsigned long long)u.size, u.hot, u.associations, base, r_rate, r_sys, r_cpu);
     } else {
-      std::printf("  %s: uring / %-7s msgs/s x%.2f, syscalls/msg x%.3f, cpu/msg x%.2f\n", mode.c_str(), base, r_rate,
-                  r_sys, r_cpu);
+      std::printf("  %s: uring / %-7s msgs/s x%.2f, syscalls/msg x%.3f, cpu/msg x%.2f\n", u.mode.c_str(), base,
+                  r_rate, r_sys, r_cpu);
     }
   }
+}
+
+// One row group: every engine on one (mode, size, mix), repeated; prints the
+// medians and the data plane's ratios. False when a run failed.
+bool RunGroup(const std::vector<std::string>& engines, const Shape& shape, uint64_t size, int hot, int total,
+              int64_t repeats, bool json) {
+  bool ok = true;
+  std::map<std::string, Cell> medians;
+  for (const std::string& engine : engines) {
+    std::optional<Cell> m = RunRepeats(engine, shape, size, hot, total, repeats, json, &ok);
+    if (!m) continue;  // every run failed (reported): no row, no ratio
+    if (!json) PrintRow(*m);
+    medians[engine] = *std::move(m);
+  }
+  PrintRatios(medians, json);
   return ok;
+}
+
+// --sizes and --mixes; nothing (after a one-line error) when one is bad.
+bool ParseMatrix(const std::string& sizes, const std::string& mixes, std::vector<uint64_t>* size_list,
+                 std::vector<std::pair<int, int>>* mix_list) {
+  for (absl::string_view s : absl::StrSplit(sizes, ',')) {
+    auto n = ParseSize(std::string(s));
+    if (!n.ok() || *n == 0 || *n > (1 << 20)) {
+      std::fprintf(stderr, "sctpdp bench: --sizes: bad size '%s' (1..1MiB)\n", std::string(s).c_str());
+      return false;
+    }
+    size_list->push_back(*n);
+  }
+  for (absl::string_view m : absl::StrSplit(mixes, ',')) {
+    std::vector<std::string> hv = absl::StrSplit(m, '/');
+    int hot = 0, total = 0;
+    if (hv.size() != 2 || !absl::SimpleAtoi(hv[0], &hot) || !absl::SimpleAtoi(hv[1], &total) || hot < 0 || total < 1 ||
+        hot > total || total > 10000) {
+      std::fprintf(stderr, "sctpdp bench: --mixes: bad mix '%s' (want HOT/TOTAL)\n", std::string(m).c_str());
+      return false;
+    }
+    mix_list->emplace_back(hot, total);
+  }
+  return true;
 }
 
 }  // namespace
@@ -310,30 +348,10 @@ int RunBench(int argc, char** argv) {
   }
   if (latency) modes = "paced";
   const auto engine_list = ChoiceList("engines", engines, "engine", {"uring", "epoll", "threads"});
-  if (!engine_list) return kExitUsage;
   const auto mode_list = ChoiceList("modes", modes, "mode", {"echo", "sink", "paced"});
-  if (!mode_list) return kExitUsage;
   std::vector<uint64_t> size_list;
-  for (absl::string_view s : absl::StrSplit(sizes, ',')) {
-    auto n = ParseSize(std::string(s));
-    if (!n.ok() || *n == 0 || *n > (1 << 20)) {
-      std::fprintf(stderr, "sctpdp bench: --sizes: bad size '%s' (1..1MiB)\n", std::string(s).c_str());
-      return kExitUsage;
-    }
-    size_list.push_back(*n);
-  }
   std::vector<std::pair<int, int>> mix_list;
-  for (absl::string_view m : absl::StrSplit(mixes, ',')) {
-    std::vector<std::string> hv = absl::StrSplit(m, '/');
-    int hot = 0, total = 0;
-    if (hv.size() != 2 || !absl::SimpleAtoi(hv[0], &hot) || !absl::SimpleAtoi(hv[1], &total) || hot < 0 || total < 1 ||
-        hot > total || total > 10000) {
-      std::fprintf(stderr, "sctpdp bench: --mixes: bad mix '%s' (want HOT/TOTAL)\n", std::string(m).c_str());
-      return kExitUsage;
-    }
-    mix_list.emplace_back(hot, total);
-  }
-
+  if (!engine_list || !mode_list || !ParseMatrix(sizes, mixes, &size_list, &mix_list)) return kExitUsage;
   if (!json) {
     std::printf("%-8s %-5s %7s %7s %11s %9s %11s %12s %11s %11s %9s\n", "engine", "mode", "bytes", "hot/all", "msgs/s",
                 "Gbit/s", "cpu_s/Mmsg", "syscalls/msg", "rtt_p50_us", "rtt_p99_us", "load_cpu");

@@ -6,7 +6,7 @@
 namespace sctpdp {
 
 void MessageSink::Handle(sctp_assoc_t id, uint16_t stream, uint32_t ppid, absl::Span<const char> payload,
-                         const std::function<bool()>& reply) {
+                         absl::FunctionRef<bool()> reply) {
   if (verify_) {
     std::lock_guard<std::mutex> l(mu_);
     checker_.Observe(id, stream, ppid);

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "control/listener.h"
@@ -47,6 +48,8 @@ struct EngineStats {
   uint64_t messages_in = 0, bytes_in = 0, messages_out = 0;
   uint64_t syscalls = 0;       // every syscall on the serving path
   uint64_t copied_bytes = 0;   // user-space copies of received payload
+  uint64_t copies = 0;         // messages copied in user space (reassembled, or copied on the way out)
+  uint64_t shared_locks = 0;   // shared mutex acquisitions by the serving path (data plane only)
   uint64_t errors = 0;
 };
 
@@ -54,9 +57,9 @@ struct EngineStats {
 class MessageSink {
  public:
   explicit MessageSink(const std::string& mode) : echo_(mode == "echo"), verify_(mode == "verify") {}
-  // `reply` sends the payload back (echo mode).
+  // `reply` sends the payload back (echo mode); false: refused for good.
   void Handle(sctp_assoc_t id, uint16_t stream, uint32_t ppid, absl::Span<const char> payload,
-              const std::function<bool()>& reply);
+              absl::FunctionRef<bool()> reply);
   bool echo() const { return echo_; }
   SequenceCounts counts();
   uint64_t echo_refused() const { return echo_refused_.load(std::memory_order_relaxed); }

@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <random>
 #include <thread>
 #include <vector>
@@ -75,38 +76,21 @@ struct alignas(64) Progress {
 // socket (SOCK_SEQPACKET) whose connect() sets up its single association;
 // `id` says which association to name when sending on it.
 absl::StatusOr<Fd> Connect(const Endpoint& to, int streams, bool nodelay, bool one_to_many, sctp_assoc_t* id) {
-  const bool v6 = to.address.find(':') != std::string::npos;
-  Fd fd(socket(v6 ? AF_INET6 : AF_INET, (one_to_many ? SOCK_SEQPACKET : SOCK_STREAM) | SOCK_CLOEXEC, IPPROTO_SCTP));
-  if (!fd) return absl::ErrnoToStatus(errno, "socket(SCTP) (no kernel SCTP?)");
-  sctp_initmsg init{};
-  init.sinit_num_ostreams = static_cast<uint16_t>(streams);
-  init.sinit_max_instreams = static_cast<uint16_t>(streams);
-  setsockopt(fd.get(), IPPROTO_SCTP, SCTP_INITMSG, &init, sizeof(init));
-  int on = nodelay ? 1 : 0;
-  setsockopt(fd.get(), IPPROTO_SCTP, SCTP_NODELAY, &on, sizeof(on));
-  int sndbuf = 4 << 20;
-  setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+  absl::StatusOr<SocketAddress> addr = MakeAddress(to.address, to.port);
+  if (!addr.ok()) return addr.status();
   // A receive window big enough that the load generator is not what echoes
   // wait on, and that a server bundles its replies (the uring worker does only
   // to peers advertising >= 1 MiB: WorkerOptions::kMinBundlePeerWindow). Set
-  // before connect: INIT carries it. Up to rmem_max, FORCE where allowed.
-  SetSocketBuffer(fd.get(), SO_RCVBUF, SO_RCVBUFFORCE, 4 << 20, "SO_RCVBUF").IgnoreError();
-  sockaddr_storage ss{};
-  socklen_t len;
-  if (v6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(to.port);
-    inet_pton(AF_INET6, to.address.c_str(), &a->sin6_addr);
-    len = sizeof(*a);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(to.port);
-    inet_pton(AF_INET, to.address.c_str(), &a->sin_addr);
-    len = sizeof(*a);
-  }
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+  // before connect: INIT carries it.
+  absl::StatusOr<Fd> fd = OpenSctpSocket({.family = addr->family(),
+                                          .type = one_to_many ? SOCK_SEQPACKET : SOCK_STREAM,
+                                          .streams = static_cast<uint16_t>(streams),
+                                          .nodelay = nodelay,
+                                          .events = false,
+                                          .rcvbuf = 4 << 20,
+                                          .sndbuf = 4 << 20});
+  if (!fd.ok()) return absl::FailedPreconditionError(fd.status().ToString());
+  if (connect(fd->get(), addr->get(), addr->length) != 0) {
     return absl::ErrnoToStatus(errno, absl::StrFormat("connect %s:%d", to.address, to.port));
   }
   *id = 0;
@@ -114,7 +98,7 @@ absl::StatusOr<Fd> Connect(const Endpoint& to, int streams, bool nodelay, bool o
     alignas(sctp_assoc_ids) char buf[sizeof(sctp_assoc_ids) + sizeof(sctp_assoc_t)];
     socklen_t blen = sizeof(buf);
     auto* ids = reinterpret_cast<sctp_assoc_ids*>(buf);
-    if (getsockopt(fd.get(), IPPROTO_SCTP, SCTP_GET_ASSOC_ID_LIST, ids, &blen) != 0 || ids->gaids_number_of_ids != 1) {
+    if (getsockopt(fd->get(), IPPROTO_SCTP, SCTP_GET_ASSOC_ID_LIST, ids, &blen) != 0 || ids->gaids_number_of_ids != 1) {
       return absl::InternalError(
           absl::StrFormat("connect %s:%d: no association on the one-to-many socket", to.address, to.port));
     }
@@ -292,13 +276,7 @@ class Sender {
   std::vector<double> rtt_us_;
 };
 
-}  // namespace
-
-int RunLoad(int argc, char** argv) {
-  LoadFlags f;
-  FlagParser p(
-      "usage: sctpdp load --connect=ADDR:PORT [flags]\n"
-      "Opens SCTP associations and sends sequence-numbered messages (PPID = per-stream sequence).");
+void DefineFlags(FlagParser& p, LoadFlags& f) {
   p.Endpoints("connect", &f.connect, "the server's ADDR:PORT");
   p.Int("associations", &f.associations, 1, 100000, "associations to open");
   p.Int("streams", &f.streams, 1, 65535, "streams per association (messages go round-robin)");
@@ -322,36 +300,28 @@ int RunLoad(int argc, char** argv) {
   p.Int("threads", &f.threads, 1, 64, "sending threads");
   p.Bool("echo", &f.echo, "the server echoes (serve --mode echo): report round-trip latency percentiles");
   p.Bool("progress", &f.progress, "a live progress line on stderr (default: when stderr is a terminal)");
-  if (std::optional<int> exit = p.ParseCommand(argc, argv, 2, "sctpdp load")) return *exit;
-  if (f.connect.size() != 1) {
-    std::fprintf(stderr, "sctpdp load: --connect=ADDR:PORT is required (one endpoint)\n");
-    return kExitUsage;
-  }
-  if (f.size_max != 0 && f.size_max < f.size) {
-    std::fprintf(stderr, "sctpdp load: --size-max=%llu is below --size=%llu\n", (unsigned long long)f.size_max,
-                 (unsigned long long)f.size);
-    return kExitUsage;
-  }
-  if (f.echo && f.size < sizeof(int64_t)) {
-    std::fprintf(stderr, "sctpdp load: --echo needs --size of at least 8 (the send time rides in the payload)\n");
-    return kExitUsage;
-  }
-  if (f.window > 0 && !f.echo) {
-    std::fprintf(stderr, "sctpdp load: --window needs --echo (it counts messages awaiting their echo)\n");
-    return kExitUsage;
-  }
-  if (f.hot > f.associations) {
-    std::fprintf(stderr, "sctpdp load: --hot=%lld is more than --associations=%lld\n", (long long)f.hot,
-                 (long long)f.associations);
-    return kExitUsage;
-  }
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+}
 
-  std::vector<Association> all(f.associations);
+// False (after a one-line error) when the flags contradict each other.
+bool Validate(const LoadFlags& f) {
+  std::string error;
+  if (f.connect.size() != 1) {
+    error = "--connect=ADDR:PORT is required (one endpoint)";
+  } else if (f.size_max != 0 && f.size_max < f.size) {
+    error = absl::StrFormat("--size-max=%d is below --size=%d", f.size_max, f.size);
+  } else if (f.echo && f.size < sizeof(int64_t)) {
+    error = "--echo needs --size of at least 8 (the send time rides in the payload)";
+  } else if (f.window > 0 && !f.echo) {
+    error = "--window needs --echo (it counts messages awaiting their echo)";
+  } else if (f.hot > f.associations) {
+    error = absl::StrFormat("--hot=%d is more than --associations=%d", f.hot, f.associations);
+  }
+  if (!error.empty()) std::fprintf(stderr, "sctpdp load: %s\n", error.c_str());
+  return error.empty();
+}
+
+// Opens every association; an exit code when one cannot be.
+std::optional<int> OpenAll(const LoadFlags& f, std::vector<Association>& all) {
   const int64_t hot = f.hot < 0 ? f.associations : f.hot;
   for (int64_t i = 0; i < f.associations; ++i) {
     auto fd = Connect(f.connect[0], static_cast<int>(f.streams), f.nodelay, f.socket == "seqpacket", &all[i].id);
@@ -364,56 +334,46 @@ int RunLoad(int argc, char** argv) {
     all[i].next = absl::Now();
     all[i].seq.assign(f.streams, 0);
   }
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> errors{0};
-  const absl::Time start = absl::Now();
-  const Cpu cpu0 = Cpu::Now();
-  std::atomic<int64_t> stopped_ns{0};  // since start: when sending stopped (--duration or a signal)
-  const size_t n = static_cast<size_t>(std::min<int64_t>(f.threads, f.associations));
-  std::vector<Progress> progress(n);
-  std::vector<std::unique_ptr<Sender>> senders;
-  std::vector<std::thread> threads;
-  for (size_t t = 0; t < n; ++t) senders.push_back(std::make_unique<Sender>(all, t, n, f, errors, progress[t]));
-  for (size_t t = 0; t < n; ++t) threads.emplace_back([&stop, s = senders[t].get()] { s->Run(stop); });
-  // Until --duration, every association's --count, or SIGINT/SIGTERM; the
-  // progress line once a second meanwhile.
-  std::thread timer([&] {
-    const absl::Time end = start + f.duration;
-    while (!stop.load()) {
-      const absl::Duration left = end - absl::Now();
-      if (left <= absl::ZeroDuration()) break;
-      timespec ts = absl::ToTimespec(std::min(left, absl::Seconds(1)));
-      if (sigtimedwait(&stop_signals, nullptr, &ts) > 0) break;
-      if (!f.progress) continue;
-      uint64_t sent = 0, echoed = 0;
-      for (const Progress& p : progress) {
-        sent += p.sent.load(std::memory_order_relaxed);
-        echoed += p.echoed.load(std::memory_order_relaxed);
-      }
-      const double secs = absl::ToDoubleSeconds(absl::Now() - start);
-      std::fprintf(stderr, "\rsctpdp load: %.0f s, %llu sent (%.0f msg/s)%s", secs, (unsigned long long)sent,
-                   secs > 0 ? sent / secs : 0.0,
-                   f.echo ? absl::StrFormat(", %llu echoed", (unsigned long long)echoed).c_str() : "");
+  return std::nullopt;
+}
+
+// Until --duration, every association's --count, or SIGINT/SIGTERM, with the
+// progress line once a second meanwhile; then sets `stop`. Returns when
+// sending stopped, since `start`.
+absl::Duration Timer(const LoadFlags& f, const sigset_t& signals, absl::Time start,
+                     const std::vector<Progress>& progress, std::atomic<bool>& stop) {
+  const absl::Time end = start + f.duration;
+  while (!stop.load()) {
+    const absl::Duration left = end - absl::Now();
+    if (left <= absl::ZeroDuration()) break;
+    timespec ts = absl::ToTimespec(std::min(left, absl::Seconds(1)));
+    if (sigtimedwait(&signals, nullptr, &ts) > 0) break;
+    if (!f.progress) continue;
+    uint64_t sent = 0, echoed = 0;
+    for (const Progress& p : progress) {
+      sent += p.sent.load(std::memory_order_relaxed);
+      echoed += p.echoed.load(std::memory_order_relaxed);
     }
-    if (f.progress) std::fprintf(stderr, "\n");
-    stopped_ns.store(absl::ToInt64Nanoseconds(absl::Now() - start));
-    stop.store(true);
-  });
-  for (auto& t : threads) t.join();
-  // Until sending stopped; when every --count went out first, until the last
-  // echo came back.
-  absl::Duration elapsed = absl::Now() - start;
-  if (stopped_ns.load() > 0) elapsed = std::min(elapsed, absl::Nanoseconds(stopped_ns.load()));
+    const double secs = absl::ToDoubleSeconds(absl::Now() - start);
+    std::fprintf(stderr, "\rsctpdp load: %.0f s, %llu sent (%.0f msg/s)%s", secs, (unsigned long long)sent,
+                 secs > 0 ? sent / secs : 0.0,
+                 f.echo ? absl::StrFormat(", %llu echoed", (unsigned long long)echoed).c_str() : "");
+  }
+  if (f.progress) std::fprintf(stderr, "\n");
+  const absl::Duration stopped = absl::Now() - start;
   stop.store(true);
-  pthread_kill(timer.native_handle(), SIGTERM);  // blocked there: ends its sigtimedwait
-  timer.join();
-  uint64_t total_sent = 0, total_bytes = 0, echoed = 0;
+  return stopped;
+}
+
+// The summary line; the exit code.
+int Report(const LoadFlags& f, const std::vector<Association>& all, std::vector<std::unique_ptr<Sender>>& senders,
+           absl::Duration elapsed, double cpu_s, uint64_t errors) {
+  uint64_t sent = 0, bytes = 0, echoed = 0;
   for (const Association& a : all) {
-    total_sent += a.sent;
-    total_bytes += a.bytes;
+    sent += a.sent;
+    bytes += a.bytes;
     echoed += a.echoed;
   }
-  const uint64_t messages = total_sent;
   const double secs = absl::ToDoubleSeconds(elapsed);
   std::string rtt;
   if (f.echo) {
@@ -427,16 +387,56 @@ int RunLoad(int argc, char** argv) {
       "{\"type\":\"load_summary\",\"associations\":%lld,\"hot\":%lld,\"streams\":%lld,\"socket\":\"%s\","
       "\"size\":%llu,\"size_max\":%llu,\"messages\":%llu,\"bytes\":%llu,\"seconds\":%.3f,"
       "\"messages_per_s\":%.1f,\"gbit_per_s\":%.6f,\"cpu_s\":%.3f,\"errors\":%llu%s}\n",
-      (long long)f.associations, (long long)hot, (long long)f.streams, f.socket.c_str(), (unsigned long long)f.size,
-      (unsigned long long)std::max(f.size, f.size_max), (unsigned long long)messages, (unsigned long long)total_bytes,
-      secs, messages / secs, total_bytes * 8 / secs / 1e9, (Cpu::Now() - cpu0).total(),
-      (unsigned long long)errors.load(), rtt.c_str());
-  const bool echo_complete = !f.echo || echoed == messages;
+      (long long)f.associations, (long long)(f.hot < 0 ? f.associations : f.hot), (long long)f.streams,
+      f.socket.c_str(), (unsigned long long)f.size, (unsigned long long)std::max(f.size, f.size_max),
+      (unsigned long long)sent, (unsigned long long)bytes, secs, sent / secs, bytes * 8 / secs / 1e9, cpu_s,
+      (unsigned long long)errors, rtt.c_str());
+  const bool echo_complete = !f.echo || echoed == sent;
   if (!echo_complete) {
     std::fprintf(stderr, "sctpdp load: %llu of %llu echoes came back\n", (unsigned long long)echoed,
-                 (unsigned long long)messages);
+                 (unsigned long long)sent);
   }
-  return errors.load() == 0 && echo_complete ? kExitOk : kExitFailure;
+  return errors == 0 && echo_complete ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+int RunLoad(int argc, char** argv) {
+  LoadFlags f;
+  FlagParser p(
+      "usage: sctpdp load --connect=ADDR:PORT [flags]\n"
+      "Opens SCTP associations and sends sequence-numbered messages (PPID = per-stream sequence).");
+  DefineFlags(p, f);
+  if (std::optional<int> exit = p.ParseCommand(argc, argv, 2, "sctpdp load")) return *exit;
+  if (!Validate(f)) return kExitUsage;
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::vector<Association> all(f.associations);
+  if (std::optional<int> exit = OpenAll(f, all)) return *exit;
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> errors{0};
+  const absl::Time start = absl::Now();
+  const Cpu cpu0 = Cpu::Now();
+  const size_t n = static_cast<size_t>(std::min<int64_t>(f.threads, f.associations));
+  std::vector<Progress> progress(n);
+  std::vector<std::unique_ptr<Sender>> senders;
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < n; ++t) senders.push_back(std::make_unique<Sender>(all, t, n, f, errors, progress[t]));
+  for (size_t t = 0; t < n; ++t) threads.emplace_back([&stop, s = senders[t].get()] { s->Run(stop); });
+  std::atomic<int64_t> stopped_ns{0};  // since start: when sending stopped (--duration or a signal)
+  std::thread timer([&] { stopped_ns = absl::ToInt64Nanoseconds(Timer(f, signals, start, progress, stop)); });
+  for (auto& t : threads) t.join();
+  // Until sending stopped; when every --count went out first, until the last
+  // echo came back.
+  absl::Duration elapsed = absl::Now() - start;
+  stop.store(true);
+  pthread_kill(timer.native_handle(), SIGTERM);  // blocked there: ends its sigtimedwait
+  timer.join();
+  elapsed = std::min(elapsed, absl::Nanoseconds(stopped_ns.load()));
+  return Report(f, all, senders, elapsed, (Cpu::Now() - cpu0).total(), errors.load());
 }
 
 }  // namespace sctpdp

@@ -2,6 +2,8 @@
 //   sctpdp serve [flags]   the appliance daemon (sink | echo | verify)
 //   sctpdp load  [flags]   a load generator of SCTP associations
 //   sctpdp bench [flags]   serve and load together over a matrix, with ratios
+//   sctpdp regress [flags] the same suite and bench on two or more kernels, compared
+//   sctpdp features        this kernel's io_uring features and ring flags (JSON)
 // On a host without kernel SCTP it runs itself in the SCTP guest
 // (tools/sctpvm), saying so in one line.
 #include <netinet/in.h>
@@ -15,14 +17,17 @@
 #include <vector>
 
 #include "tools/sctpdp/bench.h"
+#include "tools/sctpdp/features.h"
 #include "tools/sctpdp/flags.h"
 #include "tools/sctpdp/load.h"
+#include "tools/sctpdp/regress.h"
+#include "tools/sctpdp/sctpvm_path.h"
 #include "tools/sctpdp/serve.h"
 
 namespace {
 
 constexpr const char* kUsage =
-    "usage: sctpdp serve|load|bench [flags]   (sctpdp SUBCOMMAND --help for its flags)\n"
+    "usage: sctpdp serve|load|bench|regress|features [flags]   (sctpdp SUBCOMMAND --help for its flags)\n"
     "Exit codes: 0 ok, 1 run failed, 2 bad flag or value, 3 cannot bind/connect, 4 no SCTP.\n";
 
 bool KernelHasSctp() {
@@ -32,21 +37,8 @@ bool KernelHasSctp() {
   return true;
 }
 
-// tools/sctpvm: $SCTPVM, else the workspace `bazel run` came from, else the
-// runfiles next to this binary.
-std::string FindSctpvm(const char* argv0) {
-  std::vector<std::string> candidates;
-  if (const char* v = std::getenv("SCTPVM")) candidates.push_back(v);
-  if (const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY")) candidates.push_back(std::string(ws) + "/tools/sctpvm");
-  candidates.push_back(std::string(argv0) + ".runfiles/sctpdp/tools/sctpvm");
-  for (const std::string& c : candidates) {
-    if (access(c.c_str(), X_OK) == 0) return c;
-  }
-  return "";
-}
-
 int RunInGuest(int argc, char** argv) {
-  const std::string sctpvm = FindSctpvm(argv[0]);
+  const std::string sctpvm = sctpdp::FindSctpvm(argv[0]);
   if (sctpvm.empty()) {
     std::fprintf(stderr, "sctpdp: no kernel SCTP here and no tools/sctpvm found (set SCTPVM=path)\n");
     return sctpdp::kExitNoSctp;
@@ -74,6 +66,10 @@ int main(int argc, char** argv) {
     return argc < 2 ? sctpdp::kExitUsage : sctpdp::kExitOk;
   }
   const std::string cmd = argv[1];
+  // These run where they are started: regress boots its own guests, and
+  // features needs io_uring, not SCTP.
+  if (cmd == "regress") return sctpdp::RunRegress(argc, argv);
+  if (cmd == "features") return sctpdp::RunFeatures(argc, argv);
   if (cmd != "serve" && cmd != "load" && cmd != "bench") {
     std::fprintf(stderr, "sctpdp: unknown subcommand '%s'\n%s", argv[1], kUsage);
     return sctpdp::kExitUsage;

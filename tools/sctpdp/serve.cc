@@ -12,7 +12,9 @@
 #include <atomic>
 #include <thread>
 #include <cstdio>
+#include <functional>
 #include <mutex>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -46,6 +48,8 @@ struct ServeFlags {
   int64_t metrics_port = -1;  // -1: off; 0: any free port
 };
 
+double PerMessage(uint64_t n, uint64_t messages) { return messages ? double(n) / double(messages) : 0.0; }
+
 std::string StatsJson(const char* kind, const Engine& engine, MessageSink& sink, const std::string& engine_name,
                       bool verify, absl::Duration elapsed, Cpu cpu) {
   const EngineStats s = engine.Snapshot();
@@ -53,10 +57,12 @@ std::string StatsJson(const char* kind, const Engine& engine, MessageSink& sink,
       "{\"type\":\"%s\",\"engine\":\"%s\",\"elapsed_s\":%.3f,\"cpu_s\":%.3f,\"cpu_user_s\":%.3f,"
       "\"cpu_sys_s\":%.3f,\"threads\":%d,"
       "\"associations\":%d,\"peeled\":%d,\"messages_in\":%d,\"bytes_in\":%d,\"messages_out\":%d,"
-      "\"syscalls\":%d,\"syscalls_per_message\":%.4f,\"copied_bytes\":%d,\"errors\":%d,\"echo_refused\":%d",
+      "\"syscalls\":%d,\"syscalls_per_message\":%.4f,\"copied_bytes\":%d,\"copies_per_message\":%.4f,"
+      "\"shared_locks_per_message\":%.5f,\"errors\":%d,\"echo_refused\":%d",
       kind, engine_name, absl::ToDoubleSeconds(elapsed), cpu.user + cpu.sys, cpu.user, cpu.sys, engine.threads(),
       s.associations, s.peeled, s.messages_in, s.bytes_in, s.messages_out, s.syscalls,
-      s.messages_in ? double(s.syscalls) / double(s.messages_in) : 0.0, s.copied_bytes, s.errors, sink.echo_refused());
+      PerMessage(s.syscalls, s.messages_in), s.copied_bytes, PerMessage(s.copies, s.messages_in),
+      PerMessage(s.shared_locks, s.messages_in), s.errors, sink.echo_refused());
   if (verify) {
     const SequenceCounts c = sink.counts();
     absl::StrAppendFormat(&out, ",\"verified\":%d,\"gaps\":%d,\"duplicates\":%d,\"reorders\":%d", c.messages, c.gaps,
@@ -80,6 +86,8 @@ std::string Metrics(const Engine& engine, MessageSink& sink, const std::string& 
   metric("messages_out_total", "counter", "Messages sent.", s.messages_out);
   metric("syscalls_total", "counter", "System calls on the serving path.", s.syscalls);
   metric("copied_bytes_total", "counter", "Received bytes copied in user space (reassembly).", s.copied_bytes);
+  metric("copies_total", "counter", "Messages copied in user space (reassembled or copied out).", s.copies);
+  metric("shared_locks_total", "counter", "Shared mutex acquisitions by the data plane.", s.shared_locks);
   metric("errors_total", "counter", "Errors.", s.errors);
   if (verify) {
     const SequenceCounts c = sink.counts();
@@ -90,13 +98,7 @@ std::string Metrics(const Engine& engine, MessageSink& sink, const std::string& 
   return out;
 }
 
-}  // namespace
-
-int RunServe(int argc, char** argv) {
-  ServeFlags f;
-  FlagParser p(
-      "usage: sctpdp serve [flags]\n"
-      "Runs the SCTP data plane: a one-to-many listener; hot associations move to per-core io_uring workers.");
+void DefineFlags(FlagParser& p, ServeFlags& f) {
   p.Endpoints("listen", &f.listen, "ADDR:PORT[,ADDR:PORT...]: local addresses (one port; 0 picks one)");
   p.Choice("mode", &f.mode, {"sink", "echo", "verify"},
            "sink counts, echo sends every message back, verify checks per-stream sequence numbers (PPID)");
@@ -104,7 +106,7 @@ int RunServe(int argc, char** argv) {
            "uring: the data plane; epoll: one thread, epoll + recvmsg on the one-to-many socket; "
            "threads: every association peeled to a thread with blocking recvmsg");
   p.Cpus("cpus", &f.cpus, "CPU list for the workers, one worker each (e.g. 0-3)");
-  p.Int("workers", &f.workers, 0, 255, "number of workers, not pinned (0: one per allowed CPU)");
+  p.Int("workers", &f.workers, 0, 254, "number of workers, not pinned (0: one per allowed CPU)");
   p.Double("peel-rate", &f.peel_rate, 0.001, 1e9, "messages/s that make an association hot");
   p.Duration("sustain", &f.sustain, "how long above --peel-rate before it moves");
   p.Bool("peel-all", &f.peel_all, "move every association to a worker at once");
@@ -125,11 +127,15 @@ int RunServe(int argc, char** argv) {
   p.Int("metrics-port", &f.metrics_port, -1, 65535,
         "serve Prometheus metrics on 127.0.0.1:PORT/metrics (0: any free port; -1: off)");
   p.Size("sndbuf", &f.sndbuf, 0, 1 << 30, "SO_SNDBUF of the listening socket (0: as --rcvbuf)");
-  if (std::optional<int> exit = p.ParseCommand(argc, argv, 2, "sctpdp serve")) return *exit;
+}
+
+// The engine's configuration from the flags; nothing if they disagree
+// (after a one-line error).
+std::optional<ServeConfig> ConfigOf(const ServeFlags& f) {
   for (const Endpoint& e : f.listen) {
     if (e.port != f.listen[0].port) {
       std::fprintf(stderr, "sctpdp serve: --listen: every address needs the same port\n");
-      return kExitUsage;
+      return std::nullopt;
     }
   }
   ServeConfig config;
@@ -150,52 +156,45 @@ int RunServe(int argc, char** argv) {
   config.coalesce = f.coalesce;
   config.coalesce_batch = static_cast<unsigned>(f.coalesce_batch);
   config.bundle_sends = f.bundle_sends;
+  return config;
+}
 
-  sigset_t stop;  // SIGINT/SIGTERM: blocked in every thread, taken by sigtimedwait
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGINT);
-  sigaddset(&stop, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
-
-  MessageSink sink(f.mode);
-  auto engine = MakeEngine(f.engine, config, &sink);
-  if (!engine.ok()) {
-    std::fprintf(stderr, "sctpdp serve: %s\n", std::string(engine.status().message()).c_str());
-    return kExitUsage;
-  }
-  if (absl::Status s = (*engine)->Start(); !s.ok()) {
-    std::fprintf(stderr, "sctpdp serve: %s\n", s.ToString().c_str());
-    if (absl::StrContains(s.message(), "bind")) return kExitAddress;
-    return s.code() == absl::StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
-  }
-  httplib::Server metrics;
-  std::thread metrics_thread;
-  int metrics_port = -1;
-  if (f.metrics_port >= 0) {
-    metrics.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
-      res.set_content(Metrics(**engine, sink, f.engine, f.mode == "verify"), "text/plain; version=0.0.4");
+// Prometheus text on 127.0.0.1:port/metrics, from its own thread.
+class MetricsServer {
+ public:
+  // -1: off. The port it listens on, or an error line printed and nothing.
+  std::optional<int> Start(int64_t port, std::function<std::string()> render) {
+    if (port < 0) return -1;
+    server_.Get("/metrics", [render = std::move(render)](const httplib::Request&, httplib::Response& res) {
+      res.set_content(render(), "text/plain; version=0.0.4");
     });
-    metrics_port = f.metrics_port == 0 ? metrics.bind_to_any_port("127.0.0.1")
-                                       : (metrics.bind_to_port("127.0.0.1", static_cast<int>(f.metrics_port))
-                                              ? static_cast<int>(f.metrics_port)
-                                              : -1);
-    if (metrics_port < 0) {
-      std::fprintf(stderr, "sctpdp serve: --metrics-port=%lld: cannot bind 127.0.0.1:%lld\n",
-                   (long long)f.metrics_port, (long long)f.metrics_port);
-      (*engine)->Stop();
-      return kExitAddress;
+    const int bound = port == 0 ? server_.bind_to_any_port("127.0.0.1")
+                                : (server_.bind_to_port("127.0.0.1", static_cast<int>(port)) ? int(port) : -1);
+    if (bound < 0) {
+      std::fprintf(stderr, "sctpdp serve: --metrics-port=%lld: cannot bind 127.0.0.1:%lld\n", (long long)port,
+                   (long long)port);
+      return std::nullopt;
     }
-    metrics_thread = std::thread([&] { metrics.listen_after_bind(); });
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    return bound;
   }
-  std::printf("sctpdp serve: listening on port %u, engine %s, mode %s, %zu threads%s\n", (*engine)->port(),
-              f.engine.c_str(), f.mode.c_str(), (*engine)->threads(),
-              metrics_port >= 0 ? absl::StrCat(", metrics on 127.0.0.1:", metrics_port).c_str() : "");
-  std::fflush(stdout);
-  const absl::Time start = absl::Now();
-  const Cpu cpu0 = Cpu::Now();
+  ~MetricsServer() {
+    if (!thread_.joinable()) return;
+    server_.stop();
+    thread_.join();
+  }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+};
+
+// Until --duration or SIGINT/SIGTERM: a JSON stats line every
+// --stats-interval, and on a terminal a live status line every second.
+void ServeUntilStopped(const ServeFlags& f, const Engine& engine, MessageSink& sink, const sigset_t& stop,
+                       absl::Time start, Cpu cpu0) {
   const absl::Time end = f.duration == absl::InfiniteDuration() ? absl::InfiniteFuture() : start + f.duration;
   absl::Time next_stats = start + f.stats_interval;
-  // On a terminal: a live one-line status on stderr, redrawn every second.
   const bool live = isatty(STDERR_FILENO);
   absl::Time next_status = live ? start + absl::Seconds(1) : absl::InfiniteFuture();
   uint64_t last_in = 0;
@@ -207,26 +206,65 @@ int RunServe(int argc, char** argv) {
     const absl::Time now = absl::Now();
     if (now >= end) break;
     if (now >= next_status) {
-      const EngineStats st = (*engine)->Snapshot();
+      const EngineStats st = engine.Snapshot();
       std::fprintf(stderr, "\r%s: %llu associations (%llu peeled), %llu msgs in (%llu/s), %.3f syscalls/msg   ",
                    f.engine.c_str(), (unsigned long long)st.associations, (unsigned long long)st.peeled,
                    (unsigned long long)st.messages_in, (unsigned long long)(st.messages_in - last_in),
-                   st.messages_in ? double(st.syscalls) / double(st.messages_in) : 0.0);
+                   PerMessage(st.syscalls, st.messages_in));
       last_in = st.messages_in;
       next_status = now + absl::Seconds(1);
     }
     if (now >= next_stats) {
-      std::printf("%s\n", StatsJson("stats", **engine, sink, f.engine, f.mode == "verify", now - start,
+      std::printf("%s\n", StatsJson("stats", engine, sink, f.engine, f.mode == "verify", now - start,
                                      Cpu::Now() - cpu0).c_str());
       std::fflush(stdout);
       next_stats = now + f.stats_interval;
     }
   }
   if (live) std::fprintf(stderr, "\n");
-  if (metrics_thread.joinable()) {
-    metrics.stop();
-    metrics_thread.join();
+}
+
+}  // namespace
+
+int RunServe(int argc, char** argv) {
+  ServeFlags f;
+  FlagParser p(
+      "usage: sctpdp serve [flags]\n"
+      "Runs the SCTP data plane: a one-to-many listener; hot associations move to per-core io_uring workers.");
+  DefineFlags(p, f);
+  if (std::optional<int> exit = p.ParseCommand(argc, argv, 2, "sctpdp serve")) return *exit;
+  const std::optional<ServeConfig> config = ConfigOf(f);
+  if (!config) return kExitUsage;
+  sigset_t stop;  // SIGINT/SIGTERM: blocked in every thread, taken by sigtimedwait
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  MessageSink sink(f.mode);
+  auto engine = MakeEngine(f.engine, *config, &sink);
+  if (!engine.ok()) {
+    std::fprintf(stderr, "sctpdp serve: %s\n", std::string(engine.status().message()).c_str());
+    return kExitUsage;
   }
+  if (absl::Status s = (*engine)->Start(); !s.ok()) {
+    std::fprintf(stderr, "sctpdp serve: %s\n", s.ToString().c_str());
+    if (absl::StrContains(s.message(), "bind")) return kExitAddress;
+    return s.code() == absl::StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
+  }
+  MetricsServer metrics;
+  const std::optional<int> metrics_port =
+      metrics.Start(f.metrics_port, [&] { return Metrics(**engine, sink, f.engine, f.mode == "verify"); });
+  if (!metrics_port) {
+    (*engine)->Stop();
+    return kExitAddress;
+  }
+  std::printf("sctpdp serve: listening on port %u, engine %s, mode %s, %zu threads%s\n", (*engine)->port(),
+              f.engine.c_str(), f.mode.c_str(), (*engine)->threads(),
+              *metrics_port >= 0 ? absl::StrCat(", metrics on 127.0.0.1:", *metrics_port).c_str() : "");
+  std::fflush(stdout);
+  const absl::Time start = absl::Now();
+  const Cpu cpu0 = Cpu::Now();
+  ServeUntilStopped(f, **engine, sink, stop, start, cpu0);
   (*engine)->Stop();
   std::printf("%s\n", StatsJson("summary", **engine, sink, f.engine, f.mode == "verify", absl::Now() - start,
                                  Cpu::Now() - cpu0).c_str());

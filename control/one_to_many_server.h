@@ -1,0 +1,202 @@
+// OneToManyServer: the control thread's engine. It serves the one-to-many SCTP
+// socket (SOCK_SEQPACKET) that every association starts on and that the cold
+// ones stay on: one multishot recvmsg for all of them (each message names its
+// association in SCTP_RCVINFO), one send queue whose messages name theirs in
+// SCTP_SNDINFO. One association's trouble (an oversize message, a send to a
+// peer that shut down) is that association's, never the socket's.
+//
+// It runs on its own EventLoop (the control thread), whose ring has
+// DEFER_TASKRUN where the kernel has it: receives then run only inside this
+// thread's io_uring_enter, which is what makes Detach's peeloff exact
+// (control/data_plane.cc).
+#ifndef SCTPDP_CONTROL_ONE_TO_MANY_SERVER_H_
+#define SCTPDP_CONTROL_ONE_TO_MANY_SERVER_H_
+
+#include <netinet/in.h>
+#include <netinet/sctp.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "dataplane/buffer_ring.h"
+#include "dataplane/event_loop.h"
+#include "dataplane/fd.h"
+#include "dataplane/message.h"
+#include "dataplane/parcel_pool.h"
+#include "dataplane/reassembler.h"
+#include "dataplane/retention.h"
+#include "dataplane/send_memory.h"
+#include "dataplane/send_queue.h"
+#include "dataplane/stats.h"
+
+namespace sctpdp {
+
+class OneToManyServer;
+
+struct OneToManyOptions {
+  uint8_t index = 0;                  // the loop's index (for the log)
+  unsigned buffer_count = 1024;       // provided receive buffers (power of two)
+  unsigned buffer_size = 8192;
+  size_t max_message_size = 1 << 20;  // bigger: that association is aborted
+  unsigned retain_budget = 256;
+  unsigned send_buffer_count = 4096;
+  unsigned send_buffer_size = 65536;
+  unsigned send_queue_limit = 1024;   // messages queued on the socket, all associations together
+  unsigned send_batch = 32;
+  unsigned sq_entries = 512;
+  unsigned cq_entries = 16384;
+  absl::Duration tick_interval = absl::Milliseconds(50);
+  absl::Duration stop_deadline = absl::Seconds(2);
+  ParcelPool* parcels = nullptr;
+  size_t mail_capacity = 8192;
+  std::optional<FaultPlanOptions> faults;
+};
+
+class OneToManyHandler {
+ public:
+  virtual ~OneToManyHandler() = default;
+  virtual void OnStart(OneToManyServer& s) {}
+  // `m.assoc_id` names the association. Same contract as WorkerHandler.
+  virtual void OnMessage(OneToManyServer& s, const MessageView& m) = 0;
+  virtual void OnEvent(OneToManyServer& s, const AssociationEvent& event) {}
+  // `id` 0: the socket's own.
+  virtual void OnError(OneToManyServer& s, sctp_assoc_t id, const absl::Status& error) {}
+  // Sends to `id` refused with kQueueFull or kNoBuffers may go again.
+  virtual void OnWritable(OneToManyServer& s, sctp_assoc_t id) {}
+  virtual void OnMail(OneToManyServer& s, absl::Span<const uint64_t> items) {}
+  virtual void OnTick(OneToManyServer& s, absl::Time now) {}
+  // The socket is closed (Stop): every association still on it is gone.
+  virtual void OnClosed(OneToManyServer& s) {}
+};
+
+class OneToManyServer final : private EventLoop::Client {
+ public:
+  // A server of `socket` (a bound, listening one-to-many SCTP socket).
+  static absl::StatusOr<std::unique_ptr<OneToManyServer>> Create(Fd socket, const OneToManyOptions& options,
+                                                                 OneToManyHandler* handler);
+  // Starts serving on a new thread (the handler hears from it from now on,
+  // so whoever holds the server has it before the first callback).
+  absl::Status Start();
+  ~OneToManyServer() override;
+  OneToManyServer(const OneToManyServer&) = delete;
+  OneToManyServer& operator=(const OneToManyServer&) = delete;
+
+  // --- Any thread.
+  absl::Status Post(absl::AnyInvocable<void()> fn) { return loop_->Post(std::move(fn)); }
+  Inbox::Push Mail(uint64_t item) { return loop_->Mail(item); }
+  // Drains queued sends (up to stop_deadline), closes the socket (OnClosed)
+  // and joins the thread. Idempotent.
+  void Stop();
+  WorkerStats Snapshot() const;
+  bool OnThread() const { return loop_->OnLoopThread(); }
+  absl::Duration ThreadCpuTime() const { return loop_->ThreadCpuTime(); }
+  const OneToManyOptions& options() const { return options_; }
+
+  // --- The control thread only.
+  int fd() const { return fd_.get(); }
+  SendBuffer AcquireSendBuffer(size_t size);
+  void ReleaseSendBuffer(SendBuffer buffer);
+  // Send to association `to`; as Worker's (consumed unless backpressure).
+  SendResult Send(sctp_assoc_t to, uint16_t stream, uint32_t ppid, SendBuffer&& buffer, uint16_t flags = 0,
+                  uint32_t ttl_ms = 0);
+  SendResult SendCopy(sctp_assoc_t to, uint16_t stream, uint32_t ppid, absl::Span<const char> payload,
+                      uint16_t flags = 0, uint32_t ttl_ms = 0);
+  SendResult SendRetained(sctp_assoc_t to, uint16_t stream, uint32_t ppid, RetainedMessage&& message,
+                          absl::Span<const char> part = {}, uint16_t flags = 0, uint32_t ttl_ms = 0);
+  absl::StatusOr<RetainedMessage> Retain(const MessageView& m) { return retention_->Retain(m); }
+  void Release(RetainedMessage m);
+
+  // The one question a move asks: takes association `id` off this socket.
+  // Not yet (FailedPrecondition) while half a message of it is reassembled here, or
+  // while a send to it is inside the kernel (that chain is cancelled: its
+  // unsent messages come back to the queue in order, and RequestTick asks
+  // for another try). Otherwise `peel` branches the association off (its
+  // errors come back as they are), every completion already posted is
+  // handled first and after, and the messages still queued for it come back
+  // copied, oldest first, with the new socket.
+  struct Detached {
+    Fd fd;
+    std::vector<OutgoingMessage> queued;
+  };
+  absl::StatusOr<Detached> Detach(sctp_assoc_t id, absl::FunctionRef<absl::StatusOr<Fd>(int, sctp_assoc_t)> peel);
+  // Sends ABORT to association `id` (it ends: COMM_LOST follows).
+  void Abort(sctp_assoc_t id);
+  void RequestTick() { loop_->RequestTick(); }
+  void DrainMail() { loop_->DrainMail(); }
+  void ProcessPostedCompletions() { loop_->ProcessPostedCompletions(); }
+
+ private:
+  OneToManyServer(Fd socket, const OneToManyOptions& options, OneToManyHandler* handler);
+
+  // EventLoop::Client.
+  absl::Status Init(EventLoop& loop) override;
+  void OnCompletion(const Completion& c) override;
+  void OnMail(absl::Span<const uint64_t> items) override { handler_->OnMail(*this, items); }
+  void BeforeWait() override;
+  void OnTick(absl::Time now) override { handler_->OnTick(*this, now); }
+  bool StopStep(bool late) override;
+  void OnExit() override;
+
+  // Receive.
+  void ArmRecv();
+  void OnRecv(const Completion& c);
+  void OnRecvData(uint16_t bid, int res);
+  void OnPiece(const RecvParts& parts, bool eor, sctp_assoc_t who);
+  void OversizeAbort(sctp_assoc_t who, size_t size, bool eor);
+  void Deliver(const RecvParts& parts, int32_t bid, absl::Span<const char> payload,
+               std::unique_ptr<char[]>* reassembly);
+  void DeliverNotification(absl::Span<const char> bytes);
+
+  // Send.
+  SendResult Admit(sctp_assoc_t to, size_t size);
+  SendResult Enqueue(uint32_t desc, sctp_assoc_t to, uint16_t stream, uint32_t ppid, uint16_t flags,
+                     uint32_t ttl_ms);
+  void Refused(sctp_assoc_t to);
+  void SubmitChain();
+  void OnSendComplete(uint32_t desc, const Completion& c);
+  void FinishChain();
+  void MaybeWritable();
+  void FreeDesc(uint32_t desc);
+  void Close();
+
+  const OneToManyOptions options_;
+  OneToManyHandler* const handler_;
+  Fd fd_;
+  // Set on the control thread (Init) before anything can reach another
+  // thread, so every thread that learns of an association sees it.
+  EventLoop* loop_ = nullptr;
+  std::unique_ptr<EventLoop> owned_loop_;  // the same; for Start and the destructor
+  Ring* ring_ = nullptr;
+  std::unique_ptr<BufferRing> buffers_;
+  std::unique_ptr<SendPool> send_pool_;
+  std::unique_ptr<Retention> retention_;
+  std::unique_ptr<SendMemory> memory_;
+  msghdr recv_template_{};
+  static constexpr uint16_t kSlot = 0;  // the socket's fixed file
+  uint16_t generation_ = 1;
+  bool open_ = true;                    // until Stop closes it
+  bool recv_armed_ = false;
+  bool recv_cancel_sent_ = false;
+  Reassembler partial_;
+  std::vector<sctp_assoc_t> discarding_;  // associations whose oversize message's pieces are being dropped
+  SendQueue queue_;
+  bool dirty_ = false;
+  std::vector<sctp_assoc_t> refused_;  // associations refused for backpressure, told when there is room
+
+  // Stats (the control thread writes them).
+  AssocCounters totals_;
+  Counter enobufs_, recv_rearms_, recv_errors_, oversize_, retained_gauge_, send_in_use_, other_syscalls_,
+      chains_gauge_, open_gauge_;  // open_gauge_: 1 while the socket is open
+};
+
+}  // namespace sctpdp
+
+#endif  // SCTPDP_CONTROL_ONE_TO_MANY_SERVER_H_

@@ -1,0 +1,507 @@
+#include "handoff/router.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "absl/base/internal/raw_logging.h"
+#include "absl/strings/str_cat.h"
+
+namespace sctpdp {
+namespace {
+
+thread_local Shard* current_shard = nullptr;
+
+SendMeta MetaOf(const PendingSend& p) { return SendMeta{p.stream, p.ppid, p.flags, p.ttl_ms}; }
+
+PendingSend Pending(const SendMeta& m, SendBuffer buffer, bool cross_thread) {
+  PendingSend p;
+  p.stream = m.stream;
+  p.ppid = m.ppid;
+  p.flags = m.flags;
+  p.ttl_ms = m.ttl_ms;
+  p.buffer = std::move(buffer);
+  p.cross_thread = cross_thread;
+  return p;
+}
+
+std::string Bytes(const SendBuffer& b) {
+  std::string out;
+  out.reserve(b.size());
+  for (unsigned i = 0; i < b.segments(); ++i) {
+    const absl::Span<char> s = b.segment(i);
+    out.append(s.data(), s.size());
+  }
+  return out.substr(0, b.size());
+}
+
+}  // namespace
+
+Router::Router(const RouterOptions& options, RouterHandler* handler)
+    : options_(options), handler_(handler), directory_(options.max_associations) {
+  ABSL_RAW_CHECK(options_.parcels != nullptr, "Router: no parcel pool");
+  options_.parcels->set_on_available([this] { OnParcelsAvailable(); });
+}
+
+Router::~Router() { options_.parcels->set_on_available(nullptr); }
+
+void Router::AddShard(Shard* shard) {
+  ABSL_RAW_CHECK(shard->index() == static_cast<int>(shards_.size()), "Router::AddShard: out of order");
+  shards_.push_back(std::make_unique<PerShard>());
+  shards_.back()->shard = shard;
+}
+
+void Router::BindThread(Shard* shard) { current_shard = shard; }
+Shard* Router::CurrentShard() { return current_shard; }
+
+Route* Router::Add(sctp_assoc_t id, int shard, RouteState state, uint16_t outbound_streams) {
+  return directory_.Insert(id, RouteOwner{static_cast<uint8_t>(shard), state}, outbound_streams);
+}
+
+void Router::Remove(Route& route) { directory_.Remove(&route); }
+
+// --- Sends ---------------------------------------------------------------------
+
+Route* Router::Lookup(sctp_assoc_t id, uint16_t stream, SendResult* refused) const {
+  Route* r = directory_.Find(id);
+  if (r == nullptr) {
+    *refused = SendResult::kNoAssociation;
+    return nullptr;
+  }
+  const uint16_t streams = r->outbound_streams.load(std::memory_order_relaxed);
+  if (streams != 0 && stream >= streams) {
+    *refused = SendResult::kBadStream;  // the kernel would refuse it (EINVAL)
+    return nullptr;
+  }
+  return r;
+}
+
+SendResult Router::Send(sctp_assoc_t id, const SendMeta& meta, absl::Span<const char> payload) {
+  SendResult refused;
+  Route* r = Lookup(id, meta.stream, &refused);
+  if (r == nullptr) return refused;
+  Shard* here = current_shard;
+  const RouteOwner o = r->Owner();
+  if (here != nullptr && o.shard == here->index() && o.state == RouteState::kLive && !r->leaving &&
+      r->backlog.empty()) {
+    return Pushback(*r, here->SendLocalCopy(*r, meta, payload));  // the owner's case: its engine copies once
+  }
+  SendBuffer b = ParcelOf(payload, *r);
+  if (!b.valid()) return SendResult::kNoBuffers;
+  const SendResult result = Send(id, meta, std::move(b));
+  if (IsBackpressure(result)) Release(std::move(b));  // the caller still has `payload`
+  return result;
+}
+
+SendBuffer Router::ParcelOf(absl::Span<const char> payload, Route& route) {
+  if (payload.size() > options_.parcels->max_message_size()) return SendBuffer();
+  SendBuffer b = options_.parcels->Acquire(payload.size());
+  if (!b.valid()) {
+    NoteWaiter(route.Owner().shard, route);
+    return b;
+  }
+  b.Write(0, payload);
+  cross_thread_copies_.fetch_add(1, std::memory_order_relaxed);
+  return b;
+}
+
+SendBuffer Router::Acquire(sctp_assoc_t id, size_t size) {
+  Route* r = directory_.Find(id);
+  if (r == nullptr) return SendBuffer();
+  Shard* here = current_shard;
+  const RouteOwner o = r->Owner();
+  if (here != nullptr && o.shard == here->index() && o.state == RouteState::kLive && !r->leaving) {
+    return here->AcquireLocal(size);
+  }
+  SendBuffer b = options_.parcels->Acquire(size);
+  if (!b.valid()) NoteWaiter(o.shard, *r);
+  return b;
+}
+
+void Router::Release(SendBuffer buffer) {
+  if (!buffer.valid()) return;
+  if (buffer.parcels() != nullptr) {
+    buffer.parcels()->Release(std::move(buffer));
+  } else if (current_shard != nullptr) {
+    current_shard->ReleaseLocal(std::move(buffer));
+  }
+}
+
+SendResult Router::Send(sctp_assoc_t id, const SendMeta& meta, SendBuffer&& buffer) {
+  if (!buffer.valid()) return SendResult::kNoBuffers;
+  SendResult refused;
+  Route* r = Lookup(id, meta.stream, &refused);
+  if (r == nullptr) {
+    Release(std::move(buffer));
+    return refused;
+  }
+  Shard* here = current_shard;
+  const RouteOwner o = r->Owner();
+  if (here != nullptr && o.shard == here->index() && (o.state == RouteState::kLive || o.state == RouteState::kMoving)) {
+    return SendHere(*here, *r, o, meta, std::move(buffer));
+  }
+  if (buffer.parcels() == nullptr) {
+    // The thread's own buffer, but the association moved on meanwhile: it
+    // travels as a parcel (one copy).
+    SendBuffer parcel = options_.parcels->Acquire(buffer.size());
+    if (!parcel.valid()) {
+      NoteWaiter(o.shard, *r);
+      return SendResult::kNoBuffers;
+    }
+    parcel.Write(0, Bytes(buffer));
+    cross_thread_copies_.fetch_add(1, std::memory_order_relaxed);
+    Release(std::move(buffer));
+    buffer = std::move(parcel);
+  }
+  return SendAcross(*r, id, meta, std::move(buffer));
+}
+
+// The owner's engine refused for backpressure: the application hears once
+// there is room, from whichever thread owns the association by then.
+SendResult Router::Pushback(Route& route, SendResult result) {
+  if (IsBackpressure(result)) route.want_writable_local = true;
+  return result;
+}
+
+// On the owner's thread (or the thread it moves to, before adoption).
+SendResult Router::SendHere(Shard& here, Route& route, RouteOwner owner, const SendMeta& meta, SendBuffer&& buffer) {
+  if (owner.state == RouteState::kLive && !route.leaving && route.backlog.empty()) {
+    return Pushback(route, here.SendLocal(route, meta, std::move(buffer)));
+  }
+  // Between owners, or behind a backlog: waits in order, bounded.
+  if (route.backlog.size() >= options_.cross_thread_limit) {
+    route.want_writable_local = true;
+    return SendResult::kQueueFull;
+  }
+  // A buffer of this thread's pool cannot follow the association away.
+  PendingSend p = Pending(meta, SendBuffer(), false);
+  if (route.leaving && buffer.parcels() == nullptr) {
+    p.owned = OwnedCopy(here, buffer);
+  } else {
+    p.buffer = std::move(buffer);
+  }
+  route.backlog.push_back(std::move(p));
+  return SendResult::kOk;
+}
+
+std::string Router::OwnedCopy(Shard& here, SendBuffer& buffer) {
+  std::string bytes = Bytes(buffer);
+  here.ReleaseLocal(std::move(buffer));
+  return bytes;
+}
+
+SendResult Router::SendAcross(Route& route, sctp_assoc_t id, const SendMeta& meta, SendBuffer&& parcel) {
+  // Counted in `senders` from before it reads the owner until the parcel is
+  // in that owner's inbox (step 4 of the move).
+  route.senders.fetch_add(1, std::memory_order_seq_cst);
+  const RouteOwner o = Route::Unpack(route.owner.load(std::memory_order_seq_cst));
+  const SendResult result = HandParcel(route, id, o, meta, parcel);
+  route.senders.fetch_sub(1, std::memory_order_release);
+  return result;
+}
+
+SendResult Router::HandParcel(Route& route, sctp_assoc_t id, RouteOwner o, const SendMeta& meta,
+                              SendBuffer& parcel) {
+  if (route.id.load(std::memory_order_acquire) != id || o.state == RouteState::kGone ||
+      o.state == RouteState::kFree) {
+    options_.parcels->Release(std::move(parcel));
+    return SendResult::kNoAssociation;
+  }
+  if (route.parcels.load(std::memory_order_acquire) >= options_.cross_thread_limit) {
+    // Armed before the second look: an owner that drains below half after
+    // it sees the flag (Taken).
+    route.want_writable.store(true, std::memory_order_seq_cst);
+    if (route.parcels.load(std::memory_order_seq_cst) >= options_.cross_thread_limit) return SendResult::kQueueFull;
+  }
+  Parcel& p = options_.parcels->parcel(parcel.id());
+  p.assoc_id = id;
+  p.route = route.index;
+  p.stream = meta.stream;
+  p.ppid = meta.ppid;
+  p.flags = meta.flags;
+  p.ttl_ms = meta.ttl_ms;
+  route.parcels.fetch_add(1, std::memory_order_acq_rel);
+  switch (shards_[o.shard]->shard->Mail(parcel.id())) {
+    case Inbox::Push::kQueued:
+    case Inbox::Push::kWake:
+      parcel = SendBuffer();  // handed over
+      cross_thread_sends_.fetch_add(1, std::memory_order_relaxed);
+      return SendResult::kOk;
+    case Inbox::Push::kFull:
+      route.parcels.fetch_sub(1, std::memory_order_acq_rel);
+      NoteWaiter(o.shard, route);
+      return SendResult::kQueueFull;
+    case Inbox::Push::kClosed:
+      break;
+  }
+  route.parcels.fetch_sub(1, std::memory_order_acq_rel);
+  options_.parcels->Release(std::move(parcel));
+  return SendResult::kClosing;
+}
+
+SendResult Router::SendRetained(sctp_assoc_t id, const SendMeta& meta, Retained&& retained,
+                                absl::Span<const char> part) {
+  if (part.empty()) part = retained.message.payload;
+  Shard* here = current_shard;
+  Route* r = directory_.Find(id);
+  if (r != nullptr && here != nullptr && here->index() == retained.shard) {
+    const RouteOwner o = r->Owner();
+    const uint16_t streams = r->outbound_streams.load(std::memory_order_relaxed);
+    if (o.shard == here->index() && o.state == RouteState::kLive && !r->leaving && r->backlog.empty() &&
+        (streams == 0 || meta.stream < streams)) {
+      // From its receive buffer.
+      return Pushback(*r, here->SendLocalRetained(*r, meta, std::move(retained.message), part));
+    }
+  }
+  // Elsewhere: copied once, and the receive buffer goes back to its ring.
+  const SendResult result = Send(id, meta, part);
+  if (!IsBackpressure(result)) ReleaseRetained(std::move(retained));
+  return result;
+}
+
+void Router::ReleaseRetained(Retained retained) {
+  if (!retained.valid()) return;
+  Shard* here = current_shard;
+  if (here != nullptr && here->index() == retained.shard) {
+    here->ReleaseRetained(std::move(retained.message));
+    return;
+  }
+  Shard* owner = shards_[retained.shard]->shard;
+  owner->Post([owner, m = std::move(retained.message)]() mutable { owner->ReleaseRetained(std::move(m)); })
+      .IgnoreError();  // stopped: its buffers go with it
+}
+
+// --- The owner's side ------------------------------------------------------------
+
+void Router::OnMail(Shard& here, absl::Span<const uint64_t> items) {
+  ParcelPool& pool = *options_.parcels;
+  for (uint64_t item : items) {
+    const uint32_t id = static_cast<uint32_t>(item);
+    const Parcel& p = pool.parcel(id);
+    Route& r = *directory_.at(p.route);
+    PendingSend pending = Pending(SendMeta{p.stream, p.ppid, p.flags, p.ttl_ms}, pool.AsBuffer(id), true);
+    if (Outgoing* move = FindOutgoing(here, r)) {  // it left: this goes with it (step 5)
+      move->list.push_back(std::move(pending));
+      continue;
+    }
+    const RouteOwner o = r.Owner();
+    if (r.id.load(std::memory_order_acquire) != p.assoc_id || o.shard != here.index() ||
+        o.state == RouteState::kGone) {
+      Drop(r, pending, p.assoc_id, "association gone");
+      continue;
+    }
+    Hold(here, r, std::move(pending));
+  }
+  ServeWaiters(here);
+}
+
+// Queues `pending` on the owner's engine now if nothing waits before it,
+// else behind the rest.
+void Router::Hold(Shard& here, Route& route, PendingSend pending) {
+  const RouteOwner o = route.Owner();
+  if (o.state == RouteState::kLive && !route.leaving && route.backlog.empty()) {
+    const sctp_assoc_t id = route.id.load(std::memory_order_relaxed);
+    const SendResult r = here.SendLocal(route, MetaOf(pending), std::move(pending.buffer));
+    if (!IsBackpressure(r)) {
+      Taken(route);
+      if (r != SendResult::kOk) {
+        dropped_.fetch_add(1, std::memory_order_relaxed);
+        handler_->OnSendDropped(id, absl::UnavailableError(absl::StrCat("send refused: ", SendResultName(r))));
+      }
+      return;
+    }
+  }
+  route.backlog.push_back(std::move(pending));
+}
+
+void Router::FlushBacklog(Shard& here, Route& route) {
+  if (route.leaving || route.Owner().state != RouteState::kLive) return;  // it goes with the move
+  const sctp_assoc_t id = route.id.load(std::memory_order_relaxed);
+  while (!route.backlog.empty()) {
+    PendingSend& p = route.backlog.front();
+    const SendResult r = p.buffer.valid() ? here.SendLocal(route, MetaOf(p), std::move(p.buffer))
+                                          : here.SendLocalCopy(route, MetaOf(p), p.owned);
+    if (IsBackpressure(r)) {  // the engine says when: OnEngineWritable
+      route.want_writable_local = true;
+      return;
+    }
+    if (p.cross_thread) Taken(route);
+    if (r != SendResult::kOk) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      handler_->OnSendDropped(id, absl::UnavailableError(absl::StrCat("send refused: ", SendResultName(r))));
+    }
+    route.backlog.pop_front();
+  }
+  if (route.want_writable_local) {
+    route.want_writable_local = false;
+    handler_->OnWritable(id);
+  }
+}
+
+// A cross-thread message left the router's hands: the sender refused for
+// the limit hears once it is down to half.
+void Router::Taken(Route& route) {
+  const uint32_t left = route.parcels.fetch_sub(1, std::memory_order_seq_cst) - 1;
+  if (left > options_.cross_thread_limit / 2 || !route.want_writable.load(std::memory_order_seq_cst)) return;
+  if (route.want_writable.exchange(false, std::memory_order_acq_rel)) {
+    handler_->OnWritable(route.id.load(std::memory_order_relaxed));
+  }
+}
+
+void Router::Drop(Route& route, PendingSend& pending, sctp_assoc_t id, const char* why) {
+  if (pending.buffer.valid()) Release(std::move(pending.buffer));
+  if (pending.cross_thread) route.parcels.fetch_sub(1, std::memory_order_acq_rel);
+  dropped_.fetch_add(1, std::memory_order_relaxed);
+  handler_->OnSendDropped(id, absl::UnavailableError(absl::StrCat("send dropped: ", why)));
+}
+
+// The engine has room: what waited goes, then the application hears (if
+// the association is between owners, once it has landed: FinishMove).
+void Router::OnEngineWritable(Shard& here, Route& route) {
+  route.want_writable_local = true;
+  FlushBacklog(here, route);
+}
+
+void Router::OnDown(Shard& here, Route& route) {
+  const sctp_assoc_t id = route.id.load(std::memory_order_relaxed);
+  route.SetOwner({static_cast<uint8_t>(here.index()), RouteState::kGone});
+  route.leaving = false;
+  for (PendingSend& p : route.backlog) Drop(route, p, id, "association ended");
+  route.backlog.clear();
+}
+
+// --- Moves -----------------------------------------------------------------------
+
+void Router::Move(Shard& from, Route& route, int to, absl::AnyInvocable<void(const absl::Status&)> detached) {
+  route.leaving = true;  // step 1: from now on this thread's sends wait in the backlog
+  from.Detach(route, [this, &from, &route, to, detached = std::move(detached)](
+                         absl::StatusOr<DetachedSocket> socket) mutable {
+    if (!socket.ok()) {
+      route.leaving = false;
+      if (route.Owner().state == RouteState::kLive) FlushBacklog(from, route);
+      detached(socket.status());
+      return;
+    }
+    detached(absl::OkStatus());
+    HandOver(from, route, to, *std::move(socket));
+  });
+}
+
+void Router::HandOver(Shard& from, Route& route, int to, DetachedSocket socket) {
+  // Step 3: everything accepted so far, oldest first.
+  Outgoing move{&route, to, std::move(socket.fd), {}};
+  for (OutgoingMessage& q : socket.queued) {
+    PendingSend p = Pending(SendMeta{q.stream, q.ppid, q.flags, q.ttl_ms}, SendBuffer(), false);
+    p.owned = std::move(q.payload);
+    move.list.push_back(std::move(p));
+  }
+  for (PendingSend& p : route.backlog) {
+    if (p.buffer.valid() && p.buffer.parcels() == nullptr) p.owned = OwnedCopy(from, p.buffer);
+    move.list.push_back(std::move(p));
+  }
+  route.backlog.clear();
+  route.leaving = false;
+  route.SetOwner({static_cast<uint8_t>(to), RouteState::kMoving});  // step 4
+  shards_[from.index()]->outgoing.push_back(std::move(move));
+  PollMoves(from);
+}
+
+void Router::PollMoves(Shard& from) {
+  std::vector<Outgoing>& outgoing = shards_[from.index()]->outgoing;
+  bool waiting = false;
+  for (size_t i = 0; i < outgoing.size();) {
+    Outgoing& move = outgoing[i];
+    if (move.route->senders.load(std::memory_order_seq_cst) != 0) {  // step 5
+      waiting = true;
+      ++i;
+      continue;
+    }
+    from.DrainMail();  // what senders handed to us joins the list (OnMail)
+    Outgoing done = std::move(move);
+    outgoing.erase(outgoing.begin() + static_cast<long>(i));
+    done.route->handoff = std::move(done.list);  // step 6
+    moves_.fetch_add(1, std::memory_order_relaxed);
+    if (absl::Status s = shards_[done.to]->shard->Adopt(std::move(done.fd), done.route); !s.ok()) {
+      // The destination is stopping: the socket is closed, the association lost.
+      handler_->OnSendDropped(done.route->id.load(), s);
+    }
+  }
+  if (waiting) from.RequestTick();
+}
+
+bool Router::MovesPending(const Shard& from) const { return !shards_[from.index()]->outgoing.empty(); }
+
+Router::Outgoing* Router::FindOutgoing(Shard& from, const Route& route) {
+  for (Outgoing& move : shards_[from.index()]->outgoing) {
+    if (move.route == &route) return &move;
+  }
+  return nullptr;
+}
+
+void Router::FinishMove(Shard& to, Route& route, uint64_t handle) {
+  // Step 7: the hand-over list first, then what waited here.
+  route.handle = handle;
+  std::deque<PendingSend> held = std::move(route.backlog);
+  route.backlog = std::move(route.handoff);
+  route.handoff.clear();
+  for (PendingSend& p : held) route.backlog.push_back(std::move(p));
+  route.SetOwner({static_cast<uint8_t>(to.index()), RouteState::kLive});
+  FlushBacklog(to, route);
+}
+
+void Router::LoseMove(Shard& to, Route& route) {
+  for (PendingSend& p : route.handoff) route.backlog.push_front(std::move(p));
+  route.handoff.clear();
+  OnDown(to, route);
+}
+
+// --- Refused senders ------------------------------------------------------------
+
+void Router::NoteWaiter(int shard, Route& route) {
+  PerShard& s = *shards_[shard];
+  std::lock_guard<std::mutex> lock(s.waiters_mu);
+  waiter_locks_.fetch_add(1, std::memory_order_relaxed);
+  if (std::find(s.waiters.begin(), s.waiters.end(), route.index) == s.waiters.end()) s.waiters.push_back(route.index);
+  s.has_waiters.store(true, std::memory_order_release);
+}
+
+void Router::ServeWaiters(Shard& here) {
+  PerShard& s = *shards_[here.index()];
+  if (!s.has_waiters.load(std::memory_order_acquire)) return;
+  std::vector<uint32_t> waiters;
+  {
+    std::lock_guard<std::mutex> lock(s.waiters_mu);
+    waiter_locks_.fetch_add(1, std::memory_order_relaxed);
+    waiters.swap(s.waiters);
+    s.has_waiters.store(false, std::memory_order_release);
+  }
+  for (uint32_t index : waiters) {
+    Route& r = *directory_.at(index);
+    const RouteOwner o = r.Owner();
+    if (o.shard == here.index() && (o.state == RouteState::kLive || o.state == RouteState::kMoving)) {
+      handler_->OnWritable(r.id.load(std::memory_order_relaxed));
+    }
+  }
+}
+
+// Parcels came back after the pool ran dry: every shard with refused
+// senders tells them (on its own thread).
+void Router::OnParcelsAvailable() {
+  for (auto& s : shards_) {
+    if (!s->has_waiters.load(std::memory_order_acquire)) continue;
+    Shard* shard = s->shard;
+    shard->Post([this, shard] { ServeWaiters(*shard); }).IgnoreError();
+  }
+}
+
+RouterStats Router::Stats() const {
+  RouterStats s;
+  s.cross_thread_sends = cross_thread_sends_.load(std::memory_order_relaxed);
+  s.cross_thread_copies = cross_thread_copies_.load(std::memory_order_relaxed);
+  s.dropped = dropped_.load(std::memory_order_relaxed);
+  s.waiter_locks = waiter_locks_.load(std::memory_order_relaxed);
+  s.moves = moves_.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace sctpdp

@@ -1,0 +1,15 @@
+// Where tools/sctpvm is, for the subcommands that run guests.
+#ifndef SCTPDP_TOOLS_SCTPDP_SCTPVM_PATH_H_
+#define SCTPDP_TOOLS_SCTPDP_SCTPVM_PATH_H_
+
+#include <string>
+
+namespace sctpdp {
+
+// tools/sctpvm: $SCTPVM, else the workspace `bazel run` came from, else the
+// runfiles next to this binary, else ./tools/sctpvm. "" when none is there.
+std::string FindSctpvm(const char* argv0);
+
+}  // namespace sctpdp
+
+#endif  // SCTPDP_TOOLS_SCTPDP_SCTPVM_PATH_H_
