@@ -1,6 +1,8 @@
 // Internal to sctpdp's baseline engines: one SCTP message (or notification)
 // per Read, with recvmsg into the reader's own buffer (the kernel's copy, as
-// any recvmsg server has), reassembling pieces until MSG_EOR.
+// any recvmsg server has), reassembling pieces until MSG_EOR; the limits
+// every engine keeps (message size, association count) and the ABORT that
+// enforces them.
 #ifndef SCTPDP_TOOLS_SCTPDP_BASELINE_READER_H_
 #define SCTPDP_TOOLS_SCTPDP_BASELINE_READER_H_
 
@@ -9,7 +11,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "absl/types/span.h"
@@ -19,7 +23,7 @@ namespace sctpdp {
 
 struct BaselineCounters {
   std::atomic<uint64_t> messages_in{0}, bytes_in{0}, messages_out{0}, syscalls{0}, copied_bytes{0}, copies{0},
-      errors{0};
+      errors{0}, oversize_messages{0}, rejected{0}, discarded{0}, replies_dropped{0};
   std::atomic<int64_t> associations{0};
   std::atomic<uint64_t> peeled{0};
 
@@ -34,13 +38,20 @@ struct BaselineCounters {
     e.copied_bytes = copied_bytes.load();
     e.copies = copies.load();
     e.errors = errors.load();
+    e.oversize_messages = oversize_messages.load();
+    e.rejected = rejected.load();
+    e.discarded = discarded.load();
+    e.replies_dropped = replies_dropped.load();
     return e;
   }
 };
 
 class BaselineReader {
  public:
-  enum class Kind { kMessage, kNotification, kAgain, kEnd, kError };
+  // kOversize: a message over max_message (info names its association); none
+  // of it is delivered, the rest of its pieces are dropped as they come, and
+  // the caller aborts the association (BaselineAbort).
+  enum class Kind { kMessage, kNotification, kAgain, kEnd, kError, kOversize };
   struct Result {
     Kind kind = Kind::kError;
     sctp_rcvinfo info{};
@@ -53,18 +64,48 @@ class BaselineReader {
   Result Read(int fd, int flags);
 
  private:
+  enum class Step { kMore, kDone };
+  Step OnData(size_t n, int msg_flags, const sctp_rcvinfo& info, Result& r);
+  Step OnNotification(size_t n, int msg_flags, Result& r);
+  bool Discarding(sctp_assoc_t id) const;
+  void DropPartial();  // a partial message that can no longer complete
+
   std::vector<char> buf_;
-  std::string partial_;
-  bool partial_notification_ = false;
+  std::string partial_;  // a data message's pieces so far
   sctp_rcvinfo partial_info_{};
+  std::string note_;     // a notification's pieces so far
+  std::vector<sctp_assoc_t> discarding_;  // associations whose oversize message's pieces are being dropped
   const size_t max_;
   BaselineCounters* const counters_;
 };
 
+// The live associations of a baseline engine, at most `max`: an association
+// over the limit is refused at COMM_UP (the caller aborts it). Keeps
+// counters->associations. Thread-safe.
+class AssociationLimit {
+ public:
+  AssociationLimit(size_t max, BaselineCounters* counters) : max_(max), counters_(counters) {}
+  // False: over the limit, counted as rejected.
+  bool Admit(sctp_assoc_t id);
+  // Whether it was live (a refused one never was).
+  bool End(sctp_assoc_t id);
+  bool Live(sctp_assoc_t id) const;
+
+ private:
+  const size_t max_;
+  BaselineCounters* const counters_;
+  mutable std::mutex mu_;
+  std::unordered_set<sctp_assoc_t> live_;  // guarded by mu_
+};
+
 // sendmsg of one message with SCTP_SNDINFO (to `id` on a one-to-many
-// socket; 0 on a one-to-one socket). Counts the syscall.
-bool BaselineSend(int fd, sctp_assoc_t id, uint16_t stream, uint32_t ppid, absl::Span<const char> payload,
-                  BaselineCounters* counters);
+// socket; 0 on a one-to-one socket), `flags` as sendmsg's (MSG_DONTWAIT).
+// Counts the syscall and the message sent. 0, or the errno.
+int BaselineSend(int fd, sctp_assoc_t id, uint16_t stream, uint32_t ppid, absl::Span<const char> payload, int flags,
+                 BaselineCounters* counters);
+
+// Sends an ABORT to association `id` (0 on a one-to-one socket). Counted.
+void BaselineAbort(int fd, sctp_assoc_t id, BaselineCounters* counters);
 
 }  // namespace sctpdp
 

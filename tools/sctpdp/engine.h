@@ -51,6 +51,11 @@ struct EngineStats {
   uint64_t copies = 0;         // messages copied in user space (reassembled, or copied on the way out)
   uint64_t shared_locks = 0;   // shared mutex acquisitions by the serving path (data plane only)
   uint64_t errors = 0;
+  uint64_t oversize_messages = 0;  // over max_message: association aborted, none of it delivered
+  uint64_t rejected = 0;           // associations over max_associations: aborted
+  uint64_t discarded = 0;          // received, never delivered: a partial message cut off by its
+                                   // association's end, or a message of a rejected association
+  uint64_t replies_dropped = 0;    // echoes accepted, then dropped (association gone, or stopping)
 };
 
 // What every engine does with a message. Thread-safe.

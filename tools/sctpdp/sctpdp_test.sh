@@ -6,13 +6,8 @@
 set -uo pipefail
 exec tools/sctpvm -- bash -c '
   B=$1
+  . "$2"  # check, field
   cd "${TEST_TMPDIR:-/tmp}"
-  passes=0 fails=0
-  check() {
-    if [ "$2" = "$3" ]; then echo "ok   $1"; passes=$((passes + 1));
-    else echo "FAIL $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
-  }
-  field() { echo "$2" | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
   # verify_engine ENGINE PEELED [LOAD FLAGS]: load (8 associations, 2 hot)
   # against serve --mode verify on ENGINE; every message and byte verified
   # once, in order per stream; PEELED associations on their own sockets.
@@ -164,4 +159,4 @@ exec tools/sctpvm -- bash -c '
   check "unknown subcommand exits 2" 2 $?
   echo "$passes passed, $fails failed"
   [ "$fails" -eq 0 ]
-' _ "$(pwd)/$1"
+' _ "$(pwd)/$1" "$(pwd)/$2"

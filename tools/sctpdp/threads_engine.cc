@@ -10,6 +10,7 @@
 #include <list>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "dataplane/fd.h"
 #include "dataplane/sctp_parse.h"
@@ -27,7 +28,8 @@ void SetReceiveTimeout(int fd) {
 
 class ThreadsEngine : public Engine {
  public:
-  ThreadsEngine(const ServeConfig& c, MessageSink* sink) : config_(c), sink_(sink) {}
+  ThreadsEngine(const ServeConfig& c, MessageSink* sink)
+      : config_(c), sink_(sink), limit_(c.max_associations, &c_) {}
   ~ThreadsEngine() override { Stop(); }
 
   absl::Status Start() override {
@@ -43,9 +45,14 @@ class ThreadsEngine : public Engine {
     if (!accept_.joinable()) return;
     stop_.store(true);
     accept_.join();
+    Threads all;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      all.splice(all.end(), threads_);  // iterators stay valid: a thread ending now still finds itself
+    }
+    for (std::thread& t : all) t.join();  // unlocked: an ending thread takes mu_
     std::lock_guard<std::mutex> l(mu_);
-    for (std::thread& t : threads_) t.join();
-    threads_.clear();
+    finished_.clear();
   }
   uint16_t port() const override { return port_; }
   size_t threads() const override {
@@ -55,30 +62,43 @@ class ThreadsEngine : public Engine {
   EngineStats Snapshot() const override { return c_.Snapshot(); }
 
  private:
+  using Threads = std::list<std::thread>;
+
   void Serve(int fd, sctp_assoc_t send_to, const BaselineReader::Result& r) {
     c_.messages_in.fetch_add(1, std::memory_order_relaxed);
     c_.bytes_in.fetch_add(r.payload.size(), std::memory_order_relaxed);
     const sctp_rcvinfo& i = r.info;
     const sctp_assoc_t id = i.rcv_assoc_id;
     sink_->Handle(id, i.rcv_sid, ntohl(i.rcv_ppid), r.payload, [&] {
-      return BaselineSend(fd, send_to == 0 ? 0 : id, i.rcv_sid, ntohl(i.rcv_ppid), r.payload, &c_);
+      return BaselineSend(fd, send_to == 0 ? 0 : id, i.rcv_sid, ntohl(i.rcv_ppid), r.payload, 0, &c_) == 0;
     });
   }
 
   void AcceptLoop() {
     BaselineReader reader(config_.max_message, &c_);
     while (!stop_.load()) {
+      Reap();
       BaselineReader::Result r = reader.Read(listener_.get(), 0);
+      const sctp_assoc_t id = r.info.rcv_assoc_id;
       if (r.kind == BaselineReader::Kind::kMessage) {
-        Serve(listener_.get(), r.info.rcv_assoc_id, r);  // before its peel: through the listener
+        if (limit_.Live(id)) {
+          Serve(listener_.get(), id, r);  // before its peel: through the listener
+        } else {
+          c_.discarded.fetch_add(1, std::memory_order_relaxed);  // a rejected association's
+        }
+      } else if (r.kind == BaselineReader::Kind::kOversize) {
+        BaselineAbort(listener_.get(), id, &c_);
       } else if (r.kind == BaselineReader::Kind::kNotification) {
         auto ev = DecodeNotification(r.payload);
         if (!ev.ok() || ev->type != EventType::kAssocChange) continue;
         if (ev->state == SCTP_COMM_UP) {
-          c_.associations.fetch_add(1);
-          Peel(ev->assoc_id);
+          if (limit_.Admit(ev->assoc_id)) {
+            Peel(ev->assoc_id);
+          } else {
+            BaselineAbort(listener_.get(), ev->assoc_id, &c_);
+          }
         } else if (ev->EndsAssociation()) {
-          c_.associations.fetch_sub(1);  // ended before its peel
+          limit_.End(ev->assoc_id);  // ended before its peel
         }
       }
     }
@@ -87,7 +107,7 @@ class ThreadsEngine : public Engine {
   void Peel(sctp_assoc_t id) {
     int fd = sctp_peeloff_flags(listener_.get(), id, SOCK_CLOEXEC);  // blocking, like its thread
     c_.syscalls.fetch_add(1, std::memory_order_relaxed);
-    if (fd < 0) {
+    if (fd < 0) {  // its messages and its end come on the listener
       c_.errors.fetch_add(1);
       return;
     }
@@ -96,10 +116,27 @@ class ThreadsEngine : public Engine {
     setsockopt(fd, IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof(on));
     c_.peeled.fetch_add(1);
     std::lock_guard<std::mutex> l(mu_);
-    threads_.emplace_back([this, fd] { AssociationLoop(Fd(fd)); });
+    threads_.emplace_back();
+    const Threads::iterator self = std::prev(threads_.end());
+    *self = std::thread([this, fd, id, self] {
+      AssociationLoop(Fd(fd), id);
+      std::lock_guard<std::mutex> l(mu_);
+      finished_.push_back(self);  // the acceptor joins it
+    });
   }
 
-  void AssociationLoop(Fd fd) {
+  // Joins the threads of associations that ended: churn does not pile up
+  // threads and their buffers.
+  void Reap() {
+    std::lock_guard<std::mutex> l(mu_);
+    for (Threads::iterator t : finished_) {
+      t->join();
+      threads_.erase(t);
+    }
+    finished_.clear();
+  }
+
+  void AssociationLoop(Fd fd, sctp_assoc_t id) {
     BaselineReader reader(config_.max_message, &c_);
     bool draining = false;  // stopping: serve what is already queued, then end
     while (true) {
@@ -111,20 +148,21 @@ class ThreadsEngine : public Engine {
           continue;
         case BaselineReader::Kind::kNotification: {
           auto ev = DecodeNotification(r.payload);
-          if (ev.ok() && ev->EndsAssociation()) {
-            c_.associations.fetch_sub(1);
-            return;
-          }
+          if (ev.ok() && ev->EndsAssociation()) break;
           continue;
         }
         case BaselineReader::Kind::kAgain:
-          if (draining) return;
+          if (draining) break;
           continue;  // the receive timeout: look at stop_
+        case BaselineReader::Kind::kOversize:
+          BaselineAbort(fd.get(), 0, &c_);
+          break;
         case BaselineReader::Kind::kEnd:
         case BaselineReader::Kind::kError:
-          c_.associations.fetch_sub(1);
-          return;
+          break;
       }
+      limit_.End(id);
+      return;
     }
   }
 
@@ -135,8 +173,10 @@ class ThreadsEngine : public Engine {
   std::atomic<bool> stop_{false};
   std::thread accept_;
   mutable std::mutex mu_;
-  std::list<std::thread> threads_;  // guarded by mu_
+  Threads threads_;                           // guarded by mu_
+  std::vector<Threads::iterator> finished_;   // guarded by mu_: threads_ whose association ended
   mutable BaselineCounters c_;
+  AssociationLimit limit_;
 };
 
 }  // namespace

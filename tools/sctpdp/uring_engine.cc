@@ -40,6 +40,10 @@ class UringEngine : public Engine, public DataPlaneHandler {
     e.copies = s.send_copies + s.control.totals.reassemblies + s.workers.totals.reassemblies;
     e.shared_locks = s.shared_locks;
     e.errors = errors_.load(std::memory_order_relaxed);
+    e.oversize_messages = s.control.oversize_messages + s.workers.oversize_messages;
+    e.rejected = s.rejected;
+    e.discarded = s.stray_messages;
+    e.replies_dropped = s.dropped_sends;
     return e;
   }
 
