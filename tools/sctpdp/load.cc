@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "dataplane/fd.h"
@@ -31,6 +33,7 @@
 #include "dataplane/sctp_socket.h"
 #include "tools/sctpdp/cpu.h"
 #include "tools/sctpdp/flags.h"
+#include "tools/sctpdp/second_signal.h"
 
 namespace sctpdp {
 namespace {
@@ -58,6 +61,7 @@ struct LoadFlags {
 struct Association {
   Fd fd;
   sctp_assoc_t id = 0;  // on a one-to-many socket: the association to send on
+  uint16_t streams = 1;  // outbound streams the server granted (<= --streams)
   double rate = 0;
   absl::Time next;
   std::vector<uint32_t> seq;  // per stream
@@ -72,39 +76,91 @@ struct alignas(64) Progress {
   std::atomic<uint64_t> echoed{0};
 };
 
-// One association to `to`: a one-to-one socket (SOCK_STREAM) or a one-to-many
-// socket (SOCK_SEQPACKET) whose connect() sets up its single association;
-// `id` says which association to name when sending on it.
-absl::StatusOr<Fd> Connect(const Endpoint& to, int streams, bool nodelay, bool one_to_many, sctp_assoc_t* id) {
+// SO_SNDBUF for messages of up to `max_size`. The kernel refuses (EMSGSIZE) a
+// message larger than the socket's send buffer; 4 MiB keeps --bundle's bursts
+// of smaller ones flowing.
+int SendBufferFor(uint64_t max_size) { return static_cast<int>(std::max<uint64_t>(4 << 20, 2 * max_size)); }
+
+// OK when `fd`'s send buffer takes a message of `max_size` bytes; otherwise
+// what limits it, in one line (kInvalidArgument: the flags ask too much here).
+absl::Status CheckSendBuffer(int fd, uint64_t max_size) {
+  absl::StatusOr<int> got = GetSocketBuffer(fd, SO_SNDBUF, "SO_SNDBUF");
+  if (!got.ok()) return got.status();
+  if (static_cast<uint64_t>(*got) >= max_size) return absl::OkStatus();
+  std::string wmem_max = "?";
+  if (FILE* in = std::fopen("/proc/sys/net/core/wmem_max", "r")) {
+    char line[32] = {};
+    if (std::fgets(line, sizeof(line), in)) wmem_max = std::string(absl::StripAsciiWhitespace(line));
+    std::fclose(in);
+  }
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "%d-byte messages need a send buffer of at least that; SO_SNDBUF got %d B, capped by net.core.wmem_max=%s "
+      "(twice that is the most without CAP_NET_ADMIN): raise it (sysctl -w net.core.wmem_max=%d) or send smaller "
+      "messages",
+      max_size, *got, wmem_max, SendBufferFor(max_size)));
+}
+
+// The association a one-to-many socket's connect() set up.
+absl::StatusOr<sctp_assoc_t> OnlyAssociation(int fd) {
+  alignas(sctp_assoc_ids) char buf[sizeof(sctp_assoc_ids) + sizeof(sctp_assoc_t)];
+  socklen_t blen = sizeof(buf);
+  auto* ids = reinterpret_cast<sctp_assoc_ids*>(buf);
+  if (getsockopt(fd, IPPROTO_SCTP, SCTP_GET_ASSOC_ID_LIST, ids, &blen) != 0 || ids->gaids_number_of_ids != 1) {
+    return absl::InternalError("no association on the one-to-many socket");
+  }
+  return ids->gaids_assoc_id[0];
+}
+
+// The outbound streams the server granted association `id` (0 on a
+// one-to-one socket): at most what INIT asked for, as SCTP_STATUS reports it
+// once the association is up. A send on a stream past it fails (EINVAL).
+absl::StatusOr<uint16_t> OutboundStreams(int fd, sctp_assoc_t id) {
+  sctp_status status{};
+  status.sstat_assoc_id = id;
+  socklen_t len = sizeof(status);
+  if (getsockopt(fd, IPPROTO_SCTP, SCTP_STATUS, &status, &len) != 0) {
+    return absl::ErrnoToStatus(errno, "getsockopt(SCTP_STATUS)");
+  }
+  return status.sstat_outstrms;
+}
+
+// One association to the server: a one-to-one socket (SOCK_STREAM) or a
+// one-to-many socket (SOCK_SEQPACKET) whose connect() sets up its single
+// association; `a->id` says which association to name when sending on it.
+// Errors: kFailedPrecondition, no SCTP; kInvalidArgument, a message size the
+// send buffer cannot take; others, the connect failed.
+absl::Status Connect(const LoadFlags& f, Association* a) {
+  const Endpoint& to = f.connect[0];
   absl::StatusOr<SocketAddress> addr = MakeAddress(to.address, to.port);
   if (!addr.ok()) return addr.status();
+  const bool one_to_many = f.socket == "seqpacket";
+  const uint64_t max_size = std::max(f.size, f.size_max);
   // A receive window big enough that the load generator is not what echoes
   // wait on, and that a server bundles its replies (the uring worker does only
   // to peers advertising >= 1 MiB: WorkerOptions::kMinBundlePeerWindow). Set
   // before connect: INIT carries it.
   absl::StatusOr<Fd> fd = OpenSctpSocket({.family = addr->family(),
                                           .type = one_to_many ? SOCK_SEQPACKET : SOCK_STREAM,
-                                          .streams = static_cast<uint16_t>(streams),
-                                          .nodelay = nodelay,
+                                          .streams = static_cast<uint16_t>(f.streams),
+                                          .nodelay = f.nodelay,
                                           .events = false,
                                           .rcvbuf = 4 << 20,
-                                          .sndbuf = 4 << 20});
+                                          .sndbuf = SendBufferFor(max_size)});
   if (!fd.ok()) return absl::FailedPreconditionError(fd.status().ToString());
-  if (connect(fd->get(), addr->get(), addr->length) != 0) {
-    return absl::ErrnoToStatus(errno, absl::StrFormat("connect %s:%d", to.address, to.port));
-  }
-  *id = 0;
+  if (absl::Status s = CheckSendBuffer(fd->get(), max_size); !s.ok()) return s;
+  const std::string where = absl::StrFormat("connect %s:%d", to.address, to.port);
+  if (connect(fd->get(), addr->get(), addr->length) != 0) return absl::ErrnoToStatus(errno, where);
+  a->id = 0;
   if (one_to_many) {
-    alignas(sctp_assoc_ids) char buf[sizeof(sctp_assoc_ids) + sizeof(sctp_assoc_t)];
-    socklen_t blen = sizeof(buf);
-    auto* ids = reinterpret_cast<sctp_assoc_ids*>(buf);
-    if (getsockopt(fd->get(), IPPROTO_SCTP, SCTP_GET_ASSOC_ID_LIST, ids, &blen) != 0 || ids->gaids_number_of_ids != 1) {
-      return absl::InternalError(
-          absl::StrFormat("connect %s:%d: no association on the one-to-many socket", to.address, to.port));
-    }
-    *id = ids->gaids_assoc_id[0];
+    absl::StatusOr<sctp_assoc_t> id = OnlyAssociation(fd->get());
+    if (!id.ok()) return absl::InternalError(absl::StrCat(where, ": ", id.status().message()));
+    a->id = *id;
   }
-  return fd;
+  absl::StatusOr<uint16_t> streams = OutboundStreams(fd->get(), a->id);
+  if (!streams.ok()) return streams.status();
+  a->streams = std::max<uint16_t>(1, *streams);
+  a->fd = *std::move(fd);
+  return absl::OkStatus();
 }
 
 int64_t MonotonicNs() {
@@ -210,7 +266,7 @@ class Sender {
   }
 
   bool SendOne(Association& a, bool more) {
-    const uint16_t stream = static_cast<uint16_t>(a.sent % f_.streams);
+    const uint16_t stream = static_cast<uint16_t>(a.sent % a.streams);
     if (f_.echo) {  // its send time, read back from the echo
       const int64_t t = MonotonicNs();
       std::memcpy(payload_.data(), &t, std::min(payload_.size(), sizeof(t)));
@@ -323,31 +379,43 @@ bool Validate(const LoadFlags& f) {
 // Opens every association; an exit code when one cannot be.
 std::optional<int> OpenAll(const LoadFlags& f, std::vector<Association>& all) {
   const int64_t hot = f.hot < 0 ? f.associations : f.hot;
+  bool warned = false;
   for (int64_t i = 0; i < f.associations; ++i) {
-    auto fd = Connect(f.connect[0], static_cast<int>(f.streams), f.nodelay, f.socket == "seqpacket", &all[i].id);
-    if (!fd.ok()) {
-      std::fprintf(stderr, "sctpdp load: association %lld: %s\n", (long long)i, fd.status().ToString().c_str());
-      return fd.status().code() == absl::StatusCode::kFailedPrecondition ? kExitNoSctp : kExitAddress;
+    if (absl::Status s = Connect(f, &all[i]); !s.ok()) {
+      std::fprintf(stderr, "sctpdp load: association %lld: %s\n", (long long)i, s.ToString().c_str());
+      if (s.code() == absl::StatusCode::kInvalidArgument) return kExitUsage;
+      return s.code() == absl::StatusCode::kFailedPrecondition ? kExitNoSctp : kExitAddress;
     }
-    all[i].fd = *std::move(fd);
+    if (all[i].streams < f.streams && !warned) {  // once: a server grants every association the same
+      std::fprintf(stderr, "sctpdp load: --streams=%lld: the server granted %u outbound streams; sending on %u\n",
+                   (long long)f.streams, all[i].streams, all[i].streams);
+      warned = true;
+    }
     all[i].rate = i < hot ? f.rate : f.cold_rate;
     all[i].next = absl::Now();
-    all[i].seq.assign(f.streams, 0);
+    all[i].seq.assign(all[i].streams, 0);
   }
   return std::nullopt;
 }
 
-// Until --duration, every association's --count, or SIGINT/SIGTERM, with the
-// progress line once a second meanwhile; then sets `stop`. Returns when
-// sending stopped, since `start`.
-absl::Duration Timer(const LoadFlags& f, const sigset_t& signals, absl::Time start,
-                     const std::vector<Progress>& progress, std::atomic<bool>& stop) {
+// Until --duration, every association's --count (the main thread sends
+// SIGUSR1), or SIGINT/SIGTERM, with the progress line once a second
+// meanwhile; then sets `stop`. After a signal, `stopping` makes a second one
+// exit at once. Returns when sending stopped, since `start`.
+absl::Duration Timer(const LoadFlags& f, absl::Time start, const std::vector<Progress>& progress,
+                     std::atomic<bool>& stop, std::optional<SecondSignal>& stopping) {
+  sigset_t wake;  // blocked in every thread (BlockStopSignals)
+  sigemptyset(&wake);
+  sigaddset(&wake, SIGINT);
+  sigaddset(&wake, SIGTERM);
+  sigaddset(&wake, SIGUSR1);
   const absl::Time end = start + f.duration;
+  int sig = 0;
   while (!stop.load()) {
     const absl::Duration left = end - absl::Now();
     if (left <= absl::ZeroDuration()) break;
     timespec ts = absl::ToTimespec(std::min(left, absl::Seconds(1)));
-    if (sigtimedwait(&signals, nullptr, &ts) > 0) break;
+    if ((sig = sigtimedwait(&wake, nullptr, &ts)) > 0) break;
     if (!f.progress) continue;
     uint64_t sent = 0, echoed = 0;
     for (const Progress& p : progress) {
@@ -362,6 +430,7 @@ absl::Duration Timer(const LoadFlags& f, const sigset_t& signals, absl::Time sta
   if (f.progress) std::fprintf(stderr, "\n");
   const absl::Duration stopped = absl::Now() - start;
   stop.store(true);
+  if (sig == SIGINT || sig == SIGTERM) stopping.emplace("sctpdp load");
   return stopped;
 }
 
@@ -369,7 +438,9 @@ absl::Duration Timer(const LoadFlags& f, const sigset_t& signals, absl::Time sta
 int Report(const LoadFlags& f, const std::vector<Association>& all, std::vector<std::unique_ptr<Sender>>& senders,
            absl::Duration elapsed, double cpu_s, uint64_t errors) {
   uint64_t sent = 0, bytes = 0, echoed = 0;
+  uint16_t granted = static_cast<uint16_t>(f.streams);
   for (const Association& a : all) {
+    granted = std::min(granted, a.streams);
     sent += a.sent;
     bytes += a.bytes;
     echoed += a.echoed;
@@ -384,10 +455,10 @@ int Report(const LoadFlags& f, const std::vector<Association>& all, std::vector<
                           Percentile(all_rtt, 1.0));
   }
   std::printf(
-      "{\"type\":\"load_summary\",\"associations\":%lld,\"hot\":%lld,\"streams\":%lld,\"socket\":\"%s\","
+      "{\"type\":\"load_summary\",\"associations\":%lld,\"hot\":%lld,\"streams\":%lld,\"streams_granted\":%u,\"socket\":\"%s\","
       "\"size\":%llu,\"size_max\":%llu,\"messages\":%llu,\"bytes\":%llu,\"seconds\":%.3f,"
       "\"messages_per_s\":%.1f,\"gbit_per_s\":%.6f,\"cpu_s\":%.3f,\"errors\":%llu%s}\n",
-      (long long)f.associations, (long long)(f.hot < 0 ? f.associations : f.hot), (long long)f.streams,
+      (long long)f.associations, (long long)(f.hot < 0 ? f.associations : f.hot), (long long)f.streams, granted,
       f.socket.c_str(), (unsigned long long)f.size, (unsigned long long)std::max(f.size, f.size_max),
       (unsigned long long)sent, (unsigned long long)bytes, secs, sent / secs, bytes * 8 / secs / 1e9, cpu_s,
       (unsigned long long)errors, rtt.c_str());
@@ -409,11 +480,7 @@ int RunLoad(int argc, char** argv) {
   DefineFlags(p, f);
   if (std::optional<int> exit = p.ParseCommand(argc, argv, 2, "sctpdp load")) return *exit;
   if (!Validate(f)) return kExitUsage;
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  BlockStopSignals();
   std::vector<Association> all(f.associations);
   if (std::optional<int> exit = OpenAll(f, all)) return *exit;
   std::atomic<bool> stop{false};
@@ -427,13 +494,14 @@ int RunLoad(int argc, char** argv) {
   for (size_t t = 0; t < n; ++t) senders.push_back(std::make_unique<Sender>(all, t, n, f, errors, progress[t]));
   for (size_t t = 0; t < n; ++t) threads.emplace_back([&stop, s = senders[t].get()] { s->Run(stop); });
   std::atomic<int64_t> stopped_ns{0};  // since start: when sending stopped (--duration or a signal)
-  std::thread timer([&] { stopped_ns = absl::ToInt64Nanoseconds(Timer(f, signals, start, progress, stop)); });
+  std::optional<SecondSignal> stopping;  // after a first signal; destroyed after the summary
+  std::thread timer([&] { stopped_ns = absl::ToInt64Nanoseconds(Timer(f, start, progress, stop, stopping)); });
   for (auto& t : threads) t.join();
   // Until sending stopped; when every --count went out first, until the last
   // echo came back.
   absl::Duration elapsed = absl::Now() - start;
   stop.store(true);
-  pthread_kill(timer.native_handle(), SIGTERM);  // blocked there: ends its sigtimedwait
+  pthread_kill(timer.native_handle(), SIGUSR1);  // ends its sigtimedwait
   timer.join();
   elapsed = std::min(elapsed, absl::Nanoseconds(stopped_ns.load()));
   return Report(f, all, senders, elapsed, (Cpu::Now() - cpu0).total(), errors.load());

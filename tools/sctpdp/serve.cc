@@ -3,17 +3,10 @@
 // arrives; JSON stats lines and a final summary with syscalls and CPU.
 #include "tools/sctpdp/serve.h"
 
-#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
-#include <httplib.h>
-
-#include <atomic>
-#include <thread>
 #include <cstdio>
-#include <functional>
-#include <mutex>
 #include <optional>
 
 #include "absl/strings/match.h"
@@ -22,6 +15,8 @@
 #include "tools/sctpdp/cpu.h"
 #include "tools/sctpdp/engine.h"
 #include "tools/sctpdp/flags.h"
+#include "tools/sctpdp/metrics_server.h"
+#include "tools/sctpdp/second_signal.h"
 #include "tools/sctpdp/sequence_checker.h"
 
 namespace sctpdp {
@@ -166,36 +161,6 @@ std::optional<ServeConfig> ConfigOf(const ServeFlags& f) {
   return config;
 }
 
-// Prometheus text on 127.0.0.1:port/metrics, from its own thread.
-class MetricsServer {
- public:
-  // -1: off. The port it listens on, or an error line printed and nothing.
-  std::optional<int> Start(int64_t port, std::function<std::string()> render) {
-    if (port < 0) return -1;
-    server_.Get("/metrics", [render = std::move(render)](const httplib::Request&, httplib::Response& res) {
-      res.set_content(render(), "text/plain; version=0.0.4");
-    });
-    const int bound = port == 0 ? server_.bind_to_any_port("127.0.0.1")
-                                : (server_.bind_to_port("127.0.0.1", static_cast<int>(port)) ? int(port) : -1);
-    if (bound < 0) {
-      std::fprintf(stderr, "sctpdp serve: --metrics-port=%lld: cannot bind 127.0.0.1:%lld\n", (long long)port,
-                   (long long)port);
-      return std::nullopt;
-    }
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    return bound;
-  }
-  ~MetricsServer() {
-    if (!thread_.joinable()) return;
-    server_.stop();
-    thread_.join();
-  }
-
- private:
-  httplib::Server server_;
-  std::thread thread_;
-};
-
 // Until --duration or SIGINT/SIGTERM: a JSON stats line every
 // --stats-interval, and on a terminal a live status line every second.
 void ServeUntilStopped(const ServeFlags& f, const Engine& engine, MessageSink& sink, const sigset_t& stop,
@@ -242,11 +207,7 @@ int RunServe(int argc, char** argv) {
   if (std::optional<int> exit = p.ParseCommand(argc, argv, 2, "sctpdp serve")) return *exit;
   const std::optional<ServeConfig> config = ConfigOf(f);
   if (!config) return kExitUsage;
-  sigset_t stop;  // SIGINT/SIGTERM: blocked in every thread, taken by sigtimedwait
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGINT);
-  sigaddset(&stop, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  const sigset_t stop = BlockStopSignals();  // SIGINT/SIGTERM: blocked in every thread, taken by sigtimedwait
   MessageSink sink(f.mode);
   auto engine = MakeEngine(f.engine, *config, &sink);
   if (!engine.ok()) {
@@ -258,6 +219,7 @@ int RunServe(int argc, char** argv) {
     if (absl::StrContains(s.message(), "bind")) return kExitAddress;
     return s.code() == absl::StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
   }
+  std::optional<SecondSignal> stopping;  // destroyed last: a second signal ends any part of the stop
   MetricsServer metrics;
   const std::optional<int> metrics_port =
       metrics.Start(f.metrics_port, [&] { return Metrics(**engine, sink, f.engine, f.mode == "verify"); });
@@ -272,6 +234,7 @@ int RunServe(int argc, char** argv) {
   const absl::Time start = absl::Now();
   const Cpu cpu0 = Cpu::Now();
   ServeUntilStopped(f, **engine, sink, stop, start, cpu0);
+  stopping.emplace("sctpdp serve");
   (*engine)->Stop();
   std::printf("%s\n", StatsJson("summary", **engine, sink, f.engine, f.mode == "verify", absl::Now() - start,
                                  Cpu::Now() - cpu0).c_str());
