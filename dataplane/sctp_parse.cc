@@ -60,7 +60,8 @@ absl::StatusOr<RecvParts> ParseRecvmsgOut(const char* buf, int res, const msghdr
   while (off + sizeof(cmsghdr) <= control_len) {
     cmsghdr c;
     std::memcpy(&c, control + off, sizeof(c));
-    if (c.cmsg_len < sizeof(cmsghdr) || off + c.cmsg_len > control_len) break;
+    // (cmsg_len - the room left, not off + cmsg_len: a huge length must not wrap.)
+    if (c.cmsg_len < sizeof(cmsghdr) || c.cmsg_len > control_len - off) break;
     if (c.cmsg_level == IPPROTO_SCTP && c.cmsg_type == SCTP_RCVINFO &&
         c.cmsg_len >= CMSG_LEN(sizeof(sctp_rcvinfo))) {
       std::memcpy(&parts.rcvinfo, control + off + CMSG_LEN(0), sizeof(sctp_rcvinfo));
@@ -105,35 +106,36 @@ using NotificationHeader = decltype(sctp_notification::sn_header);
 
 namespace {
 
-// The notification in `bytes` as a T, if it is long enough.
+// Reads the notification in `bytes` into `n`, if it is long enough. (Not a
+// StatusOr<T>: several T end in a flexible array, which clang will not put in
+// one.)
 template <typename T>
-absl::StatusOr<T> As(absl::Span<const char> bytes, const char* what) {
+absl::Status Read(absl::Span<const char> bytes, const char* what, T* n) {
   if (auto s = NeedBytes<T>(bytes, what); !s.ok()) return s;
-  T n;
-  std::memcpy(&n, bytes.data(), sizeof(n));
-  return n;
+  std::memcpy(n, bytes.data(), sizeof(T));
+  return absl::OkStatus();
 }
 
 absl::Status DecodeAssocChange(absl::Span<const char> bytes, AssociationEvent* ev) {
-  absl::StatusOr<sctp_assoc_change> n = As<sctp_assoc_change>(bytes, "assoc_change");
-  if (!n.ok()) return n.status();
+  sctp_assoc_change n;
+  if (absl::Status s = Read(bytes, "assoc_change", &n); !s.ok()) return s;
   ev->type = EventType::kAssocChange;
-  ev->assoc_id = n->sac_assoc_id;
-  ev->state = n->sac_state;
-  ev->error = n->sac_error;
-  ev->inbound_streams = n->sac_inbound_streams;
-  ev->outbound_streams = n->sac_outbound_streams;
+  ev->assoc_id = n.sac_assoc_id;
+  ev->state = n.sac_state;
+  ev->error = n.sac_error;
+  ev->inbound_streams = n.sac_inbound_streams;
+  ev->outbound_streams = n.sac_outbound_streams;
   return absl::OkStatus();
 }
 
 absl::Status DecodePeerAddrChange(absl::Span<const char> bytes, AssociationEvent* ev) {
-  absl::StatusOr<sctp_paddr_change> n = As<sctp_paddr_change>(bytes, "peer_addr_change");
-  if (!n.ok()) return n.status();
+  sctp_paddr_change n;
+  if (absl::Status s = Read(bytes, "peer_addr_change", &n); !s.ok()) return s;
   ev->type = EventType::kPeerAddrChange;
-  ev->assoc_id = n->spc_assoc_id;
-  ev->state = static_cast<uint16_t>(n->spc_state);
-  ev->error = static_cast<uint16_t>(n->spc_error);
-  std::memcpy(&ev->address, &n->spc_aaddr, sizeof(ev->address));
+  ev->assoc_id = n.spc_assoc_id;
+  ev->state = static_cast<uint16_t>(n.spc_state);
+  ev->error = static_cast<uint16_t>(n.spc_error);
+  std::memcpy(&ev->address, &n.spc_aaddr, sizeof(ev->address));
   return absl::OkStatus();
 }
 
@@ -141,50 +143,50 @@ absl::Status DecodePeerAddrChange(absl::Span<const char> bytes, AssociationEvent
 absl::Status DecodeSendFailed(absl::Span<const char> bytes, bool legacy, AssociationEvent* ev) {
   ev->type = EventType::kSendFailed;
   if (legacy) {
-    absl::StatusOr<sctp_send_failed> n = As<sctp_send_failed>(bytes, "send_failed");
-    if (!n.ok()) return n.status();
-    ev->assoc_id = n->ssf_assoc_id;
-    ev->error = static_cast<uint16_t>(n->ssf_error);
-    ev->send_failed_ppid = ntohl(n->ssf_info.sinfo_ppid);
-    ev->send_failed_stream = n->ssf_info.sinfo_stream;
-    ev->send_failed_bytes = n->ssf_length > sizeof(*n) ? n->ssf_length - sizeof(*n) : 0;
+    sctp_send_failed n;
+    if (absl::Status s = Read(bytes, "send_failed", &n); !s.ok()) return s;
+    ev->assoc_id = n.ssf_assoc_id;
+    ev->error = static_cast<uint16_t>(n.ssf_error);
+    ev->send_failed_ppid = ntohl(n.ssf_info.sinfo_ppid);
+    ev->send_failed_stream = n.ssf_info.sinfo_stream;
+    ev->send_failed_bytes = n.ssf_length > sizeof(n) ? n.ssf_length - sizeof(n) : 0;
     return absl::OkStatus();
   }
-  absl::StatusOr<sctp_send_failed_event> n = As<sctp_send_failed_event>(bytes, "send_failed_event");
-  if (!n.ok()) return n.status();
-  ev->assoc_id = n->ssf_assoc_id;
-  ev->error = static_cast<uint16_t>(n->ssf_error);
-  ev->send_failed_ppid = ntohl(n->ssfe_info.snd_ppid);
-  ev->send_failed_stream = n->ssfe_info.snd_sid;
-  ev->send_failed_bytes = n->ssf_length > sizeof(*n) ? n->ssf_length - sizeof(*n) : 0;
+  sctp_send_failed_event n;
+  if (absl::Status s = Read(bytes, "send_failed_event", &n); !s.ok()) return s;
+  ev->assoc_id = n.ssf_assoc_id;
+  ev->error = static_cast<uint16_t>(n.ssf_error);
+  ev->send_failed_ppid = ntohl(n.ssfe_info.snd_ppid);
+  ev->send_failed_stream = n.ssfe_info.snd_sid;
+  ev->send_failed_bytes = n.ssf_length > sizeof(n) ? n.ssf_length - sizeof(n) : 0;
   return absl::OkStatus();
 }
 
 absl::Status DecodeRemoteError(absl::Span<const char> bytes, AssociationEvent* ev) {
-  absl::StatusOr<sctp_remote_error> n = As<sctp_remote_error>(bytes, "remote_error");
-  if (!n.ok()) return n.status();
+  sctp_remote_error n;
+  if (absl::Status s = Read(bytes, "remote_error", &n); !s.ok()) return s;
   ev->type = EventType::kRemoteError;
-  ev->assoc_id = n->sre_assoc_id;
-  ev->error = ntohs(n->sre_error);
+  ev->assoc_id = n.sre_assoc_id;
+  ev->error = ntohs(n.sre_error);
   return absl::OkStatus();
 }
 
 absl::Status DecodePartialDelivery(absl::Span<const char> bytes, AssociationEvent* ev) {
-  absl::StatusOr<sctp_pdapi_event> n = As<sctp_pdapi_event>(bytes, "partial_delivery");
-  if (!n.ok()) return n.status();
+  sctp_pdapi_event n;
+  if (absl::Status s = Read(bytes, "partial_delivery", &n); !s.ok()) return s;
   ev->type = EventType::kPartialDelivery;
-  ev->assoc_id = n->pdapi_assoc_id;
-  ev->indication = n->pdapi_indication;
+  ev->assoc_id = n.pdapi_assoc_id;
+  ev->indication = n.pdapi_indication;
   return absl::OkStatus();
 }
 
 // The notifications that say only which association: T's `id` member.
 template <typename T, sctp_assoc_t T::*id>
 absl::Status DecodeIdOnly(absl::Span<const char> bytes, EventType type, const char* what, AssociationEvent* ev) {
-  absl::StatusOr<T> n = As<T>(bytes, what);
-  if (!n.ok()) return n.status();
+  T n;
+  if (absl::Status s = Read(bytes, what, &n); !s.ok()) return s;
   ev->type = type;
-  ev->assoc_id = (*n).*id;
+  ev->assoc_id = n.*id;
   return absl::OkStatus();
 }
 

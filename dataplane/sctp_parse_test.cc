@@ -94,6 +94,23 @@ TEST(ParseRecvmsgOutTest, MalformedCmsgLengthIsIgnoredNotOverread) {
   EXPECT_FALSE(parts->has_rcvinfo);
 }
 
+// Found by //fuzz:recvmsg_fuzz: a cmsg_len near SIZE_MAX made off + cmsg_len
+// wrap below the control length, and the walk went back to 0 for ever.
+TEST(ParseRecvmsgOutTest, CmsgLengthThatWouldWrapEndsTheWalk) {
+  auto buf = Completion("hello", MSG_EOR, true);
+  cmsghdr first{};
+  first.cmsg_len = sizeof(cmsghdr);  // an empty cmsg, so the next starts at 16
+  cmsghdr wrapping{};
+  wrapping.cmsg_len = ~size_t{0} - sizeof(cmsghdr) + 1;  // 16 + this == 0
+  char* control = buf.data() + sizeof(io_uring_recvmsg_out);
+  std::memcpy(control, &first, sizeof(first));
+  std::memcpy(control + sizeof(cmsghdr), &wrapping, sizeof(wrapping));
+  auto parts = ParseRecvmsgOut(buf.data(), buf.size(), Template());
+  ASSERT_TRUE(parts.ok());
+  EXPECT_FALSE(parts->has_rcvinfo);
+  EXPECT_EQ(std::string(parts->payload.data(), parts->payload.size()), "hello");
+}
+
 template <typename T>
 absl::Span<const char> Bytes(const T& v) {
   return absl::MakeConstSpan(reinterpret_cast<const char*>(&v), sizeof(v));

@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
+#include <type_traits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -58,14 +60,37 @@ std::string VmFailure(const std::string& stderr_text, const std::string& console
   return why.empty() ? "tools/sctpvm failed without saying why" : why;
 }
 
+// j[key] if it is there with the type of `fallback`, else `fallback`: a
+// guest's line with a field of another type is read as without it
+// (nlohmann's value() throws on a type mismatch).
+std::string Field(const nlohmann::json& j, const char* key, const std::string& fallback) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+template <typename Int>
+Int Field(const nlohmann::json& j, const char* key, Int fallback) {
+  static_assert(std::is_integral_v<Int>);
+  const auto it = j.find(key);
+  if (it == j.end() || !it->is_number_integer()) return fallback;
+  if (it->is_number_unsigned()) {
+    const uint64_t v = it->get<uint64_t>();
+    return v <= static_cast<uint64_t>(std::numeric_limits<Int>::max()) ? static_cast<Int>(v) : fallback;
+  }
+  const int64_t v = it->get<int64_t>();
+  const bool fits = v >= static_cast<int64_t>(std::numeric_limits<Int>::min()) &&
+                    (v < 0 || static_cast<uint64_t>(v) <= static_cast<uint64_t>(std::numeric_limits<Int>::max()));
+  return fits ? static_cast<Int>(v) : fallback;
+}
+
 void ParseCell(const nlohmann::json& j, BootResult* result) {
   BenchCell c;
-  c.engine = j.value("engine", "");
-  c.mode = j.value("mode", "");
-  c.size = j.value("size", uint64_t{0});
-  c.hot = j.value("hot", 0);
-  c.associations = j.value("associations", 0);
-  c.repeat = j.value("repeat", 0);
+  c.engine = Field(j, "engine", std::string());
+  c.mode = Field(j, "mode", std::string());
+  c.size = Field(j, "size", uint64_t{0});
+  c.hot = Field(j, "hot", 0);
+  c.associations = Field(j, "associations", 0);
+  c.repeat = Field(j, "repeat", 0);
   for (const std::string& m : RegressMetrics()) {
     auto it = j.find(m);
     if (it != j.end() && it->is_number()) c.metrics[m] = it->get<double>();
@@ -165,20 +190,20 @@ void ParseGuestOutput(const std::string& text, BootResult* result) {
     if (line.empty() || line.front() != '{') continue;
     const nlohmann::json j = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
     if (j.is_discarded() || !j.is_object()) continue;
-    const std::string type = j.value("type", "");
+    const std::string type = Field(j, "type", std::string());
     if (type == "cell") {
       ParseCell(j, result);
     } else if (type == "uname") {
-      result->release = j.value("release", "");
+      result->release = Field(j, "release", std::string());
     } else if (type == "features") {
-      result->io_uring_features = j.value("io_uring", "");
-      result->ring_flags = j.value("ring_flags", "");
+      result->io_uring_features = Field(j, "io_uring", std::string());
+      result->ring_flags = Field(j, "ring_flags", std::string());
     } else if (type == "test") {
-      result->tests.emplace_back(j.value("name", "?"), j.value("exit", -1));
+      result->tests.emplace_back(Field(j, "name", std::string("?")), Field(j, "exit", -1));
     } else if (type == "bench_exit") {
-      result->bench_exit = j.value("exit", -1);
+      result->bench_exit = Field(j, "exit", -1);
     } else if (type == "setup_failed") {
-      result->why = "in the guest: " + j.value("what", std::string("setup")) + " failed";
+      result->why = "in the guest: " + Field(j, "what", std::string("setup")) + " failed";
     }
   }
 }

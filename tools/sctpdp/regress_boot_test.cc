@@ -54,6 +54,28 @@ TEST(ParseGuestOutputTest, SetupFailureSaysWhat) {
   EXPECT_EQ(r.why, "in the guest: sysctl net.sctp.nope failed");
 }
 
+// Found by //fuzz:guest_output_fuzz: a known field with a value of another
+// type ("exit":"SINGLE_ISSUER") threw nlohmann's type_error out of regress.
+TEST(ParseGuestOutputTest, FieldsOfAnotherTypeAreReadAsMissing) {
+  BootResult r;
+  ParseGuestOutput(
+      "{\"type\":\"bench_exit\",\"exit\":\"SINGLE_ISSUER\"}\n"
+      "{\"type\":7}\n"
+      "{\"type\":\"uname\",\"release\":[1]}\n"
+      "{\"type\":\"test\",\"name\":null,\"exit\":1.5}\n"
+      "{\"type\":\"cell\",\"engine\":{},\"size\":-3,\"hot\":99999999999,\"repeat\":2}\n",
+      &r);
+  EXPECT_EQ(r.bench_exit, -1);
+  EXPECT_EQ(r.release, "");
+  ASSERT_EQ(r.tests.size(), 1u);
+  EXPECT_EQ(r.tests[0], std::make_pair(std::string("?"), -1));
+  ASSERT_EQ(r.cells.size(), 1u);
+  EXPECT_EQ(r.cells[0].engine, "");
+  EXPECT_EQ(r.cells[0].size, 0u);
+  EXPECT_EQ(r.cells[0].hot, 0);
+  EXPECT_EQ(r.cells[0].repeat, 2);
+}
+
 TEST(ScanConsoleTest, FindsKernelProblemsOnly) {
   const std::string console =
       "[    0.94] acpi PNP0A03:00: fail to add MMCONFIG information\n"
