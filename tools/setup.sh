@@ -19,6 +19,8 @@ readonly PACKAGES=(
   # build
   bazel-bootstrap bazel-rules-java g++ liburing-dev libabsl-dev libgtest-dev
   libgmock-dev libbenchmark-dev libsctp-dev libcpp-httplib-dev nlohmann-json3-dev
+  # fuzzing (bazel test --config=fuzz): clang and its libFuzzer/sanitizer runtimes
+  clang libclang-rt-14-dev
   # plots of `sctpdp regress` (tools/plots/)
   python3 python3-matplotlib
   # guest runner (xz and readelf extract the kernel's PVH entry)
