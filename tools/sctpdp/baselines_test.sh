@@ -159,6 +159,22 @@ exec tools/sctpvm -- bash -c '
   check "epoll: every echo sent or counted dropped" 600 \
     "$(($(field messages_out "$summary") + $(field replies_dropped "$summary")))"
 
+  # 6. threads echo to a peer that reads nothing: its thread blocks in
+  # sendmsg (seen in /proc, checked at each stats line); SIGTERM still ends
+  # serve, every message read either echoed or counted dropped.
+  serve threads --mode=echo --rcvbuf=16KiB --sndbuf=16KiB
+  peer no-read $port 600 1024
+  in_sendmsg() { cat /proc/$pid/task/*/syscall 2>/dev/null | grep -q "^46 "; }
+  for i in $(seq 1200); do
+    read -t 60 -r stats <&3 || break
+    in_sendmsg && break
+  done
+  check "threads: a reply blocks in sendmsg against a peer that reads nothing" yes "$(in_sendmsg && echo yes)"
+  stop_serve "threads echo to a peer that stopped reading"
+  end_peer  # serve gone: the blocked send of the peer fails and it ends
+  check "threads: every echo sent or counted dropped" "$(field messages_in "$summary")" \
+    "$(($(field messages_out "$summary") + $(field replies_dropped "$summary")))"
+
   echo "$passes passed, $fails failed"
   [ "$fails" -eq 0 ]
 ' _ "$(pwd)/$1" "$(pwd)/$2" "$(pwd)/$3"

@@ -71,6 +71,13 @@ def stop(p):
     return p.returncode, rest.decode()
 
 
+def served(fd, count):
+    """Waits for a stats line with `count` messages verified: load's exit
+    means sent, not arrived (its close lets the kernel finish sending), and
+    SIGTERM would end the associations with messages still in flight."""
+    read_until(fd, rb'"verified":%d[,}]' % count)
+
+
 def field(name, text):
     m = re.search(r'"%s":(\d+)' % name, text)
     return int(m.group(1)) if m else None
@@ -83,7 +90,7 @@ def load(port, *flags, prefix=()):
 
 
 def big_messages():
-    p, out = serve("--mode=verify")
+    p, out = serve("--mode=verify", "--stats-interval=100ms")
     port, _ = started(out)
     rc, summary_load, err = load(port, "--size=1MiB", "--count=4", "--streams=1")
     check("load --size=1MiB exits 0", rc == 0, err.strip())
@@ -93,13 +100,14 @@ def big_messages():
     if 2 * wmem_max < MIB:
         check("load --size=1MiB without CAP_NET_ADMIN exits 2 naming wmem_max", rc == 2 and "wmem_max" in err,
               "exit %d: %s" % (rc, err.strip()))
+    served(out, 4)
     rc, summary = stop(p)
     check("serve --mode=verify counted the 1 MiB messages", (rc, field("verified", summary),
           field("bytes_in", summary)) == (0, 4, 4 * MIB), summary)
 
 
 def granted_streams(socket_kind):
-    p, out = serve("--mode=verify", "--streams=16")
+    p, out = serve("--mode=verify", "--streams=16", "--stats-interval=100ms")
     port, _ = started(out)
     rc, summary_load, err = load(port, "--streams=64", "--count=100", "--associations=2", "--socket=" + socket_kind)
     check("%s: load --streams=64 against 16 granted exits 0" % socket_kind, rc == 0, err.strip())
@@ -107,6 +115,7 @@ def granted_streams(socket_kind):
           err.count("--streams=64: the server granted 16") == 1, err.strip())
     check("%s: load reports 16 streams granted" % socket_kind, field("streams_granted", summary_load) == 16,
           summary_load)
+    served(out, 200)
     rc, summary = stop(p)
     check("%s: serve verified all 200, in order" % socket_kind,
           (rc, field("verified", summary), field("gaps", summary), field("reorders", summary)) == (0, 200, 0, 0),

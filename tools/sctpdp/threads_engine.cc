@@ -7,6 +7,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <list>
 #include <mutex>
 #include <thread>
@@ -20,10 +21,11 @@
 namespace sctpdp {
 namespace {
 
-// Blocking reads wake this often to see a stop.
-void SetReceiveTimeout(int fd) {
+// Blocking reads and sends wake this often to see a stop.
+void SetTimeouts(int fd) {
   timeval tv{0, 200000};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
 class ThreadsEngine : public Engine {
@@ -37,7 +39,7 @@ class ThreadsEngine : public Engine {
     if (!l.ok()) return l.status();
     listener_ = std::move(l->fd);
     port_ = l->port;
-    SetReceiveTimeout(listener_.get());
+    SetTimeouts(listener_.get());
     accept_ = std::thread([this] { AcceptLoop(); });
     return absl::OkStatus();
   }
@@ -69,9 +71,21 @@ class ThreadsEngine : public Engine {
     c_.bytes_in.fetch_add(r.payload.size(), std::memory_order_relaxed);
     const sctp_rcvinfo& i = r.info;
     const sctp_assoc_t id = i.rcv_assoc_id;
-    sink_->Handle(id, i.rcv_sid, ntohl(i.rcv_ppid), r.payload, [&] {
-      return BaselineSend(fd, send_to == 0 ? 0 : id, i.rcv_sid, ntohl(i.rcv_ppid), r.payload, 0, &c_) == 0;
-    });
+    sink_->Handle(id, i.rcv_sid, ntohl(i.rcv_ppid), r.payload,
+                  [&] { return Reply(fd, send_to == 0 ? 0 : id, i, r.payload); });
+  }
+
+  // A blocking send, as a thread-per-association server writes it; its
+  // timeout only lets it see a stop, so a peer that stops reading holds its
+  // own thread but never Stop. Stopping, it does not wait: the echo is
+  // counted dropped.
+  bool Reply(int fd, sctp_assoc_t to, const sctp_rcvinfo& i, absl::Span<const char> payload) {
+    int err;
+    do {
+      err = BaselineSend(fd, to, i.rcv_sid, ntohl(i.rcv_ppid), payload, stop_.load() ? MSG_DONTWAIT : 0, &c_);
+    } while ((err == EAGAIN || err == EWOULDBLOCK) && !stop_.load());
+    if (err == EAGAIN || err == EWOULDBLOCK) c_.replies_dropped.fetch_add(1, std::memory_order_relaxed);
+    return err == 0;
   }
 
   void AcceptLoop() {
@@ -111,7 +125,7 @@ class ThreadsEngine : public Engine {
       c_.errors.fetch_add(1);
       return;
     }
-    SetReceiveTimeout(fd);
+    SetTimeouts(fd);
     int on = 1;  // stream and PPID on every message, whatever the peel inherited
     setsockopt(fd, IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof(on));
     c_.peeled.fetch_add(1);
