@@ -504,7 +504,12 @@ int RunLoad(int argc, char** argv) {
   pthread_kill(timer.native_handle(), SIGUSR1);  // ends its sigtimedwait
   timer.join();
   elapsed = std::min(elapsed, absl::Nanoseconds(stopped_ns.load()));
-  return Report(f, all, senders, elapsed, (Cpu::Now() - cpu0).total(), errors.load());
+  const int exit = Report(f, all, senders, elapsed, (Cpu::Now() - cpu0).total(), errors.load());
+  // The summary leaves while `stopping` still takes a second signal: left in
+  // stdio's buffer, exit()'s flush would block on a full pipe with no one
+  // waiting for that signal.
+  std::fflush(stdout);
+  return exit;
 }
 
 }  // namespace sctpdp
