@@ -32,8 +32,10 @@ const char* LocationName(Location location);
 
 struct AssociationInfo {
   sctp_assoc_t id = 0;
+  uint32_t connection = 0;            // the Connect that set it up (ConnectionId); 0: accepted
   Peer peer;                          // primary peer address and port
   std::vector<std::string> peer_addresses;
+  std::vector<std::string> local_addresses;  // this end's, at COMM_UP (sctp_getladdrs)
   uint16_t inbound_streams = 0;
   uint16_t outbound_streams = 0;
   Location location = Location::kControl;

@@ -38,6 +38,19 @@ SendResult ControlShard::SendLocalRetained(Route& route, const SendMeta& meta, R
                                part, meta.flags, meta.ttl_ms);
 }
 
+SendResult ControlShard::ShutdownLocal(Route& route) {
+  const sctp_assoc_t id = route.id.load(std::memory_order_relaxed);
+  const SendResult r = server_->Shutdown(id);
+  if (r == SendResult::kOk) control_->OnEnding(id, false);
+  return r;
+}
+
+void ControlShard::AbortLocal(Route& route) {
+  const sctp_assoc_t id = route.id.load(std::memory_order_relaxed);
+  control_->OnEnding(id, true);
+  server_->Abort(id);
+}
+
 void ControlShard::Detach(Route& route, absl::AnyInvocable<void(absl::StatusOr<DetachedSocket>)> done) {
   absl::StatusOr<OneToManyServer::Detached> d = server_->Detach(
       route.id.load(std::memory_order_relaxed), [this](int fd, sctp_assoc_t id) { return PeelOff(fd, id, peeloff_); });
@@ -58,7 +71,9 @@ void ControlShard::OnMessage(OneToManyServer&, const MessageView& m) {
   events_->OnMessage(*this, *r, m);
 }
 
-void ControlShard::OnEvent(OneToManyServer&, const AssociationEvent& event) { control_->OnSocketEvent(event); }
+void ControlShard::OnEvent(OneToManyServer&, SocketId socket, const AssociationEvent& event) {
+  control_->OnSocketEvent(socket, event);
+}
 
 void ControlShard::OnError(OneToManyServer&, sctp_assoc_t id, const absl::Status& error) {
   events_->OnError(*this, id != 0 ? LiveRoute(id) : nullptr, error);

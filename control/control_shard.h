@@ -1,6 +1,6 @@
 // ControlShard: the control thread's OneToManyServer as one of the Router's
 // shards (the last one). It serves the Router's sends to cold associations
-// on the one-to-many socket, keeps each one's counters in its route, and
+// on the one-to-many sockets, keeps each one's counters in its route, and
 // passes what the socket reports up: messages and errors as ShardEvents,
 // association lifecycle (COMM_UP, the end, the socket closing) to the
 // control plane.
@@ -22,9 +22,12 @@ namespace sctpdp {
 class ControlEvents {
  public:
   virtual ~ControlEvents() = default;
-  // Every notification of the socket (COMM_UP, ends, ...), before the
-  // application hears of it.
-  virtual void OnSocketEvent(const AssociationEvent& event) = 0;
+  // Every notification of a socket (COMM_UP, ends, ...), before the
+  // application hears of it; `socket` is the one it was read on.
+  virtual void OnSocketEvent(SocketId socket, const AssociationEvent& event) = 0;
+  // The application ends association `id`, on the one-to-many socket:
+  // its SHUTDOWN is queued, or its ABORT about to go.
+  virtual void OnEnding(sctp_assoc_t id, bool abort) {}
   // A message of an association the directory does not know (rejected, or
   // gone): not delivered.
   virtual void OnStray(sctp_assoc_t id) {}
@@ -54,6 +57,8 @@ class ControlShard final : public EngineShard<OneToManyServer>, private OneToMan
   SendResult SendLocalCopy(Route& route, const SendMeta& meta, absl::Span<const char> payload) override;
   SendResult SendLocalRetained(Route& route, const SendMeta& meta, RetainedMessage&& message,
                                absl::Span<const char> part) override;
+  SendResult ShutdownLocal(Route& route) override;
+  void AbortLocal(Route& route) override;
   void Detach(Route& route, absl::AnyInvocable<void(absl::StatusOr<DetachedSocket>)> done) override;
 
  private:
@@ -61,7 +66,7 @@ class ControlShard final : public EngineShard<OneToManyServer>, private OneToMan
   // OneToManyHandler.
   void OnStart(OneToManyServer& s) override { Router::BindThread(this); }
   void OnMessage(OneToManyServer& s, const MessageView& m) override;
-  void OnEvent(OneToManyServer& s, const AssociationEvent& event) override;
+  void OnEvent(OneToManyServer& s, SocketId socket, const AssociationEvent& event) override;
   void OnError(OneToManyServer& s, sctp_assoc_t id, const absl::Status& error) override;
   void OnWritable(OneToManyServer& s, sctp_assoc_t id) override;
   void OnMail(OneToManyServer& s, absl::Span<const uint64_t> items) override { router_->OnMail(*this, items); }

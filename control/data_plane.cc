@@ -43,6 +43,9 @@
 namespace sctpdp {
 namespace {
 
+// Flags of the association's end, not of a message (Shutdown, Abort).
+constexpr uint16_t kNotMessageFlags = SCTP_EOF | SCTP_ABORT;
+
 // The final counters of an association that ended on the control thread.
 AssocStats ControlStats(const Route* route) {
   AssocStats s;
@@ -76,9 +79,16 @@ DataPlane::~DataPlane() { Stop(); }
 
 absl::Status DataPlane::Start() {
   if (started_) return absl::FailedPreconditionError("data plane: already started");
-  auto listener = OpenListener(options_.listener);
-  if (!listener.ok()) return listener.status();
-  port_ = listener->port;
+  if (options_.max_connections >= kNoSocket - 1) {
+    return absl::InvalidArgumentError("data plane: max_connections too large");
+  }
+  std::optional<Listener> listener;
+  if (options_.listen) {
+    absl::StatusOr<Listener> l = OpenListener(options_.listener);
+    if (!l.ok()) return l.status();
+    listener = *std::move(l);
+    port_ = listener->port;
+  }
   auto parcels = ParcelPool::Create(options_.parcel_count, options_.parcel_size);
   if (!parcels.ok()) return parcels.status();
   parcels_ = *std::move(parcels);
@@ -104,12 +114,18 @@ absl::Status DataPlane::Start() {
   router_->AddShard(control_.get());  // before its first association
   OneToManyOptions control = options_.control;
   control.tick_interval = options_.evaluate_interval;
-  if (absl::Status s = control_->Start(std::move(listener->fd), control); !s.ok()) return s;
+  control.max_sockets = options_.max_connections + 1;  // the listener's, and one per connection
+  if (absl::Status s = control_->Start(listener ? std::move(listener->fd) : Fd(), control); !s.ok()) return s;
   started_ = true;
+  const std::string policy =
+      options_.hotness.peel_all ? "peel all" : absl::StrCat(options_.hotness.peel_messages_per_sec, " msg/s");
+  if (!listener) {
+    Logf("data plane: not listening (outbound associations only), %zu workers, policy: %s", workers_.size(),
+         policy);
+    return absl::OkStatus();
+  }
   Logf("data plane: listening on port %d (%s), %zu workers, policy: %s; %s", port_, listener->ipv6 ? "IPv6" : "IPv4",
-       workers_.size(),
-       options_.hotness.peel_all ? "peel all" : absl::StrCat(options_.hotness.peel_messages_per_sec, " msg/s"),
-       listener->Describe());
+       workers_.size(), policy, listener->Describe());
   if (listener->rcvbuf_policy == 0) {
     Logf("data plane: net.sctp.rcvbuf_policy=0: cold associations share the listener's %d B receive buffer; "
          "one that backs up stalls the others' windows (set it to 1, or raise ListenerOptions::rcvbuf)",
@@ -120,12 +136,18 @@ absl::Status DataPlane::Start() {
 
 void DataPlane::Stop() {
   if (!started_ || stopped_.exchange(true)) return;
-  control_->server().Stop();  // closes the one-to-many socket: its associations end
+  control_->server().Stop();  // closes the one-to-many sockets: their associations end
   for (auto& w : workers_) w->worker().Stop();
   // Any association still known (one between owners when everything
   // stopped) hears its end last.
   for (const AssociationInfo& info : table_.List()) {
     if (table_.Remove(info.id)) app_->OnAssociationDown(*this, info.id, DownReason::kStopped, AssocStats{});
+  }
+  // Connections end with the data plane.
+  std::lock_guard<std::mutex> l(connections_mu_);
+  for (auto& [id, info] : connection_info_) {
+    info.state = ConnectionState::kClosed;
+    info.next_attempt = absl::InfiniteFuture();
   }
 }
 
@@ -134,6 +156,7 @@ void DataPlane::Stop() {
 SendResult DataPlane::Send(sctp_assoc_t id, uint16_t stream, uint32_t ppid, absl::Span<const char> payload,
                            uint16_t flags, uint32_t ttl_ms) {
   if (!running()) return SendResult::kClosing;
+  if (flags & kNotMessageFlags) return SendResult::kBadFlags;
   if (payload.size() > options_.worker.max_message_size) return SendResult::kTooBig;
   return router_->Send(id, SendMeta{stream, ppid, flags, ttl_ms}, payload);
 }
@@ -145,9 +168,9 @@ SendBuffer DataPlane::AcquireSendBuffer(sctp_assoc_t id, size_t size) {
 
 SendResult DataPlane::Send(sctp_assoc_t id, uint16_t stream, uint32_t ppid, SendBuffer&& buffer, uint16_t flags,
                            uint32_t ttl_ms) {
-  if (!running()) {
+  if (!running() || (flags & kNotMessageFlags)) {
     Release(std::move(buffer));
-    return SendResult::kClosing;
+    return running() ? SendResult::kBadFlags : SendResult::kClosing;
   }
   return router_->Send(id, SendMeta{stream, ppid, flags, ttl_ms}, std::move(buffer));
 }
@@ -166,9 +189,9 @@ absl::StatusOr<Retained> DataPlane::Retain(const MessageView& m) {
 
 SendResult DataPlane::Send(sctp_assoc_t id, uint16_t stream, uint32_t ppid, Retained&& message,
                            absl::Span<const char> part, uint16_t flags, uint32_t ttl_ms) {
-  if (!running()) {
+  if (!running() || (flags & kNotMessageFlags)) {
     Release(std::move(message));
-    return SendResult::kClosing;
+    return running() ? SendResult::kBadFlags : SendResult::kClosing;
   }
   return router_->SendRetained(id, SendMeta{stream, ppid, flags, ttl_ms}, std::move(message), part);
 }
@@ -222,24 +245,51 @@ void DataPlane::OnDown(Shard&, Route& route, DownReason reason, const AssocStats
 // The directory is the control thread's to change.
 void DataPlane::Forget(Route& route) {
   Route* r = &route;
-  control_->Post([this, r] { router_->Remove(*r); }).IgnoreError();  // stopping: it dies with the router
+  const sctp_assoc_t id = route.id.load();
+  control_->Post([this, r, id] {
+    router_->Remove(*r);
+    ConnectionEnded(id);
+  }).IgnoreError();  // stopping: it dies with the router
 }
 
 // --- The control thread: associations coming and going -------------------------------
 
-void DataPlane::OnSocketEvent(const AssociationEvent& event) {
-  if (event.type == EventType::kAssocChange && event.state == SCTP_COMM_UP) OnAssociationUp(event);
+void DataPlane::OnSocketEvent(SocketId socket, const AssociationEvent& event) {
+  ConnectionId connection = 0;
+  if (auto it = outbound_by_socket_.find(socket); it != outbound_by_socket_.end()) {
+    // A connection's socket: its attempts' outcomes are the connection's;
+    // only its current association's events go on.
+    Outbound& out = *outbound_.at(it->second);
+    if (!OnOutboundEvent(out, event, absl::Now())) return;
+    connection = out.id;
+  }
+  if (event.type == EventType::kAssocChange && event.state == SCTP_COMM_UP) OnAssociationUp(event, connection);
   if (table_.Get(event.assoc_id)) app_->OnEvent(*this, event.assoc_id, event);
   if (event.EndsAssociation()) {
-    OnAssociationEnded(event.assoc_id,
-                       event.state == SCTP_SHUTDOWN_COMP ? DownReason::kShutdown : DownReason::kCommLost);
+    auto ending = ending_.find(event.assoc_id);
+    const bool aborted = ending != ending_.end() && ending->second;
+    OnAssociationEnded(event.assoc_id, aborted                               ? DownReason::kAborted
+                                       : event.state == SCTP_SHUTDOWN_COMP ? DownReason::kShutdown
+                                                                           : DownReason::kCommLost);
+  }
+}
+
+void DataPlane::OnEnding(sctp_assoc_t id, bool abort) {
+  ending_[id] = ending_[id] || abort;
+  policy_.Remove(id);  // not moved any more: it ends where it is
+  retry_.erase(id);
+  // A connection's: not set up again (the application ended it).
+  Outbound* out = OutboundOf(id);
+  if (out != nullptr && out->machine.assoc() == id && out->machine.state() == ConnectionState::kUp) {
+    out->machine.Close();
+    Publish(*out);
   }
 }
 
 Peer DataPlane::PrimaryPeer(sctp_assoc_t id, std::vector<std::string>* all) {
   Peer peer;
   sockaddr* addrs = nullptr;
-  const int n = sctp_getpaddrs(control_->server().fd(), id, &addrs);
+  const int n = sctp_getpaddrs(control_->server().FdOf(id), id, &addrs);
   if (n <= 0) return peer;
   const char* p = reinterpret_cast<const char*>(addrs);
   for (int i = 0; i < n; ++i) {
@@ -252,13 +302,30 @@ Peer DataPlane::PrimaryPeer(sctp_assoc_t id, std::vector<std::string>* all) {
   return peer;
 }
 
-void DataPlane::OnAssociationUp(const AssociationEvent& ev) {
+std::vector<std::string> DataPlane::LocalAddresses(sctp_assoc_t id) {
+  std::vector<std::string> out;
+  sockaddr* addrs = nullptr;
+  const int n = sctp_getladdrs(control_->server().FdOf(id), id, &addrs);
+  if (n <= 0) return out;
+  const char* p = reinterpret_cast<const char*>(addrs);
+  for (int i = 0; i < n; ++i) {
+    const auto* sa = reinterpret_cast<const sockaddr*>(p);
+    out.push_back(AddressString(sa));
+    p += sa->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  }
+  sctp_freeladdrs(addrs);
+  return out;
+}
+
+void DataPlane::OnAssociationUp(const AssociationEvent& ev, ConnectionId connection) {
   AssociationInfo info;
   info.id = ev.assoc_id;
+  info.connection = connection;
   info.inbound_streams = ev.inbound_streams;
   info.outbound_streams = ev.outbound_streams;
   info.up_since = absl::Now();
   info.peer = PrimaryPeer(ev.assoc_id, &info.peer_addresses);
+  info.local_addresses = LocalAddresses(ev.assoc_id);
   if (!table_.Add(info)) {
     return Reject(ev.assoc_id, absl::StrCat("max_associations (", options_.max_associations, ") reached"));
   }
@@ -279,6 +346,7 @@ void DataPlane::Reject(sctp_assoc_t id, const std::string& why) {
 void DataPlane::OnAssociationEnded(sctp_assoc_t id, DownReason reason) {
   policy_.Remove(id);
   retry_.erase(id);
+  ending_.erase(id);
   Route* r = router_->directory().Find(id);
   if (r != nullptr && r->Owner().shard == control_index()) {
     router_->OnDown(*control_, *r);  // what waited for it is dropped, and said
@@ -288,6 +356,7 @@ void DataPlane::OnAssociationEnded(sctp_assoc_t id, DownReason reason) {
   const std::optional<AssociationInfo> info = table_.Remove(id);
   if (info) app_->OnAssociationDown(*this, id, reason, ControlStats(r));
   if (r != nullptr) router_->Remove(*r);
+  if (r != nullptr || !info) ConnectionEnded(id);  // a moved one's connection hears from its worker (Forget)
 }
 
 void DataPlane::OnClosed() {
@@ -299,6 +368,7 @@ void DataPlane::OnClosed() {
 // --- The control thread: the policy loop and the move ------------------------------
 
 void DataPlane::OnTick(absl::Time now) {
+  PollConnections(now);
   for (sctp_assoc_t id : policy_.Evaluate(now)) {
     auto retry = retry_.find(id);
     if (retry != retry_.end() && now < retry->second.at) continue;
@@ -309,7 +379,8 @@ void DataPlane::OnTick(absl::Time now) {
 void DataPlane::PeelAndHandOff(sctp_assoc_t id, absl::Time now) {
   Route* r = router_->directory().Find(id);
   const std::optional<AssociationInfo> info = table_.Get(id);
-  if (r == nullptr || !info || info->location != Location::kControl || r->Owner().shard != control_index()) {
+  if (r == nullptr || !info || info->location != Location::kControl || r->Owner().shard != control_index() ||
+      ending_.count(id) || r->closing.load()) {
     policy_.Remove(id);
     return;
   }
@@ -382,8 +453,10 @@ absl::Status DataPlane::SetReceive(sctp_assoc_t id, bool paused) {
           control_->RequestTick();
         } else if (table_.Get(id)) {
           app_->OnError(*this, id, absl::FailedPreconditionError(absl::StrCat(
-                                       "association ", id, " is pinned to the one-to-many socket (never rule): "
-                                       "its receive cannot be paused")));
+                                       "association ", id,
+                                       ending_.count(id) ? " is ending on the one-to-many socket"
+                                                         : " is pinned to the one-to-many socket (never rule)",
+                                       ": its receive cannot be paused")));
         }
       });
     case Location::kWorker:
@@ -458,6 +531,11 @@ DataPlaneStats DataPlane::Snapshot() const {
   s.moves = r.moves;
   s.table_locks = table_.lock_acquisitions();
   s.shared_locks = s.table_locks + s.control.inbox_locks + s.workers.inbox_locks + r.waiter_locks;
+  s.connect_attempts = connect_attempts_.load(std::memory_order_relaxed);
+  s.connect_failures = connect_failures_.load(std::memory_order_relaxed);
+  s.connects = connects_.load(std::memory_order_relaxed);
+  std::lock_guard<std::mutex> l(connections_mu_);
+  for (const auto& [id, info] : connection_info_) s.connections += info.state != ConnectionState::kClosed;
   return s;
 }
 

@@ -19,6 +19,15 @@
 // sends issued during it are neither lost nor reordered (control/data_plane.cc
 // for the receive side, handoff/router.h for sends).
 //
+// Outbound associations come from Connect: each connection has its own
+// one-to-many socket on the control thread (bound to the local addresses it
+// asks for), and its association lives exactly like an accepted one: cold on
+// that socket, peeled to a worker when hot, the same Send and callbacks
+// (AssociationInfo::connection names the Connect). When the peer or the
+// network ends it, or an attempt fails, it is set up again after a capped,
+// jittered backoff (ConnectOptions::reconnect). Shutdown and Abort end any
+// association, wherever it lives.
+//
 // Threads: callbacks run on the control thread (cold associations) or on the
 // owning worker's thread (hot ones); each association's callbacks come from
 // one thread at a time, in order. Send and the queries are safe from any
@@ -34,7 +43,9 @@
 #define SCTPDP_CONTROL_DATA_PLANE_H_
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -42,6 +53,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "control/association_table.h"
+#include "control/connection.h"
 #include "control/control_shard.h"
 #include "control/hotness_policy.h"
 #include "control/listener.h"
@@ -67,6 +79,13 @@ struct DataPlaneOptions {
   // association's window, and a closed window reopens only after a PMTU is
   // read or on a zero-window probe (seconds): the headroom keeps it open.
   ListenerOptions listener = {.rcvbuf = 4 << 20, .sndbuf = 4 << 20};
+  // Whether to listen at all. false: an appliance that only originates
+  // (Connect); port() is 0. The listener's streams, buffers and NODELAY are
+  // still the defaults of every Connect.
+  bool listen = true;
+  // Outbound connections open at once (each has its own one-to-many socket
+  // on the control thread); more: Connect says ResourceExhausted.
+  unsigned max_connections = 1024;
   std::vector<int> worker_cpus;  // one worker per entry; empty: every allowed CPU
   WorkerOptions worker;          // each worker's (index and cpu are set per worker)
   OneToManyOptions control;      // the control thread's ring and buffers
@@ -98,6 +117,20 @@ class DataPlaneHandler {
   virtual void OnWritable(DataPlane& dp, sctp_assoc_t id) {}
   // id 0: the one-to-many socket (or an association not yet known).
   virtual void OnError(DataPlane& dp, sctp_assoc_t id, const absl::Status& error) {}
+  // An attempt of connection `conn` (Connect) failed: the peer refused it or
+  // never answered (SCTP_CANT_STR_ASSOC: Unavailable), no COMM_UP within
+  // connect_timeout (DeadlineExceeded), or sctp_connectx refused it (its
+  // errno). `retry_in`: when the next attempt starts; InfiniteDuration: none
+  // (reconnect off, max_attempts reached, or Disconnect): the connection is
+  // closed. On the control thread. By default it is an OnError with id 0.
+  virtual void OnConnectFailed(DataPlane& dp, ConnectionId conn, const absl::Status& error,
+                               absl::Duration retry_in) {
+    OnError(dp, 0, error);
+  }
+  // Last call for connection `conn`: no attempt follows (Disconnect; the
+  // application's Shutdown or Abort of its association; reconnect off or
+  // max_attempts reached). Not at Stop. On the control thread.
+  virtual void OnConnectionClosed(DataPlane& dp, ConnectionId conn) {}
   // Last call for the association.
   virtual void OnAssociationDown(DataPlane& dp, sctp_assoc_t id, DownReason reason, const AssocStats& stats) {}
 };
@@ -125,6 +158,25 @@ struct DataPlaneStats {
   uint64_t moves = 0;                // hand-overs to a worker completed
   uint64_t table_locks = 0;          // AssociationTable mutex acquisitions
   uint64_t shared_locks = 0;         // every shared mutex taken: the table, inboxes' command lanes, refused senders
+  // Outbound connections (Connect).
+  size_t connections = 0;            // open now (not closed)
+  uint64_t connect_attempts = 0;     // sctp_connectx calls
+  uint64_t connect_failures = 0;     // attempts that failed (refused, timed out, connectx error)
+  uint64_t connects = 0;             // attempts whose association came up
+};
+
+// One outbound connection as Connection() reports it.
+struct ConnectionInfo {
+  ConnectionId id = 0;
+  std::string description;  // "local -> remote:port" (ConnectPlan::Describe)
+  ConnectionState state = ConnectionState::kConnecting;
+  sctp_assoc_t assoc = 0;   // the association (up), or the attempt's (connecting)
+  unsigned attempts = 0;    // started
+  unsigned failures = 0;    // failed
+  unsigned ups = 0;         // associations that came up
+  absl::Time next_attempt = absl::InfiniteFuture();  // waiting: when the next starts
+  absl::Status last_error;  // the last failed attempt's
+  uint64_t seed = 0;        // its backoff's (ReconnectOptions::seed, or the one chosen)
 };
 
 class DataPlane : private ShardEvents, private RouterHandler, private ControlEvents {
@@ -168,6 +220,40 @@ class DataPlane : private ShardEvents, private RouterHandler, private ControlEve
                   absl::Span<const char> part = {}, uint16_t flags = 0, uint32_t ttl_ms = 0);
   void Release(Retained message);
 
+  // --- Outbound associations (from any thread, once started).
+  // Opens a one-to-many socket for the connection (SCTP_INITMSG streams,
+  // buffers, NODELAY as the listener's unless `options` says otherwise),
+  // binds it to `options.local` with sctp_bindx (or leaves the choice to the
+  // kernel), and starts the first attempt: a non-blocking sctp_connectx to
+  // every address of `options.remote` on the control thread. Returns at
+  // once; OnAssociationUp (info.connection == the id returned) or
+  // OnConnectFailed follows. Errors here: bad options (InvalidArgument),
+  // the socket or its bind (the call and errno), FailedPrecondition when
+  // not running, ResourceExhausted past max_connections.
+  absl::StatusOr<ConnectionId> Connect(const ConnectOptions& options);
+  // Ends connection `conn` for good: no more attempts; its association, if
+  // up, is shut down gracefully (`abort`: aborted), then its socket closes.
+  // NotFound for an unknown or closed connection.
+  absl::Status Disconnect(ConnectionId conn, bool abort = false);
+  // Closed connections stay listed (state kClosed).
+  std::optional<ConnectionInfo> Connection(ConnectionId conn) const;
+  std::vector<ConnectionInfo> Connections() const;
+
+  // --- Ending an association, inbound or outbound, cold or peeled (from
+  // any thread). An outbound one's connection is not set up again after
+  // these (the application ended it; Connect again to reopen).
+  // Graceful: a SHUTDOWN once everything accepted for `id` so far has been
+  // sent (it keeps its place behind those sends, across a move); the
+  // association then ends (OnAssociationDown, kShutdown). Sends after it are
+  // refused (kClosing). NotFound: unknown; FailedPrecondition: already
+  // ending; Unavailable: backpressure (retry on OnWritable).
+  absl::Status Shutdown(sctp_assoc_t id);
+  // An ABORT now (OnAssociationDown, kAborted). What the data plane had
+  // accepted and not yet handed to the kernel is dropped and reported
+  // (OnError; DataPlaneStats::dropped_sends and the send_dropped counters);
+  // what the kernel holds, ABORT discards (SCTP). NotFound: unknown.
+  absl::Status Abort(sctp_assoc_t id);
+
   // Receive flow control (Worker::PauseReceive): stop reading association
   // `id` so that the kernel closes its window and the peer's sender blocks;
   // resume when the application has caught up. The shared one-to-many
@@ -202,23 +288,54 @@ class DataPlane : private ShardEvents, private RouterHandler, private ControlEve
   void OnAdopted(Shard& shard, Route& route) override;
   void OnAdoptFailed(Shard& shard, Route& route, const absl::Status& error) override;
   void OnDown(Shard& shard, Route& route, DownReason reason, const AssocStats& stats) override;
+  // Outbound connections (the control thread; data_plane_connect.cc).
+  struct Outbound {
+    ConnectionId id = 0;
+    ConnectOptions options;
+    ConnectPlan plan;
+    SocketId socket = kNoSocket;
+    ConnectionMachine machine;
+    uint64_t seed = 0;
+    absl::Status last_error;
+    bool shutdown_pending = false;  // Disconnect's Shutdown met backpressure: again at the next tick
+    Outbound(ConnectionId i, const ConnectOptions& o, ConnectPlan p, uint64_t s)
+        : id(i), options(o), plan(std::move(p)), machine(o, s), seed(s) {}
+  };
+  void StartConnection(std::unique_ptr<Outbound> out, Fd fd);
+  void Attempt(Outbound& out, absl::Time now);
+  void AttemptFailed(Outbound& out, const absl::Status& why, absl::Time now);
+  // Whether an event of connection `out`'s socket goes on to the usual
+  // handling (it is its current association's), after the connection's own.
+  bool OnOutboundEvent(Outbound& out, const AssociationEvent& event, absl::Time now);
+  void ConnectionEnded(sctp_assoc_t id);
+  void PollConnections(absl::Time now);
+  void EndConnection(Outbound& out, bool abort);
+  void CloseConnection(Outbound& out);
+  void NoteEndingByApplication(sctp_assoc_t id);
+  Outbound* OutboundOf(sctp_assoc_t id);
+  void Publish(const Outbound& out);
+  absl::Status RunOnControl(absl::AnyInvocable<void()> fn);
+
   // RouterHandler.
   void OnWritable(sctp_assoc_t id) override { app_->OnWritable(*this, id); }
   void OnSendDropped(sctp_assoc_t id, const absl::Status& why) override { app_->OnError(*this, id, why); }
   // ControlEvents (the control thread).
-  void OnSocketEvent(const AssociationEvent& event) override;
+  void OnSocketEvent(SocketId socket, const AssociationEvent& event) override;
+  void OnEnding(sctp_assoc_t id, bool abort) override;
   void OnStray(sctp_assoc_t id) override { stray_.fetch_add(1, std::memory_order_relaxed); }
   void OnTick(absl::Time now) override;
   void OnClosed() override;
 
   // The control thread: associations coming and going, and the moves.
-  void OnAssociationUp(const AssociationEvent& ev);
+  void OnAssociationUp(const AssociationEvent& ev, ConnectionId connection);
   void OnAssociationEnded(sctp_assoc_t id, DownReason reason);
   void Reject(sctp_assoc_t id, const std::string& why);
   Peer PrimaryPeer(sctp_assoc_t id, std::vector<std::string>* all);
+  std::vector<std::string> LocalAddresses(sctp_assoc_t id);
   void PeelAndHandOff(sctp_assoc_t id, absl::Time now);
   void PeelFailed(sctp_assoc_t id, const absl::Status& why, absl::Time now);
-  // A worker-side end: the route goes on the control thread.
+  // A worker-side end: the route goes on the control thread (and an
+  // outbound association's connection hears of it there).
   void Forget(Route& route);
   absl::Status SetReceive(sctp_assoc_t id, bool paused);
 
@@ -240,6 +357,17 @@ class DataPlane : private ShardEvents, private RouterHandler, private ControlEve
     absl::Duration backoff;
   };
   std::unordered_map<sctp_assoc_t, Retry> retry_;  // control thread only
+  // Associations the application is ending (Shutdown, Abort: true), control thread only.
+  std::unordered_map<sctp_assoc_t, bool> ending_;
+
+  // Outbound connections: the control thread's, and what queries read.
+  std::map<ConnectionId, std::unique_ptr<Outbound>> outbound_;
+  std::unordered_map<SocketId, ConnectionId> outbound_by_socket_;
+  std::unordered_map<sctp_assoc_t, ConnectionId> outbound_by_assoc_;  // the current attempt's or association's id
+  std::atomic<ConnectionId> next_connection_{1};
+  mutable std::mutex connections_mu_;
+  std::map<ConnectionId, ConnectionInfo> connection_info_;  // guarded by connections_mu_
+  std::atomic<uint64_t> connect_attempts_{0}, connect_failures_{0}, connects_{0};
 
   std::atomic<uint64_t> peeled_{0}, peel_busy_{0}, peel_gone_{0}, peel_no_fds_{0}, peel_errors_{0},
       peel_deferred_{0}, peel_waits_{0}, rejected_{0}, stray_{0};

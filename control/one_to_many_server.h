@@ -1,9 +1,13 @@
 // OneToManyServer: the control thread's engine. It serves the one-to-many SCTP
-// socket (SOCK_SEQPACKET) that every association starts on and that the cold
-// ones stay on: one multishot recvmsg for all of them (each message names its
-// association in SCTP_RCVINFO), one send queue whose messages name theirs in
-// SCTP_SNDINFO. One association's trouble (an oversize message, a send to a
-// peer that shut down) is that association's, never the socket's.
+// sockets (SOCK_SEQPACKET) that every association starts on and that the
+// cold ones stay on: the listener's, and one per outbound connection
+// (DataPlane::Connect binds each to its own local addresses and port). Per
+// socket one multishot recvmsg for all of its associations (each message
+// names its association in SCTP_RCVINFO) and one send queue whose messages
+// name theirs in SCTP_SNDINFO; every socket shares the thread's ring,
+// provided buffers and send memory. One association's trouble (an oversize
+// message, a send to a peer that shut down) is that association's, never the
+// socket's; one socket's congestion is never another's.
 //
 // It runs on its own EventLoop (the control thread), whose ring has
 // DEFER_TASKRUN where the kernel has it: receives then run only inside this
@@ -18,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -41,16 +46,23 @@ namespace sctpdp {
 
 class OneToManyServer;
 
+// Names one socket of the server (its fixed-file index); stable while the
+// socket is served.
+using SocketId = uint16_t;
+inline constexpr SocketId kNoSocket = 0xffff;
+
 struct OneToManyOptions {
   uint8_t index = 0;                  // the loop's index (for the log)
-  unsigned buffer_count = 1024;       // provided receive buffers (power of two)
+  unsigned buffer_count = 1024;       // provided receive buffers (power of two), shared by the sockets
   unsigned buffer_size = 8192;
   size_t max_message_size = 1 << 20;  // bigger: that association is aborted
   unsigned retain_budget = 256;
   unsigned send_buffer_count = 4096;
   unsigned send_buffer_size = 65536;
-  unsigned send_queue_limit = 1024;   // messages queued on the socket, all associations together
+  unsigned send_queue_limit = 1024;   // messages queued per socket, its associations together
   unsigned send_batch = 32;
+  // Sockets served at once: the listener's and one per outbound connection.
+  unsigned max_sockets = 1024;
   unsigned sq_entries = 512;
   unsigned cq_entries = 16384;
   absl::Duration tick_interval = absl::Milliseconds(50);
@@ -66,20 +78,23 @@ class OneToManyHandler {
   virtual void OnStart(OneToManyServer& s) {}
   // `m.assoc_id` names the association. Same contract as WorkerHandler.
   virtual void OnMessage(OneToManyServer& s, const MessageView& m) = 0;
-  virtual void OnEvent(OneToManyServer& s, const AssociationEvent& event) {}
-  // `id` 0: the socket's own.
+  // A notification read on `socket`.
+  virtual void OnEvent(OneToManyServer& s, SocketId socket, const AssociationEvent& event) {}
+  // `id` 0: a socket's own.
   virtual void OnError(OneToManyServer& s, sctp_assoc_t id, const absl::Status& error) {}
   // Sends to `id` refused with kQueueFull or kNoBuffers may go again.
   virtual void OnWritable(OneToManyServer& s, sctp_assoc_t id) {}
   virtual void OnMail(OneToManyServer& s, absl::Span<const uint64_t> items) {}
   virtual void OnTick(OneToManyServer& s, absl::Time now) {}
-  // The socket is closed (Stop): every association still on it is gone.
+  // Stopped: every socket is closed, every association still on one is gone.
   virtual void OnClosed(OneToManyServer& s) {}
 };
 
 class OneToManyServer final : private EventLoop::Client {
  public:
-  // A server of `socket` (a bound, listening one-to-many SCTP socket).
+  // A server of `socket` (a bound, listening one-to-many SCTP socket, which
+  // becomes socket 0), or of none yet (an invalid Fd: sockets come with
+  // AddSocket).
   static absl::StatusOr<std::unique_ptr<OneToManyServer>> Create(Fd socket, const OneToManyOptions& options,
                                                                  OneToManyHandler* handler);
   // Starts serving on a new thread (the handler hears from it from now on,
@@ -92,8 +107,8 @@ class OneToManyServer final : private EventLoop::Client {
   // --- Any thread.
   absl::Status Post(absl::AnyInvocable<void()> fn) { return loop_->Post(std::move(fn)); }
   Inbox::Push Mail(uint64_t item) { return loop_->Mail(item); }
-  // Drains queued sends (up to stop_deadline), closes the socket (OnClosed)
-  // and joins the thread. Idempotent.
+  // Drains queued sends (up to stop_deadline), closes every socket
+  // (OnClosed) and joins the thread. Idempotent.
   void Stop();
   WorkerStats Snapshot() const;
   bool OnThread() const { return loop_->OnLoopThread(); }
@@ -101,7 +116,18 @@ class OneToManyServer final : private EventLoop::Client {
   const OneToManyOptions& options() const { return options_; }
 
   // --- The control thread only.
-  int fd() const { return fd_.get(); }
+  // Serves one more one-to-many socket (an outbound connection's: bound,
+  // not listening). ResourceExhausted at max_sockets.
+  absl::StatusOr<SocketId> AddSocket(Fd socket);
+  // Stops serving `socket`: what is queued on it is dropped (reported), it
+  // is closed once its receive and sends are done (its associations end).
+  void RemoveSocket(SocketId socket);
+  // The descriptor of `socket`, and of the socket association `id` lives on
+  // (-1: none).
+  int SocketFd(SocketId socket) const;
+  int FdOf(sctp_assoc_t id) const;
+  SocketId SocketOf(sctp_assoc_t id) const;
+
   SendBuffer AcquireSendBuffer(size_t size);
   void ReleaseSendBuffer(SendBuffer buffer);
   // Send to association `to`; as Worker's (consumed unless backpressure).
@@ -114,7 +140,7 @@ class OneToManyServer final : private EventLoop::Client {
   absl::StatusOr<RetainedMessage> Retain(const MessageView& m) { return retention_->Retain(m); }
   void Release(RetainedMessage m);
 
-  // The one question a move asks: takes association `id` off this socket.
+  // The one question a move asks: takes association `id` off its socket.
   // Not yet (FailedPrecondition) while half a message of it is reassembled here, or
   // while a send to it is inside the kernel (that chain is cancelled: its
   // unsent messages come back to the queue in order, and RequestTick asks
@@ -127,13 +153,38 @@ class OneToManyServer final : private EventLoop::Client {
     std::vector<OutgoingMessage> queued;
   };
   absl::StatusOr<Detached> Detach(sctp_assoc_t id, absl::FunctionRef<absl::StatusOr<Fd>(int, sctp_assoc_t)> peel);
-  // Sends ABORT to association `id` (it ends: COMM_LOST follows).
+  // Graceful end of association `id` after everything queued for it: an
+  // SCTP_EOF send behind its messages (SHUTDOWN once the kernel has sent
+  // them all; SHUTDOWN_COMP follows). Later sends to it are refused
+  // (kClosing). Backpressure as for a send.
+  SendResult Shutdown(sctp_assoc_t id);
+  // Sends ABORT to association `id` now (it ends: COMM_LOST follows). What
+  // is still queued for it here is dropped and reported (OnError), and so
+  // is what was in the kernel's hands waiting for room (the chain is taken
+  // back); later sends to it are refused (kClosing).
   void Abort(sctp_assoc_t id);
   void RequestTick() { loop_->RequestTick(); }
   void DrainMail() { loop_->DrainMail(); }
   void ProcessPostedCompletions() { loop_->ProcessPostedCompletions(); }
 
  private:
+  // One socket served.
+  struct Socket {
+    Fd fd;
+    SocketId id = 0;                 // == its fixed-file index
+    uint16_t generation = 0;         // for its completions' tags
+    bool open = true;                // until Stop or RemoveSocket closes it
+    bool recv_armed = false;
+    bool recv_cancel_sent = false;
+    bool dirty = false;              // sends queued since the last chain
+    Reassembler partial;             // one partial delivery at a time per socket
+    std::vector<sctp_assoc_t> discarding;  // associations whose oversize message's pieces are being dropped
+    std::vector<sctp_assoc_t> refused;     // refused for backpressure, told when there is room
+    std::vector<sctp_assoc_t> ending;      // SCTP_EOF queued or ABORT sent: sends refused
+    std::vector<sctp_assoc_t> aborting;    // aborted with a send in the chain: what comes back is dropped
+    SendQueue queue;
+  };
+
   OneToManyServer(Fd socket, const OneToManyOptions& options, OneToManyHandler* handler);
 
   // EventLoop::Client.
@@ -145,31 +196,38 @@ class OneToManyServer final : private EventLoop::Client {
   bool StopStep(bool late) override;
   void OnExit() override;
 
+  // Sockets.
+  absl::StatusOr<SocketId> Install(Fd fd);
+  Socket* Find(SocketId id, uint16_t generation);
+  Socket* SocketFor(sctp_assoc_t id);
+  const Socket* SocketFor(sctp_assoc_t id) const;
+  void Close(Socket& s, const char* why);
+  bool MaybeRelease(Socket& s);
+
   // Receive.
-  void ArmRecv();
-  void OnRecv(const Completion& c);
-  void OnRecvData(uint16_t bid, int res);
-  void OnPiece(const RecvParts& parts, bool eor, sctp_assoc_t who);
-  void OversizeAbort(sctp_assoc_t who, size_t size, bool eor);
+  void ArmRecv(Socket& s);
+  void OnRecv(Socket& s, const Completion& c);
+  void OnRecvData(Socket& s, uint16_t bid, int res);
+  void OnPiece(Socket& s, const RecvParts& parts, bool eor, sctp_assoc_t who);
+  void OversizeAbort(Socket& s, sctp_assoc_t who, size_t size, bool eor);
   void Deliver(const RecvParts& parts, int32_t bid, absl::Span<const char> payload,
                std::unique_ptr<char[]>* reassembly);
-  void DeliverNotification(absl::Span<const char> bytes);
+  void DeliverNotification(Socket& s, absl::Span<const char> bytes);
 
   // Send.
-  SendResult Admit(sctp_assoc_t to, size_t size);
-  SendResult Enqueue(uint32_t desc, sctp_assoc_t to, uint16_t stream, uint32_t ppid, uint16_t flags,
+  SendResult Admit(Socket* s, sctp_assoc_t to, size_t size);
+  SendResult Enqueue(Socket& s, uint32_t desc, sctp_assoc_t to, uint16_t stream, uint32_t ppid, uint16_t flags,
                      uint32_t ttl_ms);
-  void Refused(sctp_assoc_t to);
-  void SubmitChain();
-  void OnSendComplete(uint32_t desc, const Completion& c);
-  void FinishChain();
-  void MaybeWritable();
+  void SubmitChain(Socket& s);
+  void OnSendComplete(Socket& s, uint32_t desc, const Completion& c);
+  void FinishChain(Socket& s);
+  void MaybeWritable(Socket& s);
   void FreeDesc(uint32_t desc);
-  void Close();
+  void DropQueued(Socket& s, sctp_assoc_t id, const char* why);
 
   const OneToManyOptions options_;
   OneToManyHandler* const handler_;
-  Fd fd_;
+  Fd first_;  // the socket given at Create, until Init installs it
   // Set on the control thread (Init) before anything can reach another
   // thread, so every thread that learns of an association sees it.
   EventLoop* loop_ = nullptr;
@@ -180,21 +238,17 @@ class OneToManyServer final : private EventLoop::Client {
   std::unique_ptr<Retention> retention_;
   std::unique_ptr<SendMemory> memory_;
   msghdr recv_template_{};
-  static constexpr uint16_t kSlot = 0;  // the socket's fixed file
-  uint16_t generation_ = 1;
-  bool open_ = true;                    // until Stop closes it
-  bool recv_armed_ = false;
-  bool recv_cancel_sent_ = false;
-  Reassembler partial_;
-  std::vector<sctp_assoc_t> discarding_;  // associations whose oversize message's pieces are being dropped
-  SendQueue queue_;
-  bool dirty_ = false;
-  std::vector<sctp_assoc_t> refused_;  // associations refused for backpressure, told when there is room
+  std::vector<std::unique_ptr<Socket>> sockets_;  // by id; null: free
+  std::vector<uint16_t> generations_;             // by id, across reuses
+  std::vector<SocketId> served_;                  // ids in use, in no order
+  std::unordered_map<sctp_assoc_t, SocketId> assoc_socket_;  // learnt from each association's COMM_UP
+  bool stopping_ = false;
+  bool closed_reported_ = false;
 
   // Stats (the control thread writes them).
   AssocCounters totals_;
   Counter enobufs_, recv_rearms_, recv_errors_, oversize_, retained_gauge_, send_in_use_, other_syscalls_,
-      chains_gauge_, open_gauge_;  // open_gauge_: 1 while the socket is open
+      chains_gauge_, open_gauge_;  // open_gauge_: sockets open
 };
 
 }  // namespace sctpdp

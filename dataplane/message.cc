@@ -24,6 +24,7 @@ const char* SendResultName(SendResult result) {
     case SendResult::kNoAssociation: return "no_association";
     case SendResult::kClosing: return "closing";
     case SendResult::kBadStream: return "bad_stream";
+    case SendResult::kBadFlags: return "bad_flags";
   }
   return "unknown";
 }

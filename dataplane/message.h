@@ -77,6 +77,7 @@ enum class SendResult : uint8_t {
   kNoAssociation, // stale or unknown handle or id
   kClosing,       // the association is shutting down, or the data plane stopping
   kBadStream,     // a stream the association does not have (>= its outbound streams)
+  kBadFlags,      // SCTP_EOF or SCTP_ABORT: not a message's (DataPlane::Shutdown, Abort)
 };
 const char* SendResultName(SendResult result);
 // kQueueFull and kNoBuffers: not refused, only not now. Keep the message and

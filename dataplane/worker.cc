@@ -344,6 +344,11 @@ void Worker::Detach(AssocHandle assoc, absl::AnyInvocable<void(absl::StatusOr<De
     done(absl::NotFoundError(absl::StrCat("worker ", options_.index, ": no live association to detach")));
     return;
   }
+  if (a->eof_sent) {
+    done(absl::FailedPreconditionError(absl::StrCat("worker ", options_.index, ": association ", a->assoc_id,
+                                                    " is shutting down")));
+    return;
+  }
   a->state = Assoc::State::kDetaching;
   a->on_detached = std::move(done);
   a->recv_paused = false;  // the next owner applies its own
@@ -390,6 +395,7 @@ void Worker::FinishDetach(Assoc& a) {
   d.fd = std::move(a.fd);
   d.assoc_id = a.assoc_id;
   d.cookie = a.cookie;
+  d.shutdown_requested = a.shutdown_requested;
   d.stats = a.stats.Snapshot();
   auto done = std::move(a.on_detached);
   FreeSlot(a);

@@ -127,6 +127,9 @@ struct DetachedAssociation {
   sctp_assoc_t assoc_id = 0;
   uint64_t cookie = 0;
   std::vector<OutgoingMessage> queued;
+  // Shutdown() was asked and its SCTP_EOF not sent yet: the next owner
+  // sends it after `queued`.
+  bool shutdown_requested = false;
   AssocStats stats;
 };
 
@@ -235,7 +238,9 @@ class Worker final : private EventLoop::Client {
   // worker: receiving stops once no message is half reassembled, sends in
   // flight finish, and `done` gets the socket and whatever was still queued
   // (no OnAssociationDown). Every message read before is delivered here
-  // first. NotFound for a stale handle.
+  // first. NotFound for a stale handle; FailedPrecondition once its
+  // SHUTDOWN has gone (a Shutdown still waiting for the queue travels with
+  // it: DetachedAssociation::shutdown_requested).
   void Detach(AssocHandle assoc, absl::AnyInvocable<void(absl::StatusOr<DetachedAssociation>)> done);
   // The next loop iteration calls OnTick first, whatever the interval.
   void RequestTick() { loop_->RequestTick(); }

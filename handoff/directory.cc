@@ -97,6 +97,8 @@ Route* Directory::NewRoute() {
   r->want_writable_local = false;
   r->app_context = nullptr;
   r->want_writable.store(false, std::memory_order_relaxed);
+  r->closing.store(false, std::memory_order_relaxed);
+  r->abort_requested.store(false, std::memory_order_relaxed);
   r->messages_in_control.Set(0);
   r->bytes_in_control.Set(0);
   return r;

@@ -48,7 +48,9 @@ struct RouteOwner {
 // A message the owner accepted but could not queue yet (its engine's queue
 // was full, or the association is between owners): a parcel another thread
 // built, a buffer of the owner's own pool, or an owned copy (a queue taken
-// from the previous owner at a move).
+// from the previous owner at a move). With SCTP_EOF in `flags` and no
+// payload it is no message but the application's Shutdown (Router::Shutdown),
+// which keeps its place behind the sends accepted before it.
 struct PendingSend {
   uint16_t stream = 0;
   uint32_t ppid = 0;
@@ -71,6 +73,10 @@ struct Route {
   alignas(64) std::atomic<uint32_t> senders{0};  // between reading `owner` and handing over
   std::atomic<uint32_t> parcels{0};              // handed over, not yet queued by the owner
   std::atomic<bool> want_writable{false};        // a cross-thread send was refused
+  // The application ends it (Router::Shutdown, Router::Abort): sends are
+  // refused; an abort is carried out by whichever shard owns it next.
+  std::atomic<bool> closing{false};
+  std::atomic<bool> abort_requested{false};
 
   // --- The owner's alone (handed over with the association, by the
   // happens-before of the move's publication and adoption).

@@ -4,6 +4,9 @@
 #include <cstring>
 #include <string>
 
+#include <netinet/in.h>
+#include <netinet/sctp.h>
+
 #include "absl/base/internal/raw_logging.h"
 #include "absl/strings/str_cat.h"
 
@@ -13,6 +16,9 @@ namespace {
 thread_local Shard* current_shard = nullptr;
 
 SendMeta MetaOf(const PendingSend& p) { return SendMeta{p.stream, p.ppid, p.flags, p.ttl_ms}; }
+
+// The application's Shutdown, travelling among the sends (Router::Shutdown).
+bool IsShutdown(uint16_t flags) { return flags & SCTP_EOF; }
 
 PendingSend Pending(const SendMeta& m, SendBuffer buffer, bool cross_thread) {
   PendingSend p;
@@ -66,6 +72,10 @@ Route* Router::Lookup(sctp_assoc_t id, uint16_t stream, SendResult* refused) con
   Route* r = directory_.Find(id);
   if (r == nullptr) {
     *refused = SendResult::kNoAssociation;
+    return nullptr;
+  }
+  if (r->closing.load(std::memory_order_relaxed)) {
+    *refused = SendResult::kClosing;  // the application's Shutdown or Abort
     return nullptr;
   }
   const uint16_t streams = r->outbound_streams.load(std::memory_order_relaxed);
@@ -271,6 +281,79 @@ void Router::ReleaseRetained(Retained retained) {
       .IgnoreError();  // stopped: its buffers go with it
 }
 
+// --- The application ends an association ------------------------------------------
+
+SendResult Router::Shutdown(sctp_assoc_t id) {
+  Route* r = directory_.Find(id);
+  if (r == nullptr) return SendResult::kNoAssociation;
+  if (r->closing.exchange(true, std::memory_order_acq_rel)) return SendResult::kClosing;
+  const SendMeta meta{0, 0, SCTP_EOF, 0};
+  Shard* here = current_shard;
+  const RouteOwner o = r->Owner();
+  SendResult result;
+  if (here != nullptr && o.shard == here->index() && o.state == RouteState::kLive && !r->leaving &&
+      r->backlog.empty()) {
+    result = Pushback(*r, here->ShutdownLocal(*r));
+  } else if (here != nullptr && o.shard == here->index() &&
+             (o.state == RouteState::kLive || o.state == RouteState::kMoving)) {
+    // Behind what waits here (or goes with the move), bounded like a send.
+    if (r->backlog.size() >= options_.cross_thread_limit) {
+      r->want_writable_local = true;
+      result = SendResult::kQueueFull;
+    } else {
+      r->backlog.push_back(Pending(meta, SendBuffer(), false));
+      result = SendResult::kOk;
+    }
+  } else {
+    // Another thread's: a parcel of no bytes carries it, in order with
+    // this thread's parcels.
+    SendBuffer marker = options_.parcels->Acquire(0);
+    if (!marker.valid()) {
+      NoteWaiter(o.shard, *r);
+      result = SendResult::kNoBuffers;
+    } else {
+      result = SendAcross(*r, id, meta, std::move(marker));
+      if (IsBackpressure(result)) Release(std::move(marker));
+    }
+  }
+  if (IsBackpressure(result) || result == SendResult::kNoAssociation) {
+    r->closing.store(false, std::memory_order_release);
+  }
+  return result;
+}
+
+bool Router::Abort(sctp_assoc_t id) {
+  Route* r = directory_.Find(id);
+  if (r == nullptr) return false;
+  const RouteOwner o = r->Owner();
+  if (o.state == RouteState::kGone || o.state == RouteState::kFree) return false;
+  r->closing.store(true, std::memory_order_release);
+  r->abort_requested.store(true, std::memory_order_seq_cst);
+  PostAbort(*r, id);
+  return true;
+}
+
+void Router::PostAbort(Route& route, sctp_assoc_t id) {
+  const RouteOwner o = route.Owner();
+  if (o.state == RouteState::kGone || o.state == RouteState::kFree) return;
+  Shard* owner = shards_[o.shard]->shard;
+  Route* r = &route;
+  if (current_shard == owner) return AbortOn(*owner, route, id);
+  owner->Post([this, owner, r, id] { AbortOn(*owner, *r, id); }).IgnoreError();  // stopping: it ends anyway
+}
+
+// On the shard the abort was posted to: carried out if it is still the
+// owner and serves the association; else it follows the association (a
+// shard it moved to aborts it when it adopts it: FinishMove).
+void Router::AbortOn(Shard& here, Route& route, sctp_assoc_t id) {
+  if (route.id.load(std::memory_order_acquire) != id) return;  // gone meanwhile
+  const RouteOwner o = route.Owner();
+  if (o.state == RouteState::kGone || o.state == RouteState::kFree) return;
+  if (o.shard != here.index()) return PostAbort(route, id);
+  if (o.state != RouteState::kLive || route.leaving) return;  // FinishMove aborts it on arrival
+  here.AbortLocal(route);
+}
+
 // --- The owner's side ------------------------------------------------------------
 
 void Router::OnMail(Shard& here, absl::Span<const uint64_t> items) {
@@ -301,7 +384,7 @@ void Router::Hold(Shard& here, Route& route, PendingSend pending) {
   const RouteOwner o = route.Owner();
   if (o.state == RouteState::kLive && !route.leaving && route.backlog.empty()) {
     const sctp_assoc_t id = route.id.load(std::memory_order_relaxed);
-    const SendResult r = here.SendLocal(route, MetaOf(pending), std::move(pending.buffer));
+    const SendResult r = ToEngine(here, route, pending);
     if (!IsBackpressure(r)) {
       Taken(route);
       if (r != SendResult::kOk) {
@@ -319,8 +402,7 @@ void Router::FlushBacklog(Shard& here, Route& route) {
   const sctp_assoc_t id = route.id.load(std::memory_order_relaxed);
   while (!route.backlog.empty()) {
     PendingSend& p = route.backlog.front();
-    const SendResult r = p.buffer.valid() ? here.SendLocal(route, MetaOf(p), std::move(p.buffer))
-                                          : here.SendLocalCopy(route, MetaOf(p), p.owned);
+    const SendResult r = ToEngine(here, route, p);
     if (IsBackpressure(r)) {  // the engine says when: OnEngineWritable
       route.want_writable_local = true;
       return;
@@ -336,6 +418,16 @@ void Router::FlushBacklog(Shard& here, Route& route) {
     route.want_writable_local = false;
     handler_->OnWritable(id);
   }
+}
+
+SendResult Router::ToEngine(Shard& here, Route& route, PendingSend& p) {
+  if (IsShutdown(p.flags)) {
+    const SendResult r = here.ShutdownLocal(route);
+    if (!IsBackpressure(r)) Release(std::move(p.buffer));  // a marker's empty parcel
+    return r;
+  }
+  return p.buffer.valid() ? here.SendLocal(route, MetaOf(p), std::move(p.buffer))
+                          : here.SendLocalCopy(route, MetaOf(p), p.owned);
 }
 
 // A cross-thread message left the router's hands: the sender refused for
@@ -378,7 +470,14 @@ void Router::Move(Shard& from, Route& route, int to, absl::AnyInvocable<void(con
                          absl::StatusOr<DetachedSocket> socket) mutable {
     if (!socket.ok()) {
       route.leaving = false;
-      if (route.Owner().state == RouteState::kLive) FlushBacklog(from, route);
+      if (route.Owner().state == RouteState::kLive) {
+        // An abort that came while it was leaving is carried out here.
+        if (route.abort_requested.load(std::memory_order_seq_cst)) {
+          from.AbortLocal(route);
+        } else {
+          FlushBacklog(from, route);
+        }
+      }
       detached(socket.status());
       return;
     }
@@ -446,6 +545,10 @@ void Router::FinishMove(Shard& to, Route& route, uint64_t handle) {
   route.handoff.clear();
   for (PendingSend& p : held) route.backlog.push_back(std::move(p));
   route.SetOwner({static_cast<uint8_t>(to.index()), RouteState::kLive});
+  if (route.abort_requested.load(std::memory_order_seq_cst)) {
+    to.AbortLocal(route);  // asked for on the way: what waits is dropped (and said) at its end
+    return;
+  }
   FlushBacklog(to, route);
 }
 

@@ -122,6 +122,21 @@ class Router {
   SendResult SendRetained(sctp_assoc_t id, const SendMeta& meta, Retained&& retained, absl::Span<const char> part);
   void ReleaseRetained(Retained retained);
 
+  // --- Any thread: the application ends an association.
+  // A graceful SHUTDOWN once everything accepted for `id` so far has gone:
+  // it travels as a send does (the owner's queue, the backlog, a parcel,
+  // a move's hand-over list), so it keeps its place behind every send
+  // accepted before it, and reaches the owner's engine last
+  // (Shard::ShutdownLocal). Later sends are refused (kClosing). kOk;
+  // kNoAssociation; kClosing (already ending); backpressure: not accepted,
+  // retry on OnWritable.
+  SendResult Shutdown(sctp_assoc_t id);
+  // An ABORT now, on whichever shard owns `id` (posted there; followed
+  // through a move: the shard that adopts it aborts it). What was accepted
+  // and not sent is dropped and reported (OnSendDropped, or the engine's
+  // errors). False: no such association.
+  bool Abort(sctp_assoc_t id);
+
   // --- The owner's thread: hooks its shard calls.
   void OnMail(Shard& here, absl::Span<const uint64_t> items);
   // The engine has room for `route` again.
@@ -163,6 +178,10 @@ class Router {
   };
 
   void HandOver(Shard& from, Route& route, int to, DetachedSocket socket);
+  // The owner's engine takes a pending send (or the Shutdown marker).
+  SendResult ToEngine(Shard& here, Route& route, PendingSend& p);
+  void AbortOn(Shard& here, Route& route, sctp_assoc_t id);
+  void PostAbort(Route& route, sctp_assoc_t id);
   Route* Lookup(sctp_assoc_t id, uint16_t stream, SendResult* refused) const;
   SendResult Pushback(Route& route, SendResult result);
   SendResult SendHere(Shard& here, Route& route, RouteOwner owner, const SendMeta& meta, SendBuffer&& buffer);

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -377,6 +378,213 @@ TEST(RouterTest, ThousandsOfMovesUnderDelayedCompletionsLoseNothingInAnyDirectio
   ASSERT_NO_FATAL_FAILURE(world.StopAndCheck());
   EXPECT_EQ(world.router().Stats().moves, 2000u);
   EXPECT_GT(world.router().Stats().cross_thread_sends, 1000u);
+}
+
+// --- The application's end of an association, through moves --------------------
+
+// One association moved around three workers without pause while an
+// application thread sends to it and then ends it.
+class EndWorld : public ShardEvents, public RouterHandler {
+ public:
+  void OnMessage(Shard&, Route&, const MessageView&) override {}
+  void OnAdopted(Shard&, Route&) override { Note([&] { ++adopted; }); }
+  void OnError(Shard&, Route*, const absl::Status& e) override { Note([&] { errors.push_back(e.ToString()); }); }
+  void OnDown(Shard&, Route&, DownReason reason, const AssocStats&) override {
+    Note([&] { downs.push_back(reason); });
+  }
+  void OnWritable(sctp_assoc_t) override { Note([&] { ++writable; }); }
+  void OnSendDropped(sctp_assoc_t, const absl::Status&) override { Note([&] { ++dropped; }); }
+
+  template <typename F>
+  void Note(F f) {
+    std::lock_guard<std::mutex> l(mu);
+    f();
+    cv.notify_all();
+  }
+  bool Wait(const std::function<bool()>& done) {
+    std::unique_lock<std::mutex> l(mu);
+    return cv.wait_for(l, std::chrono::seconds(60), done);
+  }
+
+  std::mutex mu;
+  std::condition_variable cv;
+  uint64_t adopted = 0, writable = 0, dropped = 0;
+  std::vector<DownReason> downs;
+  std::vector<std::string> errors;
+};
+
+class EndThroughMoves {
+ public:
+  ~EndThroughMoves() { StopMoving(); }
+
+  void Start() {
+    auto parcels = ParcelPool::Create(4096, 1024);
+    ASSERT_TRUE(parcels.ok());
+    parcels_ = *std::move(parcels);
+    router_ = std::make_unique<Router>(
+        RouterOptions{.max_associations = 64, .cross_thread_limit = 256, .parcels = parcels_.get()}, &world_);
+    for (int i = 0; i < kShards; ++i) {
+      WorkerOptions o{.max_associations = 16, .buffer_count = 256, .retain_budget = 8, .send_buffer_count = 2048,
+                      .send_buffer_size = 1024, .send_queue_limit = 64};
+      o.faults = FaultPlanOptions{.seed = 7u + i, .delay_probability = 0.2, .max_delay_reaps = 4};
+      auto s = WorkerShard::Create(i, o, router_.get(), &world_);
+      ASSERT_TRUE(s.ok()) << s.status();
+      router_->AddShard(s->get());
+      shards_.push_back(*std::move(s));
+    }
+  }
+
+  // A new association `id` on shard 0; the peer's end.
+  Fd Add(sctp_assoc_t id) {
+    auto [mine, theirs] = SeqpacketPair();
+    route_ = router_->Add(id, 0, RouteState::kMoving, 0);
+    EXPECT_NE(route_, nullptr);
+    const uint64_t before = world_.adopted;
+    EXPECT_TRUE(shards_[0]->Adopt(std::move(mine), route_).ok());
+    EXPECT_TRUE(world_.Wait([&] { return world_.adopted > before; }));
+    return std::move(theirs);
+  }
+
+  // Moves the route from owner to owner until StopMoving (or it ends).
+  void StartMoving() {
+    moving_ = true;
+    mover_ = std::thread([this] {
+      for (int n = 0; moving_.load(); ++n) {
+        const RouteOwner o = route_->Owner();
+        if (o.state == RouteState::kGone) return;
+        if (o.state != RouteState::kLive) continue;
+        Shard& from = *shards_[o.shard];
+        const int to = (o.shard + 1) % kShards;
+        std::atomic<int> state{0};  // 1 moved or refused
+        if (!from.Post([&, to] {
+              if (route_->Owner().shard != from.index() || route_->Owner().state != RouteState::kLive) {
+                state = 1;
+                return world_.Note([] {});
+              }
+              router_->Move(from, *route_, to, [&](const absl::Status& s) {
+                if (!s.ok()) {
+                  state = 1;
+                  world_.Note([] {});
+                }
+              });
+            }).ok()) {
+          return;
+        }
+        const uint64_t adopted = world_.adopted;
+        world_.Wait([&] { return state.load() != 0 || world_.adopted > adopted || !moving_.load(); });
+        ++moves;
+      }
+    });
+  }
+  void StopMoving() {
+    moving_ = false;
+    world_.Note([] {});
+    if (mover_.joinable()) mover_.join();
+  }
+
+  // Sends `count` numbered messages from this thread (parcels), waiting out
+  // backpressure.
+  void Send(sctp_assoc_t id, uint32_t count) {
+    for (uint32_t seq = 0; seq < count; ++seq) {
+      const std::string m = Message('S', 0, 0, seq);
+      SendResult r;
+      while (IsBackpressure(r = router_->Send(id, SendMeta{}, m))) {
+        const uint64_t before = world_.writable;
+        world_.Wait([&] { return world_.writable > before; });
+      }
+      ASSERT_EQ(r, SendResult::kOk) << SendResultName(r);
+    }
+  }
+
+  // Reads the peer's end until EOF: the sequence numbers in order from 0.
+  static uint32_t ReadUntilEof(int fd) {
+    uint32_t got = 0;
+    char buf[4096];
+    while (true) {
+      pollfd p{fd, POLLIN, 0};
+      EXPECT_EQ(poll(&p, 1, 60000), 1) << "no EOF after " << got;
+      const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) return got;
+      EXPECT_EQ(HeaderOf(absl::MakeConstSpan(buf, n)).seq, got);
+      ++got;
+    }
+  }
+
+  uint64_t WorkerDropped() {
+    uint64_t n = 0;
+    for (auto& s : shards_) n += s->worker().Snapshot().totals.send_dropped + s->worker().Snapshot().totals.send_errors;
+    return n;
+  }
+
+  Router& router() { return *router_; }
+  EndWorld& world() { return world_; }
+  std::atomic<int> moves{0};
+
+ private:
+  EndWorld world_;
+  std::unique_ptr<ParcelPool> parcels_;
+  std::unique_ptr<Router> router_;
+  std::vector<std::unique_ptr<WorkerShard>> shards_;
+  Route* route_ = nullptr;
+  std::atomic<bool> moving_{false};
+  std::thread mover_;
+};
+
+// Router::Shutdown from an application thread while the association keeps
+// moving: the peer reads every message sent before it, in order, then EOF
+// (the SHUTDOWN); sends after it are refused.
+TEST(RouterTest, ShutdownKeepsItsPlaceBehindTheSendsAcrossMoves) {
+  EndThroughMoves w;
+  ASSERT_NO_FATAL_FAILURE(w.Start());
+  for (int round = 0; round < 20; ++round) {
+    const sctp_assoc_t id = round + 1;
+    Fd peer = w.Add(id);
+    w.StartMoving();
+    constexpr uint32_t kCount = 300;
+    ASSERT_NO_FATAL_FAILURE(w.Send(id, kCount));
+    SendResult r;
+    while (IsBackpressure(r = w.router().Shutdown(id))) {
+      const uint64_t before = w.world().writable;
+      w.world().Wait([&] { return w.world().writable > before; });
+    }
+    ASSERT_EQ(r, SendResult::kOk) << SendResultName(r);
+    EXPECT_EQ(w.router().Send(id, SendMeta{}, std::string("late")), SendResult::kClosing);
+    EXPECT_EQ(w.router().Shutdown(id), SendResult::kClosing);
+    EXPECT_EQ(EndThroughMoves::ReadUntilEof(peer.get()), kCount) << "round " << round;
+    w.StopMoving();
+    peer.reset();  // the peer closes: the association ends
+    ASSERT_TRUE(w.world().Wait([&] { return w.world().downs.size() == size_t(round + 1); }));
+  }
+  std::lock_guard<std::mutex> l(w.world().mu);
+  EXPECT_EQ(w.world().dropped, 0u);
+  for (const std::string& e : w.world().errors) ADD_FAILURE() << e;
+  std::printf("%d moves around 20 shutdowns\n", w.moves.load());
+}
+
+// Router::Abort while the association keeps moving: carried out wherever
+// it is (or lands), once; everything sent was delivered or reported dropped.
+TEST(RouterTest, AbortFollowsTheAssociationAcrossMovesAndLosesNothingSilently) {
+  EndThroughMoves w;
+  ASSERT_NO_FATAL_FAILURE(w.Start());
+  uint64_t sent = 0, delivered = 0;
+  for (int round = 0; round < 20; ++round) {
+    const sctp_assoc_t id = round + 1;
+    Fd peer = w.Add(id);
+    w.StartMoving();
+    constexpr uint32_t kCount = 300;
+    ASSERT_NO_FATAL_FAILURE(w.Send(id, kCount));
+    sent += kCount;
+    ASSERT_TRUE(w.router().Abort(id));
+    EXPECT_EQ(w.router().Send(id, SendMeta{}, std::string("late")), SendResult::kClosing);
+    delivered += EndThroughMoves::ReadUntilEof(peer.get());
+    ASSERT_TRUE(w.world().Wait([&] { return w.world().downs.size() == size_t(round + 1); }));
+    EXPECT_EQ(w.world().downs.back(), DownReason::kAborted) << DownReasonName(w.world().downs.back());
+    w.StopMoving();
+  }
+  std::lock_guard<std::mutex> l(w.world().mu);
+  EXPECT_EQ(delivered + w.world().dropped + w.WorkerDropped(), sent);
+  std::printf("%d moves around 20 aborts: %llu delivered, %llu dropped and reported\n", w.moves.load(),
+              (unsigned long long)delivered, (unsigned long long)(w.world().dropped + w.WorkerDropped()));
 }
 
 }  // namespace

@@ -65,6 +65,12 @@ class Shard {
   virtual SendResult SendLocalRetained(Route& route, const SendMeta& meta, RetainedMessage&& message,
                                        absl::Span<const char> part) = 0;
   virtual void ReleaseRetained(RetainedMessage message) = 0;
+  // The application ends a route's association here (Router::Shutdown, in
+  // its place behind the sends; Router::Abort): a graceful SHUTDOWN once
+  // everything queued for it is sent (backpressure: not now), or an ABORT
+  // now (what is queued is dropped and reported).
+  virtual SendResult ShutdownLocal(Route& route) = 0;
+  virtual void AbortLocal(Route& route) = 0;
   // Hands a live route's association back for a move to another shard:
   // `done` (on this thread) gets the socket and what was queued, oldest
   // first, or an error if it ended meanwhile.

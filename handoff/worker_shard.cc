@@ -46,10 +46,21 @@ SendResult WorkerShard::SendLocalRetained(Route& route, const SendMeta& meta, Re
                                meta.flags, meta.ttl_ms);
 }
 
+SendResult WorkerShard::ShutdownLocal(Route& route) {
+  // The worker sends SCTP_EOF once its queue for the association is empty.
+  worker_->Shutdown(AssocHandle{route.handle});
+  return SendResult::kOk;
+}
+
+void WorkerShard::AbortLocal(Route& route) { worker_->Abort(AssocHandle{route.handle}); }
+
 void WorkerShard::Detach(Route& route, absl::AnyInvocable<void(absl::StatusOr<DetachedSocket>)> done) {
   worker_->Detach(AssocHandle{route.handle},
                   [done = std::move(done)](absl::StatusOr<DetachedAssociation> d) mutable {
                     if (!d.ok()) return done(d.status());
+                    // A Shutdown not carried out yet goes on as the marker it
+                    // came as (Router::Shutdown), behind the queue.
+                    if (d->shutdown_requested) d->queued.push_back(OutgoingMessage{0, 0, SCTP_EOF, 0, {}});
                     done(DetachedSocket{std::move(d->fd), std::move(d->queued)});
                   });
 }

@@ -33,6 +33,8 @@ class WorkerShard final : public EngineShard<Worker>, private WorkerHandler {
   SendResult SendLocalCopy(Route& route, const SendMeta& meta, absl::Span<const char> payload) override;
   SendResult SendLocalRetained(Route& route, const SendMeta& meta, RetainedMessage&& message,
                                absl::Span<const char> part) override;
+  SendResult ShutdownLocal(Route& route) override;
+  void AbortLocal(Route& route) override;
   void Detach(Route& route, absl::AnyInvocable<void(absl::StatusOr<DetachedSocket>)> done) override;
 
  private:

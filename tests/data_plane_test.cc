@@ -477,8 +477,11 @@ TEST(DataPlaneTest, ACongestedListenerDoesNotHoldAnAssociationBack) {
   ASSERT_TRUE(congested) << "the listener never backed up after " << sent << " messages";
   ASSERT_TRUE(dp->PauseReceive(id).ok());  // moves it: it is cold
   ASSERT_TRUE(rec.Wait([&] { return rec.moved_.count(id) > 0; }, absl::Seconds(60)));
-  // The move found the chain in the kernel and took it back first.
-  EXPECT_GT(dp->Snapshot().peel_waits, 0u);
+  // Usually the listener's chain is stuck in the kernel when the move comes
+  // and is cancelled first (peel_waits); between two chains it is not (seen
+  // in CI, 680fc26; the expectation had come back with ae1b3a5). Either way
+  // every reply must arrive, in order.
+  std::printf("peel waits: %llu\n", (unsigned long long)dp->Snapshot().peel_waits);
   ASSERT_TRUE(dp->ResumeReceive(id).ok());
   // Every reply, in order per stream, whether sent before or after the move.
   std::vector<uint32_t> next(kStreams, 0);

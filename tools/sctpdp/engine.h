@@ -21,6 +21,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "control/listener.h"
 #include "tools/sctpdp/sequence_checker.h"
@@ -40,6 +41,16 @@ struct ServeConfig {
   absl::Duration coalesce = absl::Milliseconds(2);
   unsigned coalesce_batch = 2;
   bool bundle_sends = true;  // uring: WorkerOptions::bundle_sends
+  // Accept associations on `listener`. uring may only originate (false).
+  bool listen = true;
+  // uring: originate one association (DataPlane::Connect) to `connect` on
+  // `connect_port`, from `local` (empty: the kernel's choice), and serve it
+  // like an accepted one.
+  std::vector<std::string> connect;
+  uint16_t connect_port = 0;
+  std::vector<std::string> local;
+  absl::Duration connect_timeout = absl::Seconds(10);
+  bool reconnect = true;
 };
 
 struct EngineStats {
@@ -56,6 +67,8 @@ struct EngineStats {
   uint64_t discarded = 0;          // received, never delivered: a partial message cut off by its
                                    // association's end, or a message of a rejected association
   uint64_t replies_dropped = 0;    // echoes accepted, then dropped (association gone, or stopping)
+  uint64_t connects = 0;           // --connect: associations set up
+  uint64_t connect_failures = 0;   // --connect: attempts that failed
 };
 
 // What every engine does with a message. Thread-safe.
@@ -84,6 +97,11 @@ class Engine {
   virtual uint16_t port() const = 0;
   virtual size_t threads() const = 0;
   virtual EngineStats Snapshot() const = 0;
+  // An engine that originates (ServeConfig::connect): its connection is
+  // closed for good (reconnect off, or it gave up), and why if it never
+  // came up. Others: never closed.
+  virtual bool ConnectionClosed() const { return false; }
+  virtual std::string ConnectError() const { return ""; }
 };
 
 // "uring", "epoll" or "threads".

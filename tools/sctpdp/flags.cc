@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <sstream>
@@ -62,6 +63,49 @@ absl::StatusOr<Endpoint> ParseEndpoint(const std::string& text) {
   }
   uint32_t p = 0;
   if (!absl::SimpleAtoi(port, &p) || p > 65535) return absl::InvalidArgumentError("bad port '" + port + "'");
+  e.port = static_cast<uint16_t>(p);
+  return e;
+}
+
+absl::StatusOr<std::vector<std::string>> ParseAddressList(const std::string& text) {
+  std::vector<std::string> out;
+  if (text.empty()) return absl::InvalidArgumentError("no address");
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    std::string a(part);
+    if (a.size() >= 2 && a.front() == '[' && a.back() == ']') a = a.substr(1, a.size() - 2);
+    unsigned char buf[sizeof(in6_addr)];
+    if (inet_pton(AF_INET, a.c_str(), buf) != 1 && inet_pton(AF_INET6, a.c_str(), buf) != 1) {
+      return absl::InvalidArgumentError("'" + std::string(part) + "' is not an IP address");
+    }
+    for (const std::string& seen : out) {
+      if (seen == a) return absl::InvalidArgumentError("'" + a + "' given twice");
+    }
+    out.push_back(a);
+  }
+  if (out.size() > 16) return absl::InvalidArgumentError("at most 16 addresses");
+  return out;
+}
+
+absl::StatusOr<MultiEndpoint> ParseMultiEndpoint(const std::string& text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return absl::InvalidArgumentError("want ADDR[,ADDR...]:PORT (IPv6 in brackets)");
+  }
+  // A colon inside a bare IPv6 literal would be taken for the port's.
+  const std::string list = text.substr(0, colon);
+  for (absl::string_view part : absl::StrSplit(list, ',')) {
+    if (part.find(':') != absl::string_view::npos && !(part.front() == '[' && part.back() == ']')) {
+      return absl::InvalidArgumentError("IPv6 address '" + std::string(part) + "' needs brackets: [" +
+                                        std::string(part) + "]:PORT");
+    }
+  }
+  MultiEndpoint e;
+  absl::StatusOr<std::vector<std::string>> addresses = ParseAddressList(list);
+  if (!addresses.ok()) return addresses.status();
+  e.addresses = *std::move(addresses);
+  const std::string port = text.substr(colon + 1);
+  uint32_t p = 0;
+  if (!absl::SimpleAtoi(port, &p) || p == 0 || p > 65535) return absl::InvalidArgumentError("bad port '" + port + "'");
   e.port = static_cast<uint16_t>(p);
   return e;
 }
@@ -191,6 +235,28 @@ void FlagParser::Endpoints(const std::string& name, std::vector<Endpoint>* out, 
        }});
 }
 
+void FlagParser::MultiEndpoint(const std::string& name, struct MultiEndpoint* out, const std::string& help) {
+  Add({name, help, "", false, [=](const std::string& v) {
+         auto e = ParseMultiEndpoint(v);
+         if (!e.ok()) return Bad(name, v, std::string(e.status().message()));
+         *out = *std::move(e);
+         return absl::OkStatus();
+       }});
+}
+
+void FlagParser::Addresses(const std::string& name, std::vector<std::string>* out, const std::string& help) {
+  Add({name, help, "", false, [=](const std::string& v) {
+         auto a = ParseAddressList(v);
+         if (!a.ok()) return Bad(name, v, std::string(a.status().message()));
+         *out = *std::move(a);
+         return absl::OkStatus();
+       }});
+}
+
+bool FlagParser::given(const std::string& name) const {
+  return std::find(given_.begin(), given_.end(), name) != given_.end();
+}
+
 void FlagParser::Cpus(const std::string& name, std::vector<int>* out, const std::string& help) {
   Add({name, help, "all", false, [=](const std::string& v) {
          auto cpus = ParseCpuList(v);
@@ -225,6 +291,7 @@ absl::Status FlagParser::Parse(int argc, char** argv, int first) {
     const Flag* f = Find(name);
     if (f == nullptr && !has_value && name.rfind("no-", 0) == 0 && (f = Find(name.substr(3))) && f->is_bool) {
       if (absl::Status s = f->set("false"); !s.ok()) return s;
+      given_.push_back(f->name);
       continue;
     }
     if (f == nullptr) return absl::InvalidArgumentError("unknown flag --" + name + " (see --help)");
@@ -238,6 +305,7 @@ absl::Status FlagParser::Parse(int argc, char** argv, int first) {
       }
     }
     if (absl::Status s = f->set(value); !s.ok()) return s;
+    given_.push_back(f->name);
   }
   return absl::OkStatus();
 }

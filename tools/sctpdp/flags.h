@@ -28,8 +28,22 @@ struct Endpoint {
   uint16_t port = 0;
 };
 
+// A multi-homed peer: its addresses (IPv4 and IPv6 mixed as needed) on one
+// port, as sctp_connectx takes them.
+struct MultiEndpoint {
+  std::vector<std::string> addresses;  // literals, primary first
+  uint16_t port = 0;
+};
+
 absl::StatusOr<uint64_t> ParseSize(const std::string& text);  // bytes
 absl::StatusOr<Endpoint> ParseEndpoint(const std::string& text);
+// "ADDR[,ADDR...]": IPv4 and IPv6 literals, IPv6 bare or in brackets; at
+// most 16, none twice.
+absl::StatusOr<std::vector<std::string>> ParseAddressList(const std::string& text);
+// "ADDR[,ADDR...]:PORT": the same list, then the port after the last colon;
+// an IPv6 address in the list must be in brackets ("[::1]:2905",
+// "10.0.0.1,[2001:db8::1]:2905").
+absl::StatusOr<MultiEndpoint> ParseMultiEndpoint(const std::string& text);
 absl::StatusOr<std::vector<int>> ParseCpuList(const std::string& text);
 
 class FlagParser {
@@ -46,12 +60,16 @@ class FlagParser {
   void Bool(const std::string& name, bool* out, const std::string& help);
   void Choice(const std::string& name, std::string* out, std::vector<std::string> choices, const std::string& help);
   void Endpoints(const std::string& name, std::vector<Endpoint>* out, const std::string& help);
+  void MultiEndpoint(const std::string& name, struct MultiEndpoint* out, const std::string& help);
+  void Addresses(const std::string& name, std::vector<std::string>* out, const std::string& help);
   void Cpus(const std::string& name, std::vector<int>* out, const std::string& help);
 
   // Parses argv[first..]: "--name=value", "--name value", "--name"/"--no-name"
   // for booleans. "--help" sets help_requested() and stops.
   absl::Status Parse(int argc, char** argv, int first = 1);
   bool help_requested() const { return help_; }
+  // Whether the last Parse set flag `name` (any value).
+  bool given(const std::string& name) const;
   // A subcommand's start: parses argv[first..]; on a bad flag prints
   // "<who>: <error>" and returns kExitUsage, on --help prints Help() and
   // returns kExitOk; otherwise (go on) nothing.
@@ -64,6 +82,7 @@ class FlagParser {
     bool is_bool = false;
     std::function<absl::Status(const std::string&)> set;
   };
+  std::vector<std::string> given_;
   void Add(Flag flag) { flags_.push_back(std::move(flag)); }
   const Flag* Find(const std::string& name) const;
 

@@ -40,6 +40,65 @@ TEST(ParseEndpointTest, Ipv4Ipv6AndErrors) {
   }
 }
 
+TEST(ParseAddressListTest, FamiliesMixedBracketsAndErrors) {
+  EXPECT_EQ(*ParseAddressList("127.0.0.1"), (std::vector<std::string>{"127.0.0.1"}));
+  EXPECT_EQ(*ParseAddressList("10.0.0.1,::1,[2001:db8::2]"),
+            (std::vector<std::string>{"10.0.0.1", "::1", "2001:db8::2"}));
+  std::string seventeen = "10.0.0.1";
+  for (int i = 2; i <= 17; ++i) seventeen += ",10.0.0." + std::to_string(i);
+  for (const std::string& bad :
+       std::vector<std::string>{"", "host", "10.0.0.1,", "10.0.0.1,10.0.0.1", "10.0.0.300", "[::1", seventeen}) {
+    EXPECT_FALSE(ParseAddressList(bad).ok()) << bad;
+  }
+}
+
+TEST(ParseMultiEndpointTest, AddressesThenThePort) {
+  auto a = ParseMultiEndpoint("127.0.0.1:2905");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->addresses, (std::vector<std::string>{"127.0.0.1"}));
+  EXPECT_EQ(a->port, 2905);
+  auto b = ParseMultiEndpoint("10.0.0.1,10.0.0.2:3868");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->addresses, (std::vector<std::string>{"10.0.0.1", "10.0.0.2"}));
+  EXPECT_EQ(b->port, 3868);
+  auto c = ParseMultiEndpoint("[::1],127.0.0.1:38412");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->addresses, (std::vector<std::string>{"::1", "127.0.0.1"}));
+  EXPECT_EQ(c->port, 38412);
+  EXPECT_EQ(ParseMultiEndpoint("[2001:db8::1]:1")->addresses[0], "2001:db8::1");
+  for (const char* bad : {"127.0.0.1", "::1:2905", "10.0.0.1,::1:2905", ":2905", "10.0.0.1:0", "10.0.0.1:65536",
+                          "10.0.0.1:x", "host:2905", "10.0.0.1,10.0.0.1:2905"}) {
+    EXPECT_FALSE(ParseMultiEndpoint(bad).ok()) << bad;
+  }
+  const absl::Status needs = ParseMultiEndpoint("::1:2905").status();
+  EXPECT_NE(needs.message().find("brackets"), absl::string_view::npos) << needs;
+}
+
+TEST(FlagParserTest, MultiEndpointAddressesAndWhatWasGiven) {
+  MultiEndpoint connect;
+  std::vector<std::string> local;
+  bool reconnect = true;
+  FlagParser p("usage: test");
+  p.MultiEndpoint("connect", &connect, "peer");
+  p.Addresses("local", &local, "local addresses");
+  p.Bool("reconnect", &reconnect, "again");
+  Args args({"x", "--connect=10.0.0.1,[::1]:2905", "--local", "127.0.0.1,::1", "--no-reconnect"});
+  ASSERT_TRUE(p.Parse(args.argc(), args.argv()).ok());
+  EXPECT_EQ(connect.addresses, (std::vector<std::string>{"10.0.0.1", "::1"}));
+  EXPECT_EQ(connect.port, 2905);
+  EXPECT_EQ(local, (std::vector<std::string>{"127.0.0.1", "::1"}));
+  EXPECT_FALSE(reconnect);
+  EXPECT_TRUE(p.given("connect"));
+  EXPECT_TRUE(p.given("reconnect"));
+  EXPECT_FALSE(p.given("listen"));
+  Args bad({"x", "--connect=::1:2905"});
+  FlagParser q("usage: test");
+  q.MultiEndpoint("connect", &connect, "peer");
+  const absl::Status e = q.Parse(bad.argc(), bad.argv());
+  EXPECT_EQ(e.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(e.message().find("--connect=::1:2905"), absl::string_view::npos) << e;
+}
+
 TEST(ParseCpuListTest, RangesAndErrors) {
   EXPECT_EQ(*ParseCpuList("0-3,6"), (std::vector<int>{0, 1, 2, 3, 6}));
   for (const char* bad : {"", "a", "3-1", "-1", "0-5000", "1-2-3"}) EXPECT_FALSE(ParseCpuList(bad).ok()) << bad;

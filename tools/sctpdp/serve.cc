@@ -1,6 +1,9 @@
 // `sctpdp serve`: the appliance daemon on one of the engines (uring, the
 // data plane; epoll and threads, the baselines): sink, echo or verify what
 // arrives; JSON stats lines and a final summary with syscalls and CPU.
+// With --connect (uring only) it is an appliance that originates: it sets
+// up an association to a peer (reconnecting unless --no-reconnect) and
+// serves it like an accepted one; it listens too only when --listen says so.
 #include "tools/sctpdp/serve.h"
 
 #include <signal.h>
@@ -12,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "tools/sctpdp/cpu.h"
 #include "tools/sctpdp/engine.h"
 #include "tools/sctpdp/flags.h"
@@ -41,12 +45,16 @@ struct ServeFlags {
   int64_t streams = 16;
   uint64_t rcvbuf = 0, sndbuf = 0;
   int64_t metrics_port = -1;  // -1: off; 0: any free port
+  MultiEndpoint connect;      // no addresses: accept only
+  std::vector<std::string> local;
+  absl::Duration connect_timeout = absl::Seconds(10);
+  bool reconnect = true;
 };
 
 double PerMessage(uint64_t n, uint64_t messages) { return messages ? double(n) / double(messages) : 0.0; }
 
 std::string StatsJson(const char* kind, const Engine& engine, MessageSink& sink, const std::string& engine_name,
-                      bool verify, absl::Duration elapsed, Cpu cpu) {
+                      bool verify, bool connecting, absl::Duration elapsed, Cpu cpu) {
   const EngineStats s = engine.Snapshot();
   std::string out = absl::StrFormat(
       "{\"type\":\"%s\",\"engine\":\"%s\",\"elapsed_s\":%.3f,\"cpu_s\":%.3f,\"cpu_user_s\":%.3f,"
@@ -65,11 +73,14 @@ std::string StatsJson(const char* kind, const Engine& engine, MessageSink& sink,
     absl::StrAppendFormat(&out, ",\"verified\":%d,\"gaps\":%d,\"duplicates\":%d,\"reorders\":%d", c.messages, c.gaps,
                           c.duplicates, c.reorders);
   }
+  if (connecting) {
+    absl::StrAppendFormat(&out, ",\"connects\":%d,\"connect_failures\":%d", s.connects, s.connect_failures);
+  }
   return out + "}";
 }
 
 // Prometheus text exposition of the engine's counters.
-std::string Metrics(const Engine& engine, MessageSink& sink, const std::string& name, bool verify) {
+std::string Metrics(const Engine& engine, MessageSink& sink, const std::string& name, bool verify, bool connecting) {
   const EngineStats s = engine.Snapshot();
   std::string out;
   auto metric = [&](const char* id, const char* type, const char* help, double value) {
@@ -96,6 +107,10 @@ std::string Metrics(const Engine& engine, MessageSink& sink, const std::string& 
     metric("verify_gaps_total", "counter", "Sequence numbers skipped.", c.gaps);
     metric("verify_duplicates_total", "counter", "Messages seen twice.", c.duplicates);
     metric("verify_reorders_total", "counter", "Messages after a later one.", c.reorders);
+  }
+  if (connecting) {
+    metric("connects_total", "counter", "Associations set up by --connect.", s.connects);
+    metric("connect_failures_total", "counter", "--connect attempts that failed.", s.connect_failures);
   }
   return out;
 }
@@ -129,11 +144,33 @@ void DefineFlags(FlagParser& p, ServeFlags& f) {
   p.Int("metrics-port", &f.metrics_port, -1, 65535,
         "serve Prometheus metrics on 127.0.0.1:PORT/metrics (0: any free port; -1: off)");
   p.Size("sndbuf", &f.sndbuf, 0, 1 << 30, "SO_SNDBUF of the listening socket (0: as --rcvbuf)");
+  p.MultiEndpoint("connect", &f.connect,
+                  "ADDR[,ADDR...]:PORT: originate an association to this peer (sctp_connectx to every address; IPv6 "
+                  "in brackets: [::1]:2905) and sink, echo or verify on it like an accepted one; uring only. "
+                  "Nothing is accepted unless --listen is given too");
+  p.Addresses("local", &f.local,
+              "ADDR[,ADDR...]: --connect's local addresses, IPv4 and IPv6 mixed as needed (sctp_bindx; default: "
+              "the kernel's choice)");
+  p.Duration("connect-timeout", &f.connect_timeout, "--connect: an attempt not up after this long counts as failed");
+  p.Bool("reconnect", &f.reconnect,
+         "--connect: set the association up again after the peer or the network ends it or an attempt fails "
+         "(capped exponential backoff with jitter, 100ms to 30s); --no-reconnect: serve ends with it (exit 3 if it "
+         "never came up)");
 }
 
 // The engine's configuration from the flags; nothing if they disagree
-// (after a one-line error).
-std::optional<ServeConfig> ConfigOf(const ServeFlags& f) {
+// (after a one-line error). `listen_given`: --listen was on the command line.
+std::optional<ServeConfig> ConfigOf(const ServeFlags& f, bool listen_given) {
+  const bool connecting = !f.connect.addresses.empty();
+  if (!f.local.empty() && !connecting) {
+    std::fprintf(stderr, "sctpdp serve: --local needs --connect\n");
+    return std::nullopt;
+  }
+  if (connecting && f.engine != "uring") {
+    std::fprintf(stderr, "sctpdp serve: --connect needs --engine=uring (the %s baseline only accepts)\n",
+                 f.engine.c_str());
+    return std::nullopt;
+  }
   for (const Endpoint& e : f.listen) {
     if (e.port != f.listen[0].port) {
       std::fprintf(stderr, "sctpdp serve: --listen: every address needs the same port\n");
@@ -158,7 +195,23 @@ std::optional<ServeConfig> ConfigOf(const ServeFlags& f) {
   config.coalesce = f.coalesce;
   config.coalesce_batch = static_cast<unsigned>(f.coalesce_batch);
   config.bundle_sends = f.bundle_sends;
+  config.listen = !connecting || listen_given;
+  config.connect = f.connect.addresses;
+  config.connect_port = f.connect.port;
+  config.local = f.local;
+  config.connect_timeout = f.connect_timeout;
+  config.reconnect = f.reconnect;
   return config;
+}
+
+// "10.0.0.1,[::1]:2905 from 127.0.0.1,::1" for the start line.
+std::string ConnectTarget(const ServeFlags& f) {
+  std::vector<std::string> remote;
+  for (const std::string& a : f.connect.addresses) {
+    remote.push_back(a.find(':') != std::string::npos ? "[" + a + "]" : a);
+  }
+  return absl::StrCat(absl::StrJoin(remote, ","), ":", f.connect.port, " from ",
+                      f.local.empty() ? std::string("*") : absl::StrJoin(f.local, ","));
 }
 
 // Until --duration or SIGINT/SIGTERM: a JSON stats line every
@@ -166,12 +219,17 @@ std::optional<ServeConfig> ConfigOf(const ServeFlags& f) {
 void ServeUntilStopped(const ServeFlags& f, const Engine& engine, MessageSink& sink, const sigset_t& stop,
                        absl::Time start, Cpu cpu0) {
   const absl::Time end = f.duration == absl::InfiniteDuration() ? absl::InfiniteFuture() : start + f.duration;
+  const bool connecting = !f.connect.addresses.empty();
+  // --connect --no-reconnect ends with its connection: looked at this often.
+  const absl::Duration poll = connecting && !f.reconnect ? absl::Milliseconds(50) : absl::InfiniteDuration();
   absl::Time next_stats = start + f.stats_interval;
   const bool live = isatty(STDERR_FILENO);
   absl::Time next_status = live ? start + absl::Seconds(1) : absl::InfiniteFuture();
   uint64_t last_in = 0;
   while (true) {
-    const absl::Time wake = std::min({end, next_stats, next_status});
+    if (engine.ConnectionClosed()) break;
+    const absl::Time wake =
+        std::min({end, next_stats, next_status, poll == absl::InfiniteDuration() ? end : absl::Now() + poll});
     timespec ts = absl::ToTimespec(wake == absl::InfiniteFuture() ? absl::Hours(24) : wake - absl::Now());
     if (ts.tv_sec < 0) ts = {0, 0};
     if (sigtimedwait(&stop, nullptr, &ts) > 0) break;  // SIGINT/SIGTERM
@@ -187,7 +245,7 @@ void ServeUntilStopped(const ServeFlags& f, const Engine& engine, MessageSink& s
       next_status = now + absl::Seconds(1);
     }
     if (now >= next_stats) {
-      std::printf("%s\n", StatsJson("stats", engine, sink, f.engine, f.mode == "verify", now - start,
+      std::printf("%s\n", StatsJson("stats", engine, sink, f.engine, f.mode == "verify", connecting, now - start,
                                      Cpu::Now() - cpu0).c_str());
       std::fflush(stdout);
       next_stats = now + f.stats_interval;
@@ -202,12 +260,16 @@ int RunServe(int argc, char** argv) {
   ServeFlags f;
   FlagParser p(
       "usage: sctpdp serve [flags]\n"
-      "Runs the SCTP data plane: a one-to-many listener; hot associations move to per-core io_uring workers.");
+      "       sctpdp serve --connect=ADDR[,ADDR]:PORT [--local=ADDR[,ADDR]] [flags]\n"
+      "Runs the SCTP data plane: a one-to-many listener; hot associations move to per-core io_uring workers.\n"
+      "With --connect it originates: one association to the peer, served like an accepted one (cold on its\n"
+      "one-to-many socket, peeled to a worker when hot), set up again after it ends unless --no-reconnect.");
   DefineFlags(p, f);
   if (std::optional<int> exit = p.ParseCommand(argc, argv, 2, "sctpdp serve")) return *exit;
-  const std::optional<ServeConfig> config = ConfigOf(f);
+  const std::optional<ServeConfig> config = ConfigOf(f, p.given("listen"));
   if (!config) return kExitUsage;
   const sigset_t stop = BlockStopSignals();  // SIGINT/SIGTERM: blocked in every thread, taken by sigtimedwait
+  const bool connecting = !f.connect.addresses.empty();
   MessageSink sink(f.mode);
   auto engine = MakeEngine(f.engine, *config, &sink);
   if (!engine.ok()) {
@@ -222,13 +284,17 @@ int RunServe(int argc, char** argv) {
   std::optional<SecondSignal> stopping;  // destroyed last: a second signal ends any part of the stop
   MetricsServer metrics;
   const std::optional<int> metrics_port =
-      metrics.Start(f.metrics_port, [&] { return Metrics(**engine, sink, f.engine, f.mode == "verify"); });
+      metrics.Start(f.metrics_port, [&] { return Metrics(**engine, sink, f.engine, f.mode == "verify", connecting); });
   if (!metrics_port) {
     (*engine)->Stop();
     return kExitAddress;
   }
-  std::printf("sctpdp serve: listening on port %u, engine %s, mode %s, %zu threads%s\n", (*engine)->port(),
-              f.engine.c_str(), f.mode.c_str(), (*engine)->threads(),
+  const std::string where =
+      !connecting ? absl::StrCat("listening on port ", (*engine)->port())
+      : config->listen ? absl::StrCat("listening on port ", (*engine)->port(), ", connecting to ", ConnectTarget(f))
+                       : absl::StrCat("connecting to ", ConnectTarget(f));
+  std::printf("sctpdp serve: %s, engine %s, mode %s, %zu threads%s\n", where.c_str(), f.engine.c_str(),
+              f.mode.c_str(), (*engine)->threads(),
               *metrics_port >= 0 ? absl::StrCat(", metrics on 127.0.0.1:", *metrics_port).c_str() : "");
   std::fflush(stdout);
   const absl::Time start = absl::Now();
@@ -236,9 +302,14 @@ int RunServe(int argc, char** argv) {
   ServeUntilStopped(f, **engine, sink, stop, start, cpu0);
   stopping.emplace("sctpdp serve");
   (*engine)->Stop();
-  std::printf("%s\n", StatsJson("summary", **engine, sink, f.engine, f.mode == "verify", absl::Now() - start,
-                                 Cpu::Now() - cpu0).c_str());
+  std::printf("%s\n", StatsJson("summary", **engine, sink, f.engine, f.mode == "verify", connecting,
+                                 absl::Now() - start, Cpu::Now() - cpu0).c_str());
   std::fflush(stdout);
+  if (connecting && (*engine)->ConnectionClosed() && (*engine)->Snapshot().connects == 0) {
+    std::fprintf(stderr, "sctpdp serve: could not connect to %s: %s\n", ConnectTarget(f).c_str(),
+                 (*engine)->ConnectError().c_str());
+    return kExitAddress;
+  }
   return f.mode == "verify" && !sink.counts().clean() ? kExitFailure : kExitOk;
 }
 

@@ -1,7 +1,11 @@
-// --engine uring: the data plane. Echo replies go from the receive buffer
+// --engine uring: the data plane, accepting (the listener) and/or originating
+// (--connect: DataPlane::Connect, reconnecting unless --no-reconnect). Echo replies go from the receive buffer
 // (ReplyQueue: no copy while the retain budget lasts), in order under
 // backpressure; an association with 1024 replies waiting stops being read
 // until they are out.
+#include <mutex>
+#include <string>
+
 #include "absl/base/thread_annotations.h"
 #include "control/data_plane.h"
 #include "control/reply_queue.h"
@@ -20,7 +24,16 @@ class UringEngine : public Engine, public DataPlaneHandler {
     if (!dp.ok()) return dp.status();
     dp_ = *std::move(dp);
     replies_ = std::make_unique<ReplyQueue>(dp_.get(), kPauseAt);
-    return dp_->Start();
+    if (absl::Status s = dp_->Start(); !s.ok()) return s;
+    if (config_.connect.empty()) return absl::OkStatus();
+    ConnectOptions c;
+    c.remote = config_.connect;
+    c.port = config_.connect_port;
+    c.local = config_.local;
+    c.connect_timeout = config_.connect_timeout;
+    c.reconnect.enabled = config_.reconnect;
+    absl::StatusOr<ConnectionId> conn = dp_->Connect(c);
+    return conn.ok() ? absl::OkStatus() : conn.status();
   }
   void Stop() override {
     if (dp_) dp_->Stop();
@@ -44,7 +57,14 @@ class UringEngine : public Engine, public DataPlaneHandler {
     e.rejected = s.rejected;
     e.discarded = s.stray_messages;
     e.replies_dropped = s.dropped_sends;
+    e.connects = s.connects;
+    e.connect_failures = s.connect_failures;
     return e;
+  }
+  bool ConnectionClosed() const override { return closed_.load(); }
+  std::string ConnectError() const override {
+    std::lock_guard<std::mutex> l(mu_);
+    return connect_error_;
   }
 
   void OnMessage(DataPlane&, const MessageView& m) override {
@@ -57,6 +77,12 @@ class UringEngine : public Engine, public DataPlaneHandler {
   void OnError(DataPlane&, sctp_assoc_t, const absl::Status&) override {
     errors_.fetch_add(1, std::memory_order_relaxed);
   }
+  // Counted as connect_failures; the last one is kept for the exit line.
+  void OnConnectFailed(DataPlane&, ConnectionId, const absl::Status& error, absl::Duration) override {
+    std::lock_guard<std::mutex> l(mu_);
+    connect_error_ = std::string(error.message());
+  }
+  void OnConnectionClosed(DataPlane&, ConnectionId) override { closed_.store(true); }
 
  private:
   static constexpr size_t kPauseAt = 1024;  // replies waiting: stop reading their association
@@ -77,6 +103,7 @@ class UringEngine : public Engine, public DataPlaneHandler {
     o.worker.coalesce_delay = config_.coalesce;
     o.worker.coalesce_min_batch = config_.coalesce_batch;
     o.worker.bundle_sends = config_.bundle_sends;  // the one-to-many socket never bundles
+    o.listen = config_.listen;
     return o;
   }
 
@@ -85,6 +112,9 @@ class UringEngine : public Engine, public DataPlaneHandler {
   std::unique_ptr<DataPlane> dp_;
   std::unique_ptr<ReplyQueue> replies_;
   std::atomic<uint64_t> errors_{0};
+  std::atomic<bool> closed_{false};
+  mutable std::mutex mu_;
+  std::string connect_error_;  // guarded by mu_
 };
 
 }  // namespace
