@@ -197,8 +197,10 @@ class DataPlane : private ShardEvents, private RouterHandler, private ControlEve
   size_t workers() const { return workers_.size(); }
 
   // --- Sends, from any thread. Each refuses a stream at or past the
-  // association's outbound streams (kBadStream); kQueueFull and kNoBuffers
-  // are backpressure: keep the message, retry on OnWritable.
+  // association's outbound streams (kBadStream), and the SCTP_EOF and
+  // SCTP_ABORT flags (kBadFlags: Shutdown and Abort are those); after
+  // Shutdown or Abort, kClosing. kQueueFull and kNoBuffers are
+  // backpressure: keep the message, retry on OnWritable.
   // Copies `payload` once.
   SendResult Send(sctp_assoc_t id, uint16_t stream, uint32_t ppid, absl::Span<const char> payload,
                   uint16_t flags = 0, uint32_t ttl_ms = 0);

@@ -165,6 +165,8 @@ class OneToManyServer final : private EventLoop::Client {
   void Abort(sctp_assoc_t id);
   void RequestTick() { loop_->RequestTick(); }
   void DrainMail() { loop_->DrainMail(); }
+  uint64_t MailReserved() const { return loop_->MailReserved(); }
+  uint64_t MailTaken() const { return loop_->MailTaken(); }
   void ProcessPostedCompletions() { loop_->ProcessPostedCompletions(); }
 
  private:

@@ -137,6 +137,10 @@ class EventLoop {
   // Takes the mail already in the inbox now (Client::OnMail), without
   // waiting for the wake-up. REQUIRES: not from inside OnMail.
   void DrainMail();
+  // Mail positions (Inbox::mail_reserved, mail_taken), for a drain that
+  // must have taken everything pushed before some moment.
+  uint64_t MailReserved() const { return inbox_.mail_reserved(); }
+  uint64_t MailTaken() const { return inbox_.mail_taken(); }
   // Whether coalescing naps are on (coalesce_delay and DEFER_TASKRUN).
   bool coalescing() const { return coalesce_; }
 

@@ -46,8 +46,14 @@ class Inbox {
   // Before taking: pushes from now on ask for a new wake-up.
   void BeginDrain();
   void TakeCommands(std::vector<absl::AnyInvocable<void()>>* out);
-  // Up to `max` mail items into `out`; how many.
+  // Up to `max` mail items into `out`; how many. It stops early at a cell a
+  // pusher has reserved but not filled yet (the items after it wait).
   size_t TakeMail(uint64_t* out, size_t max);
+  // Mail pushes that have reserved a place so far, and mail taken so far:
+  // taken >= a reserved count read earlier means every push before that
+  // read has been taken.
+  uint64_t mail_reserved() const { return mail_.reserved(); }
+  uint64_t mail_taken() const { return mail_.taken(); }
   // No more pushes are accepted (those already in can still be taken).
   void Close();
 

@@ -27,6 +27,25 @@ TEST(MpmcQueueTest, FifoBoundedAndEmpty) {
   EXPECT_FALSE(q.TryPop(&v));
 }
 
+// The positions Router::PollMoves drains to: every push that returned lies
+// below reserved(); taken() counts pops, and passes it once they are taken.
+TEST(MpmcQueueTest, ReservedAndTakenPositions) {
+  MpmcQueue<uint32_t> q(8);
+  EXPECT_EQ(q.reserved(), 0u);
+  EXPECT_EQ(q.taken(), 0u);
+  for (uint32_t i = 0; i < 3; ++i) ASSERT_TRUE(q.TryPush(i));
+  const size_t mark = q.reserved();
+  EXPECT_EQ(mark, 3u);
+  uint32_t v = 0;
+  ASSERT_TRUE(q.TryPop(&v));
+  EXPECT_LT(q.taken(), mark);
+  ASSERT_TRUE(q.TryPush(7));  // after the mark
+  ASSERT_TRUE(q.TryPop(&v));
+  ASSERT_TRUE(q.TryPop(&v));
+  EXPECT_EQ(q.taken(), mark);  // everything pushed before the mark is taken
+  EXPECT_EQ(q.reserved(), 4u);
+}
+
 TEST(MpmcQueueTest, ManyProducersAndConsumersLoseAndDuplicateNothing) {
   constexpr int kThreads = 4, kEach = 50000;
   MpmcQueue<uint64_t> q(1024);

@@ -79,6 +79,12 @@ class MpmcQueue {
     }
   }
 
+  // Positions: pushes that have reserved a cell so far (some may not have
+  // filled it yet), and pops so far. Every push that returned before
+  // reserved() is read (and happens-before it) lies below it.
+  size_t reserved() const { return tail_.load(std::memory_order_acquire); }
+  size_t taken() const { return head_.load(std::memory_order_acquire); }
+
   // A racy estimate, for stats.
   size_t SizeApprox() const {
     const size_t t = tail_.load(std::memory_order_relaxed), h = head_.load(std::memory_order_relaxed);

@@ -246,6 +246,8 @@ class Worker final : private EventLoop::Client {
   void RequestTick() { loop_->RequestTick(); }
   // Hands the mail already in the inbox to OnMail now.
   void DrainMail() { loop_->DrainMail(); }
+  uint64_t MailReserved() const { return loop_->MailReserved(); }
+  uint64_t MailTaken() const { return loop_->MailTaken(); }
 
   // --- Tests: errno faults through the real ring (see fault_plan.h) --------
   // The next receive arm / sendmsg of `assoc` completes with `res` (and

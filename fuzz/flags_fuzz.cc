@@ -44,6 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bool b = false;
   std::vector<sctpdp::Endpoint> endpoints;
   std::vector<int> cpus;
+  sctpdp::MultiEndpoint connect;
+  std::vector<std::string> local;
   p.String("s", &s, "a string");
   p.Int("i", &i, -10, 1000, "an int");
   p.Double("d", &d, 0.0, 1.0, "a double");
@@ -54,6 +56,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   p.Choice("choice", &choice, {"a", "b", "c"}, "a choice");
   p.Endpoints("listen", &endpoints, "endpoints");
   p.Cpus("cpus", &cpus, "cpus");
+  p.MultiEndpoint("connect", &connect, "a multi-homed peer");
+  p.Addresses("local", &local, "addresses");
   const absl::Status st = p.Parse(static_cast<int>(args.size()), argv.data());
   if (!st.ok()) {
     FUZZ_CHECK(!st.message().empty());
@@ -66,11 +70,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(bounded >= absl::Milliseconds(1) && bounded <= absl::Seconds(10));
   FUZZ_CHECK(choice == "a" || choice == "b" || choice == "c");
   for (int cpu : cpus) FUZZ_CHECK(cpu >= 0);
+  FUZZ_CHECK(connect.addresses.size() <= 16 && local.size() <= 16);
+  FUZZ_CHECK(connect.addresses.empty() || connect.port > 0);
   // The value parsers on their own, as `regress` and `bench` call them.
   if (args.size() > 1) {
     (void)sctpdp::ParseSize(args[1]);
     (void)sctpdp::ParseEndpoint(args[1]);
     (void)sctpdp::ParseCpuList(args[1]);
+    (void)sctpdp::ParseAddressList(args[1]);
+    (void)sctpdp::ParseMultiEndpoint(args[1]);
   }
   return 0;
 }

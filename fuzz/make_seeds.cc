@@ -119,6 +119,8 @@ void OtherSeeds() {
                        "--choice=b\0--listen=127.0.0.1:80,[::1]:9\0--cpus=0-3,5\0--help";
   Write("flags_fuzz", std::string(flags, sizeof(flags) - 1));
   Write("flags_fuzz", std::string("--size\0" "1MiB\0--i=-10\0--listen=0.0.0.0:0", 31));
+  const char connect[] = "--connect=10.0.0.1,[2001:db8::1]:2905\0--local\0" "127.0.0.1,::1";
+  Write("flags_fuzz", std::string(connect, sizeof(connect) - 1));
   Write("guest_output_fuzz",
         "[    1.0] sctpvm: booting\n"
         "{\"type\":\"uname\",\"release\":\"6.1.0-28-amd64\"}\n"

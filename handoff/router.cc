@@ -465,6 +465,12 @@ void Router::OnDown(Shard& here, Route& route) {
 // --- Moves -----------------------------------------------------------------------
 
 void Router::Move(Shard& from, Route& route, int to, absl::AnyInvocable<void(const absl::Status&)> detached) {
+  if (route.leaving) {
+    // A move of it is under way already (its Detach is pending): this one
+    // must not end that one's `leaving` when its own Detach is refused.
+    detached(absl::FailedPreconditionError(absl::StrCat("association ", route.id.load(), ": already moving")));
+    return;
+  }
   route.leaving = true;  // step 1: from now on this thread's sends wait in the backlog
   from.Detach(route, [this, &from, &route, to, detached = std::move(detached)](
                          absl::StatusOr<DetachedSocket> socket) mutable {
@@ -515,7 +521,18 @@ void Router::PollMoves(Shard& from) {
       ++i;
       continue;
     }
+    if (!move.drain_known) {
+      move.drain_to = from.MailReserved();
+      move.drain_known = true;
+    }
     from.DrainMail();  // what senders handed to us joins the list (OnMail)
+    if (from.MailTaken() < move.drain_to) {
+      // A cell below it is reserved by a pusher (for another route) that has
+      // not filled it yet: what follows it is not visible yet.
+      waiting = true;
+      ++i;
+      continue;
+    }
     Outgoing done = std::move(move);
     outgoing.erase(outgoing.begin() + static_cast<long>(i));
     done.route->handoff = std::move(done.list);  // step 6

@@ -26,8 +26,12 @@
 //     is in the owner's inbox: one that read A is counted until its parcel is
 //     in A's inbox.
 //  5. A waits (at its next loop iterations, never blocking) until `senders`
-//     is 0, then drains its own inbox: every parcel a sender sent to A is
-//     now appended, in each sender's order, behind step 3's list.
+//     is 0, then drains its own inbox up to the position reserved at that
+//     moment: every parcel a sender sent to A lies below it (its push ended
+//     before it left `senders`), and a cell below it that another pusher has
+//     reserved but not filled yet, which stops a drain short, is waited for
+//     too. Every parcel a sender sent to A is now appended, in each
+//     sender's order, behind step 3's list.
 //  6. A posts the socket and the list to B. Parcels that reached B first (B
 //     was published in step 4) wait in B's backlog, as do B's own sends.
 //  7. B adopts the socket, puts the list in front of its backlog and only
@@ -149,7 +153,8 @@ class Router {
   // On `from`'s thread: detaches the route from `from` and hands it to
   // shard `to`. `detached` runs on `from`'s thread once the detach is done:
   // OK just before the hand-over (step 4), or why it failed (the route then
-  // stays where it was, or ended).
+  // stays where it was, or ended; FailedPrecondition at once when a move of
+  // it is under way already).
   void Move(Shard& from, Route& route, int to, absl::AnyInvocable<void(const absl::Status&)> detached);
   // On `from`'s thread at each loop iteration it was asked for
   // (Shard::RequestTick): hand-overs whose senders have drained go on.
@@ -168,6 +173,10 @@ class Router {
     int to;
     Fd fd;
     std::deque<PendingSend> list;
+    // Step 5: once no sender is left, the mail position every parcel for
+    // it lies below; the hand-over waits until the drain has taken that far.
+    uint64_t drain_to = 0;
+    bool drain_known = false;
   };
   struct PerShard {
     Shard* shard = nullptr;

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <string>
@@ -393,7 +394,12 @@ class EndWorld : public ShardEvents, public RouterHandler {
     Note([&] { downs.push_back(reason); });
   }
   void OnWritable(sctp_assoc_t) override { Note([&] { ++writable; }); }
-  void OnSendDropped(sctp_assoc_t, const absl::Status&) override { Note([&] { ++dropped; }); }
+  void OnSendDropped(sctp_assoc_t, const absl::Status& why) override {
+    Note([&] {
+      ++dropped;
+      if (drop_reasons.size() < 8) drop_reasons.push_back(why.ToString());
+    });
+  }
 
   template <typename F>
   void Note(F f) {
@@ -405,17 +411,28 @@ class EndWorld : public ShardEvents, public RouterHandler {
     std::unique_lock<std::mutex> l(mu);
     return cv.wait_for(l, std::chrono::seconds(60), done);
   }
+  template <typename T>
+  T Read(const T& field) {
+    std::lock_guard<std::mutex> l(mu);
+    return field;
+  }
 
   std::mutex mu;
   std::condition_variable cv;
   uint64_t adopted = 0, writable = 0, dropped = 0;
   std::vector<DownReason> downs;
   std::vector<std::string> errors;
+  std::vector<std::string> drop_reasons;  // the first few
 };
 
 class EndThroughMoves {
  public:
-  ~EndThroughMoves() { StopMoving(); }
+  ~EndThroughMoves() {
+    StopMoving();
+    // Every worker's thread ends before any is destroyed: a move in flight
+    // may still post from one to another.
+    for (auto& s : shards_) s->worker().Stop();
+  }
 
   void Start() {
     auto parcels = ParcelPool::Create(4096, 1024);
@@ -439,7 +456,7 @@ class EndThroughMoves {
     auto [mine, theirs] = SeqpacketPair();
     route_ = router_->Add(id, 0, RouteState::kMoving, 0);
     EXPECT_NE(route_, nullptr);
-    const uint64_t before = world_.adopted;
+    const uint64_t before = world_.Read(world_.adopted);
     EXPECT_TRUE(shards_[0]->Adopt(std::move(mine), route_).ok());
     EXPECT_TRUE(world_.Wait([&] { return world_.adopted > before; }));
     return std::move(theirs);
@@ -455,23 +472,29 @@ class EndThroughMoves {
         if (o.state != RouteState::kLive) continue;
         Shard& from = *shards_[o.shard];
         const int to = (o.shard + 1) % kShards;
-        std::atomic<int> state{0};  // 1 moved or refused
-        if (!from.Post([&, to] {
-              if (route_->Owner().shard != from.index() || route_->Owner().state != RouteState::kLive) {
-                state = 1;
-                return world_.Note([] {});
+        // Outlives this iteration: the posted move may run after it ends (an
+        // adoption of another round's move can end the wait early; the
+        // router refuses a second move of a route already leaving).
+        auto refused = std::make_shared<std::atomic<bool>>(false);
+        EndWorld* world = &world_;
+        Route* route = route_;
+        Router* router = router_.get();
+        const uint64_t adopted = world_.Read(world_.adopted);
+        if (!from.Post([world, route, router, refused, &from, to] {
+              if (route->Owner().shard != from.index() || route->Owner().state != RouteState::kLive) {
+                refused->store(true);
+                return world->Note([] {});
               }
-              router_->Move(from, *route_, to, [&](const absl::Status& s) {
+              router->Move(from, *route, to, [world, refused](const absl::Status& s) {
                 if (!s.ok()) {
-                  state = 1;
-                  world_.Note([] {});
+                  refused->store(true);
+                  world->Note([] {});
                 }
               });
             }).ok()) {
           return;
         }
-        const uint64_t adopted = world_.adopted;
-        world_.Wait([&] { return state.load() != 0 || world_.adopted > adopted || !moving_.load(); });
+        world_.Wait([&] { return refused->load() || world_.adopted > adopted || !moving_.load(); });
         ++moves;
       }
     });
@@ -488,9 +511,13 @@ class EndThroughMoves {
     for (uint32_t seq = 0; seq < count; ++seq) {
       const std::string m = Message('S', 0, 0, seq);
       SendResult r;
-      while (IsBackpressure(r = router_->Send(id, SendMeta{}, m))) {
-        const uint64_t before = world_.writable;
-        world_.Wait([&] { return world_.writable > before; });
+      // Counted before the send: an OnWritable between a refusal and the
+      // wait is not missed.
+      for (uint64_t before = world_.Read(world_.writable); IsBackpressure(r = router_->Send(id, SendMeta{}, m));
+           before = world_.Read(world_.writable)) {
+        // Refused for room: told when there is (OnWritable), not forgotten.
+        ASSERT_TRUE(world_.Wait([&] { return world_.writable > before; }))
+            << "no OnWritable after " << SendResultName(r) << " at message " << seq;
       }
       ASSERT_EQ(r, SendResult::kOk) << SendResultName(r);
     }
@@ -543,9 +570,9 @@ TEST(RouterTest, ShutdownKeepsItsPlaceBehindTheSendsAcrossMoves) {
     constexpr uint32_t kCount = 300;
     ASSERT_NO_FATAL_FAILURE(w.Send(id, kCount));
     SendResult r;
-    while (IsBackpressure(r = w.router().Shutdown(id))) {
-      const uint64_t before = w.world().writable;
-      w.world().Wait([&] { return w.world().writable > before; });
+    for (uint64_t before = w.world().Read(w.world().writable); IsBackpressure(r = w.router().Shutdown(id));
+         before = w.world().Read(w.world().writable)) {
+      ASSERT_TRUE(w.world().Wait([&] { return w.world().writable > before; })) << "no OnWritable";
     }
     ASSERT_EQ(r, SendResult::kOk) << SendResultName(r);
     EXPECT_EQ(w.router().Send(id, SendMeta{}, std::string("late")), SendResult::kClosing);
@@ -558,6 +585,7 @@ TEST(RouterTest, ShutdownKeepsItsPlaceBehindTheSendsAcrossMoves) {
   std::lock_guard<std::mutex> l(w.world().mu);
   EXPECT_EQ(w.world().dropped, 0u);
   for (const std::string& e : w.world().errors) ADD_FAILURE() << e;
+  for (const std::string& e : w.world().drop_reasons) ADD_FAILURE() << "dropped: " << e;
   std::printf("%d moves around 20 shutdowns\n", w.moves.load());
 }
 
@@ -578,7 +606,8 @@ TEST(RouterTest, AbortFollowsTheAssociationAcrossMovesAndLosesNothingSilently) {
     EXPECT_EQ(w.router().Send(id, SendMeta{}, std::string("late")), SendResult::kClosing);
     delivered += EndThroughMoves::ReadUntilEof(peer.get());
     ASSERT_TRUE(w.world().Wait([&] { return w.world().downs.size() == size_t(round + 1); }));
-    EXPECT_EQ(w.world().downs.back(), DownReason::kAborted) << DownReasonName(w.world().downs.back());
+    const DownReason reason = w.world().Read(w.world().downs).back();
+    EXPECT_EQ(reason, DownReason::kAborted) << DownReasonName(reason);
     w.StopMoving();
   }
   std::lock_guard<std::mutex> l(w.world().mu);

@@ -80,6 +80,9 @@ class Shard {
   // Takes the mail already in this shard's inbox now (Router::OnMail runs
   // for it), without waiting for its wake-up.
   virtual void DrainMail() = 0;
+  // This shard's mail positions (EventLoop::MailReserved, MailTaken).
+  virtual uint64_t MailReserved() = 0;
+  virtual uint64_t MailTaken() = 0;
 };
 
 // The half of a Shard every adapter writes the same way: calls forwarded to
@@ -97,6 +100,8 @@ class EngineShard : public Shard {
   void ReleaseRetained(RetainedMessage message) override { engine().Release(std::move(message)); }
   void RequestTick() override { engine().RequestTick(); }
   void DrainMail() override { engine().DrainMail(); }
+  uint64_t MailReserved() override { return engine().MailReserved(); }
+  uint64_t MailTaken() override { return engine().MailTaken(); }
 
  protected:
   virtual Engine& engine() = 0;
