@@ -121,8 +121,9 @@ class DataPlaneHandler {
   // never answered (SCTP_CANT_STR_ASSOC: Unavailable), no COMM_UP within
   // connect_timeout (DeadlineExceeded), or sctp_connectx refused it (its
   // errno). `retry_in`: when the next attempt starts; InfiniteDuration: none
-  // (reconnect off, max_attempts reached, or Disconnect): the connection is
-  // closed. On the control thread. By default it is an OnError with id 0.
+  // (reconnect off, or max_attempts reached): the connection closes
+  // (OnConnectionClosed). On the control thread. By default it is an
+  // OnError with id 0.
   virtual void OnConnectFailed(DataPlane& dp, ConnectionId conn, const absl::Status& error,
                                absl::Duration retry_in) {
     OnError(dp, 0, error);
