@@ -157,6 +157,15 @@ exec tools/sctpvm -- bash -c '
   check "load --window without --echo exits 2" 2 $?
   "$B" frobnicate 2>/dev/null
   check "unknown subcommand exits 2" 2 $?
+  # SCTP tuning the kernel refuses: an error at start naming the option.
+  for engine in uring epoll threads; do
+    err=$("$B" serve --engine=$engine --listen=127.0.0.1:0 --rto-min=5s --rto-max=1s 2>&1 >/dev/null)
+    check "$engine: a refused RTO exits 2" 2 $?
+    check "$engine: the error names SCTP_RTOINFO, on one line" "1 1" \
+      "$(echo "$err" | grep -c "SCTP_RTOINFO (rto min 5000 ms, rto max 1000 ms) refused by the kernel") $(echo "$err" | wc -l)"
+  done
+  "$B" serve --listen=127.0.0.1:0 --rto-min=1500us 2>/dev/null
+  check "a sub-millisecond RTO exits 2" 2 $?
   echo "$passes passed, $fails failed"
   [ "$fails" -eq 0 ]
 ' _ "$(pwd)/$1" "$(pwd)/$2"

@@ -18,6 +18,7 @@
 #include "tools/sctpdp/metrics_server.h"
 #include "tools/sctpdp/second_signal.h"
 #include "tools/sctpdp/sequence_checker.h"
+#include "tools/sctpdp/tuning_flags.h"
 
 namespace sctpdp {
 namespace {
@@ -41,6 +42,7 @@ struct ServeFlags {
   int64_t streams = 16;
   uint64_t rcvbuf = 0, sndbuf = 0;
   int64_t metrics_port = -1;  // -1: off; 0: any free port
+  TuningFlags tuning;
 };
 
 double PerMessage(uint64_t n, uint64_t messages) { return messages ? double(n) / double(messages) : 0.0; }
@@ -129,6 +131,7 @@ void DefineFlags(FlagParser& p, ServeFlags& f) {
   p.Int("metrics-port", &f.metrics_port, -1, 65535,
         "serve Prometheus metrics on 127.0.0.1:PORT/metrics (0: any free port; -1: off)");
   p.Size("sndbuf", &f.sndbuf, 0, 1 << 30, "SO_SNDBUF of the listening socket (0: as --rcvbuf)");
+  f.tuning.Define(p);
 }
 
 // The engine's configuration from the flags; nothing if they disagree
@@ -140,7 +143,13 @@ std::optional<ServeConfig> ConfigOf(const ServeFlags& f) {
       return std::nullopt;
     }
   }
+  absl::StatusOr<SctpTuning> tuning = f.tuning.Tuning();
+  if (!tuning.ok()) {
+    std::fprintf(stderr, "sctpdp serve: %s\n", std::string(tuning.status().message()).c_str());
+    return std::nullopt;
+  }
   ServeConfig config;
+  config.listener.tuning = *tuning;
   config.listener.addresses.clear();
   for (const Endpoint& e : f.listen) config.listener.addresses.push_back(e.address);
   config.listener.port = f.listen[0].port;
