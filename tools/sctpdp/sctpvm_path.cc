@@ -19,4 +19,9 @@ std::string FindSctpvm(const char* argv0) {
   return "";
 }
 
+std::string PlotScript(const std::string& sctpvm, const std::string& name) {
+  if (sctpvm.empty()) return "";
+  return sctpvm.substr(0, sctpvm.find_last_of('/') + 1) + "plots/" + name;
+}
+
 }  // namespace sctpdp

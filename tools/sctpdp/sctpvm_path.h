@@ -10,6 +10,9 @@ namespace sctpdp {
 // runfiles next to this binary, else ./tools/sctpvm. "" when none is there.
 std::string FindSctpvm(const char* argv0);
 
+// tools/plots/NAME beside that tools/sctpvm ("" when `sctpvm` is "").
+std::string PlotScript(const std::string& sctpvm, const std::string& name);
+
 }  // namespace sctpdp
 
 #endif  // SCTPDP_TOOLS_SCTPDP_SCTPVM_PATH_H_
