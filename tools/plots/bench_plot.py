@@ -19,9 +19,7 @@ import os
 import statistics
 import sys
 
-import matplotlib
-
-matplotlib.use("Agg")
+from plotting import save  # noqa: E402 (first: it picks matplotlib's backend)
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 
@@ -105,16 +103,6 @@ def draw_bars(ax, values, ratios, mode, field, ratio_field, ylabel):
     ax.tick_params(axis="y", labelsize=7)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7)
-
-
-def save(fig, out_dir, name):
-    paths = []
-    for ext in ("png", "svg"):
-        path = os.path.join(out_dir, f"{name}.{ext}")
-        fig.savefig(path, dpi=110)
-        paths.append(path)
-    plt.close(fig)
-    return paths
 
 
 def draw_throughput(rows, out_dir):

@@ -20,7 +20,6 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -257,7 +256,7 @@ Json BenchJson(const BenchFlags& f, const std::vector<std::string>& engines, con
 // Draws DIR/bench.jsonl with tools/plots/bench_plot.py; false (said on
 // stderr) when it cannot.
 bool Draw(const char* argv0, const std::string& dir) {
-  const std::string script = PlotScript(FindSctpvm(argv0), "bench_plot.py");
+  const std::string script = FindPlotScript(argv0, "bench_plot.py");
   std::string error;
   const int rc = script.empty() ? -1
                                 : RunToFiles({"/usr/bin/python3", script, dir + "/bench.jsonl", "--out", dir},

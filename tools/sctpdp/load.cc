@@ -275,7 +275,10 @@ class Sender {
         if (!SendOne(a, /*more=*/!a.paced() && n + 1 < limit)) return false;
         pass->sent_any = true;
       }
-      if (a.paced()) pass->soonest = std::min(pass->soonest, a.Due());
+      // Its next message, unless it waits for echoes (window) or is done.
+      const bool credit_left = f_.window == 0 || a.sent - a.echoed < static_cast<uint64_t>(f_.window);
+      const bool count_left = f_.count == 0 || a.sent < static_cast<uint64_t>(f_.count);
+      if (a.paced() && credit_left && count_left) pass->soonest = std::min(pass->soonest, a.Due());
     }
     return true;
   }
