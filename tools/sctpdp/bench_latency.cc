@@ -241,6 +241,12 @@ bool RunLatencyGroup(const std::vector<std::string>& engines, const Shape& base,
   for (int64_t percent : o.load_percents) {
     Point p{percent, reference, reference_capacity};
     p.offered = std::max(MinOffered(m), reference_capacity * percent / 100);
+    if (p.offered > reference_capacity * percent / 100) {
+      std::fprintf(stderr,
+                   "sctpdp bench: latency %lld%% of %.0f msg/s is below the least this mix offers (cold associations "
+                   "at %.0f msg/s each, 1 msg/s per hot one): offering %.0f\n",
+                   (long long)percent, reference_capacity, kColdRate, p.offered);
+    }
     std::map<std::string, std::vector<Cell>> runs;
     for (const std::string& engine : engines) {
       p.capacity = capacity[engine];
