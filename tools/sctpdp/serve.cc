@@ -15,6 +15,7 @@
 #include "tools/sctpdp/cpu.h"
 #include "tools/sctpdp/engine.h"
 #include "tools/sctpdp/flags.h"
+#include "tools/sctpdp/json_line.h"
 #include "tools/sctpdp/metrics_server.h"
 #include "tools/sctpdp/second_signal.h"
 #include "tools/sctpdp/sequence_checker.h"
@@ -47,27 +48,40 @@ struct ServeFlags {
 
 double PerMessage(uint64_t n, uint64_t messages) { return messages ? double(n) / double(messages) : 0.0; }
 
-std::string StatsJson(const char* kind, const Engine& engine, MessageSink& sink, const std::string& engine_name,
-                      bool verify, absl::Duration elapsed, Cpu cpu) {
+Json StatsJson(const char* kind, const Engine& engine, MessageSink& sink, const std::string& engine_name, bool verify,
+               absl::Duration elapsed, Cpu cpu) {
   const EngineStats s = engine.Snapshot();
-  std::string out = absl::StrFormat(
-      "{\"type\":\"%s\",\"engine\":\"%s\",\"elapsed_s\":%.3f,\"cpu_s\":%.3f,\"cpu_user_s\":%.3f,"
-      "\"cpu_sys_s\":%.3f,\"threads\":%d,"
-      "\"associations\":%d,\"peeled\":%d,\"messages_in\":%d,\"bytes_in\":%d,\"messages_out\":%d,"
-      "\"syscalls\":%d,\"syscalls_per_message\":%.4f,\"copied_bytes\":%d,\"copies_per_message\":%.4f,"
-      "\"shared_locks_per_message\":%.5f,\"errors\":%d,\"echo_refused\":%d,\"oversize_messages\":%d,"
-      "\"rejected\":%d,\"discarded\":%d,\"replies_dropped\":%d",
-      kind, engine_name, absl::ToDoubleSeconds(elapsed), cpu.user + cpu.sys, cpu.user, cpu.sys, engine.threads(),
-      s.associations, s.peeled, s.messages_in, s.bytes_in, s.messages_out, s.syscalls,
-      PerMessage(s.syscalls, s.messages_in), s.copied_bytes, PerMessage(s.copies, s.messages_in),
-      PerMessage(s.shared_locks, s.messages_in), s.errors, sink.echo_refused(), s.oversize_messages, s.rejected,
-      s.discarded, s.replies_dropped);
+  Json j = {{"type", kind},
+            {"engine", engine_name},
+            {"elapsed_s", Rounded(absl::ToDoubleSeconds(elapsed), 3)},
+            {"cpu_s", Rounded(cpu.total(), 3)},
+            {"cpu_user_s", Rounded(cpu.user, 3)},
+            {"cpu_sys_s", Rounded(cpu.sys, 3)},
+            {"threads", engine.threads()},
+            {"associations", s.associations},
+            {"peeled", s.peeled},
+            {"messages_in", s.messages_in},
+            {"bytes_in", s.bytes_in},
+            {"messages_out", s.messages_out},
+            {"syscalls", s.syscalls},
+            {"syscalls_per_message", Rounded(PerMessage(s.syscalls, s.messages_in), 4)},
+            {"copied_bytes", s.copied_bytes},
+            {"copies_per_message", Rounded(PerMessage(s.copies, s.messages_in), 4)},
+            {"shared_locks_per_message", Rounded(PerMessage(s.shared_locks, s.messages_in), 5)},
+            {"errors", s.errors},
+            {"echo_refused", sink.echo_refused()},
+            {"oversize_messages", s.oversize_messages},
+            {"rejected", s.rejected},
+            {"discarded", s.discarded},
+            {"replies_dropped", s.replies_dropped}};
   if (verify) {
     const SequenceCounts c = sink.counts();
-    absl::StrAppendFormat(&out, ",\"verified\":%d,\"gaps\":%d,\"duplicates\":%d,\"reorders\":%d", c.messages, c.gaps,
-                          c.duplicates, c.reorders);
+    j["verified"] = c.messages;
+    j["gaps"] = c.gaps;
+    j["duplicates"] = c.duplicates;
+    j["reorders"] = c.reorders;
   }
-  return out + "}";
+  return j;
 }
 
 // Prometheus text exposition of the engine's counters.
@@ -196,9 +210,7 @@ void ServeUntilStopped(const ServeFlags& f, const Engine& engine, MessageSink& s
       next_status = now + absl::Seconds(1);
     }
     if (now >= next_stats) {
-      std::printf("%s\n", StatsJson("stats", engine, sink, f.engine, f.mode == "verify", now - start,
-                                     Cpu::Now() - cpu0).c_str());
-      std::fflush(stdout);
+      PrintJsonLine(StatsJson("stats", engine, sink, f.engine, f.mode == "verify", now - start, Cpu::Now() - cpu0));
       next_stats = now + f.stats_interval;
     }
   }
@@ -245,9 +257,8 @@ int RunServe(int argc, char** argv) {
   ServeUntilStopped(f, **engine, sink, stop, start, cpu0);
   stopping.emplace("sctpdp serve");
   (*engine)->Stop();
-  std::printf("%s\n", StatsJson("summary", **engine, sink, f.engine, f.mode == "verify", absl::Now() - start,
-                                 Cpu::Now() - cpu0).c_str());
-  std::fflush(stdout);
+  PrintJsonLine(StatsJson("summary", **engine, sink, f.engine, f.mode == "verify", absl::Now() - start,
+                          Cpu::Now() - cpu0));
   return f.mode == "verify" && !sink.counts().clean() ? kExitFailure : kExitOk;
 }
 
