@@ -54,12 +54,12 @@ std::string StatsJson(const char* kind, const Engine& engine, MessageSink& sink,
       "\"associations\":%d,\"peeled\":%d,\"messages_in\":%d,\"bytes_in\":%d,\"messages_out\":%d,"
       "\"syscalls\":%d,\"syscalls_per_message\":%.4f,\"copied_bytes\":%d,\"copies_per_message\":%.4f,"
       "\"shared_locks_per_message\":%.5f,\"errors\":%d,\"echo_refused\":%d,\"oversize_messages\":%d,"
-      "\"rejected\":%d,\"discarded\":%d,\"replies_dropped\":%d",
+      "\"rejected\":%d,\"discarded\":%d,\"replies_dropped\":%d,\"restarts\":%d",
       kind, engine_name, absl::ToDoubleSeconds(elapsed), cpu.user + cpu.sys, cpu.user, cpu.sys, engine.threads(),
       s.associations, s.peeled, s.messages_in, s.bytes_in, s.messages_out, s.syscalls,
       PerMessage(s.syscalls, s.messages_in), s.copied_bytes, PerMessage(s.copies, s.messages_in),
       PerMessage(s.shared_locks, s.messages_in), s.errors, sink.echo_refused(), s.oversize_messages, s.rejected,
-      s.discarded, s.replies_dropped);
+      s.discarded, s.replies_dropped, sink.restarts());
   if (verify) {
     const SequenceCounts c = sink.counts();
     absl::StrAppendFormat(&out, ",\"verified\":%d,\"gaps\":%d,\"duplicates\":%d,\"reorders\":%d", c.messages, c.gaps,
@@ -91,6 +91,7 @@ std::string Metrics(const Engine& engine, MessageSink& sink, const std::string& 
   metric("rejected_total", "counter", "Associations over --max-associations: aborted.", s.rejected);
   metric("discarded_total", "counter", "Messages received and never delivered.", s.discarded);
   metric("replies_dropped_total", "counter", "Echoes accepted, then dropped.", s.replies_dropped);
+  metric("restarts_total", "counter", "Peers that restarted an association (SCTP_RESTART).", sink.restarts());
   if (verify) {
     const SequenceCounts c = sink.counts();
     metric("verify_gaps_total", "counter", "Sequence numbers skipped.", c.gaps);

@@ -105,6 +105,7 @@ class ThreadsEngine : public Engine {
       } else if (r.kind == BaselineReader::Kind::kNotification) {
         auto ev = DecodeNotification(r.payload);
         if (!ev.ok() || ev->type != EventType::kAssocChange) continue;
+        if (ev->state == SCTP_RESTART) sink_->Restarted(ev->assoc_id);
         if (ev->state == SCTP_COMM_UP) {
           if (limit_.Admit(ev->assoc_id)) {
             Peel(ev->assoc_id);
@@ -162,6 +163,7 @@ class ThreadsEngine : public Engine {
           continue;
         case BaselineReader::Kind::kNotification: {
           auto ev = DecodeNotification(r.payload);
+          if (ev.ok() && ev->type == EventType::kAssocChange && ev->state == SCTP_RESTART) sink_->Restarted(id);
           if (ev.ok() && ev->EndsAssociation()) break;
           continue;
         }

@@ -42,13 +42,18 @@ class UringEngine : public Engine, public DataPlaneHandler {
     e.errors = errors_.load(std::memory_order_relaxed);
     e.oversize_messages = s.control.oversize_messages + s.workers.oversize_messages;
     e.rejected = s.rejected;
-    e.discarded = s.stray_messages;
+    // As the baselines count it: a rejected association's messages, and
+    // partial messages their association's end cut off.
+    e.discarded = s.stray_messages + s.control.partials_dropped + s.workers.partials_dropped;
     e.replies_dropped = s.dropped_sends;
     return e;
   }
 
   void OnMessage(DataPlane&, const MessageView& m) override {
     sink_->Handle(m.assoc_id, m.stream, m.ppid, m.payload, [&] { return replies_->Echo(m) == SendResult::kOk; });
+  }
+  void OnEvent(DataPlane&, sctp_assoc_t id, const AssociationEvent& ev) override {
+    if (ev.type == EventType::kAssocChange && ev.state == SCTP_RESTART) sink_->Restarted(id);
   }
   void OnWritable(DataPlane&, sctp_assoc_t id) override { replies_->OnWritable(id); }
   void OnAssociationDown(DataPlane&, sctp_assoc_t id, DownReason, const AssocStats&) override {
