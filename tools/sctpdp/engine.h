@@ -68,6 +68,8 @@ class MessageSink {
   // Association `id`'s peer restarted (SCTP_RESTART): counted; in verify
   // mode its streams' numbering starts again.
   void Restarted(sctp_assoc_t id);
+  // Association `id` ended: verify mode forgets it (churn stays flat).
+  void Ended(sctp_assoc_t id);
   uint64_t restarts() const { return restarts_.load(std::memory_order_relaxed); }
   bool echo() const { return echo_; }
   SequenceCounts counts();

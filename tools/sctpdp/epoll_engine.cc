@@ -179,6 +179,7 @@ class EpollEngine : public Engine {
       BaselineAbort(listener_.get(), ev->assoc_id, &c_);
     } else if (ev->EndsAssociation()) {
       limit_.End(ev->assoc_id);
+      sink_->Ended(ev->assoc_id);
       auto it = backlog_.find(ev->assoc_id);
       if (it == backlog_.end()) return;
       c_.replies_dropped.fetch_add(it->second.size(), std::memory_order_relaxed);

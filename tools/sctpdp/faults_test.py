@@ -47,9 +47,9 @@ class Serve:
     """`sctpdp serve` with a stats line every 100 ms, read by a thread (so
     serve never blocks on its stdout); waits are on those lines."""
 
-    def __init__(self, engine, *flags, ns=None, host="127.0.0.1"):
+    def __init__(self, engine, *flags, ns=None, host="127.0.0.1", mode="verify"):
         self.p = subprocess.Popen(
-            in_ns(ns, [lt.B, "serve", "--engine=" + engine, "--listen=%s:0" % host, "--mode=verify",
+            in_ns(ns, [lt.B, "serve", "--engine=" + engine, "--listen=%s:0" % host, "--mode=" + mode,
                        "--stats-interval=100ms", *flags]),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.host, self.engine = host, engine
@@ -281,6 +281,61 @@ def abort_case(engine, where, flags, peeled):
         sent + 2, summary, before, after)
 
 
+# --- ABORT mid-transfer; SHUTDOWN with data queued both ways -----------------------
+
+def abort_flow_case(engine, where, flags, peeled):
+    """A peer sending numbered messages as fast as it can ABORTs mid-transfer
+    beside verified load traffic: what serve got of it is a prefix (no gap,
+    duplicate or reorder), load's traffic exact."""
+    label = "abort-flow %s %s" % (engine, where)
+    s = Serve(engine, *flags)
+    before = s.resources()
+    peer = Peer("abort-flow", s.port)
+    lt.check(label + ": the peer is sending", peer.said() == "flowing")
+    if peeled:
+        lt.check(label + ": its association moved", s.until("peeled", 1), s.stats)
+    rc, ls = load(s.port, "--associations=2", "--streams=2", "--count=200", "--rate=400")
+    peer.tell()
+    said = peer.said() or ""
+    lt.check(label + ": the peer aborted mid-transfer", said.startswith("aborted "), said)
+    peer.end()
+    flow = int(said.split()[1]) if said.startswith("aborted ") else 0
+    sent = ls.get("messages", 0)
+    s.until("verified", sent)
+    after = s.resources(settled=True)
+    summary = s.stop()
+    got = summary.get("verified", 0) - sent
+    lt.check(label + ": load exits 0", rc == 0, ls)
+    lt.check(label + ": serve got a prefix of the aborted flow (%d of %d) and all of load's" % (got, flow),
+             100 <= got <= flow and (summary.get("gaps"), summary.get("duplicates"), summary.get("reorders")) ==
+             (0, 0, 0), summary)
+    row("abort-flow", "%s %s" % (engine, where), "ABORT after %d sent, %d in flight" % (flow, flow - got),
+        sent + flow, summary, before, after)
+
+
+def shutdown_case(engine):
+    """A peer sends 400 numbered messages to serve --mode=echo without
+    reading and SHUTDOWNs at once, then reads: everything it sent arrives;
+    every echo serve sent arrives, in order; the rest are counted refused or
+    dropped (SCTP takes no new data after SHUTDOWN)."""
+    label = "shutdown %s" % engine
+    s = Serve(engine, mode="echo")
+    before = s.resources()
+    said = Peer("shutdown-echo", s.port, 400, 1000).said() or ""
+    s.until("messages_in", 400)
+    after = s.resources(settled=True)
+    summary = s.stop()
+    echoed = int(said.split()[1]) if said.startswith("echoed ") else -1
+    lt.check(label + ": serve got all 400", summary.get("messages_in") == 400, summary)
+    lt.check(label + ": every echo serve sent arrived, in order", (echoed, said.endswith("in order")) ==
+             (summary.get("messages_out"), True), "%s; %s" % (said, summary))
+    lt.check(label + ": every message echoed or counted refused or dropped",
+             summary.get("messages_out", 0) + summary.get("echo_refused", 0) + summary.get("replies_dropped", 0) ==
+             400, summary)
+    summary = dict(summary, verified=summary.get("messages_in", 0))  # echo mode: no sequence check in serve
+    row("shutdown", engine, "SHUTDOWN, 400 queued in, %d echoes out" % echoed, 400, summary, before, after)
+
+
 # --- INIT flood past --max-associations ------------------------------------------
 
 def flood_case(engine):
@@ -313,14 +368,17 @@ def flood_case(engine):
 
 def churned(s, cycles, hold):
     """hostile_peer churn: `cycles` associations; every `hold`-th stays until
-    serve has moved it (peeled counts one more). True when all went."""
+    serve has moved as many as have been held so far (at least one move per
+    held one). True when all went."""
     peer = Peer("churn", s.port, cycles, hold)
+    held = s.stats.get("peeled", 0)
     while True:
         said = peer.said()
         if said != "holding":
             peer.end()
             return said == "done"
-        s.until("peeled", s.stats.get("peeled", 0) + 1)
+        held += 1
+        s.until("peeled", held)
         peer.tell()
 
 
@@ -377,6 +435,10 @@ def main():
              (restart_case, "uring", "one-to-many", (), False),
              (restart_case, "uring", "peeled", ("--peel-all",), True),
              (restart_case, "epoll", "one-to-many", (), False), (restart_case, "threads", "peeled", (), True),
+             (abort_flow_case, "uring", "one-to-many", (), False),
+             (abort_flow_case, "uring", "peeled", ("--peel-all",), True),
+             (abort_flow_case, "epoll", "one-to-many", (), False), (abort_flow_case, "threads", "peeled", (), True),
+             (shutdown_case, "uring"), (shutdown_case, "epoll"), (shutdown_case, "threads"),
              (abort_case, "uring", "one-to-many", (), False), (abort_case, "uring", "peeled", ("--peel-all",), True),
              (abort_case, "epoll", "one-to-many", (), False), (abort_case, "threads", "peeled", (), True),
              (flood_case, "uring"), (flood_case, "epoll"), (flood_case, "threads"),

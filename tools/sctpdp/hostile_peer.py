@@ -19,11 +19,22 @@
                              prints "sent", waits for stdin to close; ABORTs
                              (SO_LINGER 0) if killed: run again, it restarts
                              the association (SCTP_RESTART)
+  abort-flow PORT            sends numbered messages (stream 0) until a line
+                             on stdin, prints "flowing" after the first 100;
+                             then ABORTs mid-transfer and prints "aborted N"
+                             (N sent)
+  shutdown-echo PORT COUNT SIZE
+                             sends COUNT numbered messages to an echo server
+                             without reading, SHUTDOWN at once (its data still
+                             queued, the echoes queued the other way), then
+                             reads the echoes until the end; prints "echoed E"
+                             and whether they came in order (0..E-1)
   churn PORT N [HOLD]        N times: connect, send a message, close; with
                              HOLD, every HOLD-th association first says
                              "holding" and waits for a line on stdin (the
                              server can move it meanwhile)
 """
+import errno
 import select
 import socket
 import struct
@@ -114,6 +125,52 @@ def no_read(port, count, size):
     s.close()
 
 
+def send_numbered(s, seq, size):
+    info = struct.pack("=HHIIi", 0, 0, socket.htonl(seq), 0, 0)  # stream 0, PPID seq (as load numbers)
+    s.sendmsg([b"n" * size], [(socket.IPPROTO_SCTP, SCTP_SNDINFO, info)])
+
+
+def abort_flow(port):
+    s = connect(port)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    seq = 0
+    while not select.select([sys.stdin], [], [], 0)[0]:
+        send_numbered(s, seq, 1000)
+        seq += 1
+        if seq == 100:
+            print("flowing", flush=True)
+    s.close()  # SO_LINGER 0: ABORT, whatever is still queued or in flight
+    print("aborted", seq, flush=True)
+
+
+SCTP_RECVRCVINFO = 32
+SCTP_RCVINFO = 3  # cmsg type: struct sctp_rcvinfo
+
+
+def shutdown_echo(port, count, size):
+    s = connect(port, rcvbuf=16384, sndbuf=4 * count * size)
+    s.setsockopt(socket.IPPROTO_SCTP, SCTP_RECVRCVINFO, 1)
+    for seq in range(count):
+        send_numbered(s, seq, size)
+    s.shutdown(socket.SHUT_WR)  # SHUTDOWN once what is queued is acknowledged
+    echoed, in_order = 0, True
+    while True:
+        try:
+            data, anc, _, _ = s.recvmsg(size + 64, socket.CMSG_SPACE(64))
+        except OSError as e:  # the association is gone once the SHUTDOWN completed
+            if e.errno != errno.ENOTCONN:
+                raise
+            break
+        if not data:
+            break
+        ppid = next((socket.ntohl(struct.unpack_from("@HHHIIIIi", c)[3]) for lvl, typ, c in anc
+                     if lvl == socket.IPPROTO_SCTP and typ == SCTP_RCVINFO), None)
+        in_order = in_order and ppid == echoed
+        echoed += 1
+    print("echoed", echoed, "in order" if in_order else "out of order", flush=True)
+    s.close()
+
+
 def restart(host, port, local, count):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_SCTP)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -123,8 +180,7 @@ def restart(host, port, local, count):
     s.bind((address, int(lport)))
     s.connect((host, port))
     for seq in range(count):
-        info = struct.pack("=HHIIi", 0, 0, socket.htonl(seq), 0, 0)  # stream 0, PPID seq
-        s.sendmsg([b"r" * 100], [(socket.IPPROTO_SCTP, SCTP_SNDINFO, info)])
+        send_numbered(s, seq, 100)
     print("sent", flush=True)
     sys.stdin.read()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 0, 0))
@@ -151,7 +207,11 @@ def main(argv):
         restart(host, port, argv[3], int(argv[4]))
         return
     args = [int(a) for a in argv[3:]]
-    if cmd == "abort-mid":
+    if cmd == "abort-flow":
+        abort_flow(port)
+    elif cmd == "shutdown-echo":
+        shutdown_echo(port, *args)
+    elif cmd == "abort-mid":
         abort_mid(port, *args)
     elif cmd == "oversize":
         oversize(port, args)

@@ -32,9 +32,10 @@ class SequenceChecker {
  public:
   // One message `seq` on (association, stream).
   void Observe(int32_t association, uint16_t stream, uint64_t seq);
-  // The association's peer restarted (SCTP_RESTART: a new incarnation on the
-  // same ports and association id): its streams start again at 0.
-  void Restart(int32_t association) { streams_.erase(association); }
+  // Forgets the association: it ended (its entries would pile up under
+  // churn), or its peer restarted (SCTP_RESTART: a new incarnation on the
+  // same ports and association id, whose streams start again at 0).
+  void Forget(int32_t association) { streams_.erase(association); }
   const SequenceCounts& counts() const { return counts_; }
 
  private:

@@ -33,7 +33,7 @@ TEST(SequenceCheckerTest, ARestartedAssociationStartsAgain) {
   SequenceChecker c;
   for (uint64_t i = 0; i < 5; ++i) c.Observe(7, 1, i);
   c.Observe(8, 0, 0);
-  c.Restart(7);
+  c.Forget(7);
   for (uint64_t i = 0; i < 3; ++i) c.Observe(7, 1, i);  // the new incarnation's
   c.Observe(8, 0, 1);                                   // others go on
   EXPECT_TRUE(c.counts().clean());

@@ -114,6 +114,7 @@ class ThreadsEngine : public Engine {
           }
         } else if (ev->EndsAssociation()) {
           limit_.End(ev->assoc_id);  // ended before its peel
+          sink_->Ended(ev->assoc_id);
         }
       }
     }
@@ -178,6 +179,7 @@ class ThreadsEngine : public Engine {
           break;
       }
       limit_.End(id);
+      sink_->Ended(id);
       return;
     }
   }

@@ -45,7 +45,12 @@ class UringEngine : public Engine, public DataPlaneHandler {
     // As the baselines count it: a rejected association's messages, and
     // partial messages their association's end cut off.
     e.discarded = s.stray_messages + s.control.partials_dropped + s.workers.partials_dropped;
-    e.replies_dropped = s.dropped_sends;
+    // Echoes accepted, then not sent: dropped by the router, failed in the
+    // kernel (EPIPE after the peer's SHUTDOWN), dropped from a send queue
+    // at the association's end, or still waiting in the ReplyQueue then.
+    e.replies_dropped = s.dropped_sends + s.control.totals.send_errors + s.workers.totals.send_errors +
+                        s.control.totals.send_dropped + s.workers.totals.send_dropped +
+                        held_dropped_.load(std::memory_order_relaxed);
     return e;
   }
 
@@ -57,7 +62,8 @@ class UringEngine : public Engine, public DataPlaneHandler {
   }
   void OnWritable(DataPlane&, sctp_assoc_t id) override { replies_->OnWritable(id); }
   void OnAssociationDown(DataPlane&, sctp_assoc_t id, DownReason, const AssocStats&) override {
-    replies_->OnAssociationDown(id);
+    held_dropped_.fetch_add(replies_->OnAssociationDown(id), std::memory_order_relaxed);
+    sink_->Ended(id);
   }
   void OnError(DataPlane&, sctp_assoc_t, const absl::Status&) override {
     errors_.fetch_add(1, std::memory_order_relaxed);
@@ -90,6 +96,7 @@ class UringEngine : public Engine, public DataPlaneHandler {
   std::unique_ptr<DataPlane> dp_;
   std::unique_ptr<ReplyQueue> replies_;
   std::atomic<uint64_t> errors_{0};
+  std::atomic<uint64_t> held_dropped_{0};  // replies waiting in replies_ when their association ended
 };
 
 }  // namespace
