@@ -5,6 +5,10 @@ on every engine a case applies to, under
   netem     loss, delay with jitter, reordering, duplication, corruption and
             a rate limit on a veth pair between two network namespaces, hot
             associations moving to workers meanwhile;
+  restart   a peer killed with its ABORT lost that comes back on the same
+            ports (SCTP_RESTART): counted, its new numbering verified;
+  abort_flow  a peer that ABORTs mid-transfer beside verified traffic;
+  shutdown  a peer that SHUTDOWNs with data queued both ways (echo);
   abort     a peer that ABORTs in the middle of a partial delivery, on the
             one-to-many socket and on a peeled one, beside verified traffic;
   flood     an INIT flood past --max-associations beside verified traffic;
@@ -16,7 +20,7 @@ messages sent / received / lost / duplicated / reordered, associations
 moved, serve's fds and RSS before and after. Waits are on events (stats
 lines, a peer's lines) with a hang guard; assertions are on counts.
 
-  faults_test.py SCTPDP HOSTILE_PEER [--churn=N] [--cases=netem,abort,flood,churn]
+  faults_test.py SCTPDP HOSTILE_PEER [--churn=N] [--cases=netem,restart,abort_flow,shutdown,abort,flood,churn]
 """
 import json
 import os
