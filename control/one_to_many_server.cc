@@ -159,6 +159,7 @@ WorkerStats OneToManyServer::Snapshot() const {
   s.recv_rearms = recv_rearms_.Get();
   s.recv_errors = recv_errors_.Get();
   s.oversize_messages = oversize_.Get();
+  s.partials_dropped = partials_dropped_.Get();
   s.associations_active = open_gauge_.Get();  // the socket
   s.retained_buffers = retained_gauge_.Get();
   s.send_buffers_in_use = send_in_use_.Get();
@@ -256,6 +257,7 @@ void OneToManyServer::OnPiece(const RecvParts& parts, bool eor, sctp_assoc_t who
       // With fragment interleave level 0 (the default) a partial delivery is
       // never interleaved on the socket: drop the dead piece, start over.
       recv_errors_.Add(1);
+      partials_dropped_.Add(1);
       handler_->OnError(*this, who, absl::DataLossError("interleaved partial delivery: incomplete message dropped"));
       OnPiece(parts, eor, who);
       return;
@@ -309,6 +311,7 @@ void OneToManyServer::DeliverNotification(absl::Span<const char> bytes) {
   if (partial_.in_progress() && !partial_.notification() && partial_.key() == static_cast<uint32_t>(ev->assoc_id) &&
       (ev->type == EventType::kPartialDelivery || ev->EndsAssociation())) {
     partial_.Reset();
+    partials_dropped_.Add(1);
   }
   if (ev->EndsAssociation()) Erase(discarding_, ev->assoc_id);
   handler_->OnEvent(*this, *ev);

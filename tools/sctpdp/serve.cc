@@ -73,7 +73,8 @@ Json StatsJson(const char* kind, const Engine& engine, MessageSink& sink, const 
             {"oversize_messages", s.oversize_messages},
             {"rejected", s.rejected},
             {"discarded", s.discarded},
-            {"replies_dropped", s.replies_dropped}};
+            {"replies_dropped", s.replies_dropped},
+            {"restarts", sink.restarts()}};
   if (verify) {
     const SequenceCounts c = sink.counts();
     j["verified"] = c.messages;
@@ -107,6 +108,7 @@ std::string Metrics(const Engine& engine, MessageSink& sink, const std::string& 
   metric("rejected_total", "counter", "Associations over --max-associations: aborted.", s.rejected);
   metric("discarded_total", "counter", "Messages received and never delivered.", s.discarded);
   metric("replies_dropped_total", "counter", "Echoes accepted, then dropped.", s.replies_dropped);
+  metric("restarts_total", "counter", "Peers that restarted an association (SCTP_RESTART).", sink.restarts());
   if (verify) {
     const SequenceCounts c = sink.counts();
     metric("verify_gaps_total", "counter", "Sequence numbers skipped.", c.gaps);
