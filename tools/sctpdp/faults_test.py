@@ -34,6 +34,10 @@ import limits_test as lt  # check, read_until, GUARD; B: the sctpdp binary (argv
 
 PEER = None
 CHURN = 2000
+# --sanitized: serve runs under ASan or TSan, whose allocators (quarantine,
+# shadow memory, thread state kept for reports) decide its RSS: the churn
+# case then checks fds, not RSS.
+SANITIZED = False
 ROWS = []
 SERVER_NS, CLIENT_NS = "sctpdp-fs", "sctpdp-fc"
 SERVER_IP, CLIENT_IP = "10.77.0.1", "10.77.0.2"
@@ -399,6 +403,9 @@ def churn_case(engine, flags, hold):
     warmed = s.resources()
     lt.check(label + ": churn cycles", churned(s, CHURN - warm, hold))
     s.wait(lambda: s.stats.get("messages_in", 0) >= CHURN and s.stats.get("associations", 1) == 0)
+    # An ended association's socket closes a moment after the count drops
+    # (threads: its thread closes it on the way out): wait for that, bounded.
+    s.wait(lambda: s.resources()[0] <= warmed[0])
     after = s.resources()
     summary = s.stop()
     lt.check(label + ": every message served", summary.get("verified") == CHURN, summary)
@@ -409,7 +416,10 @@ def churn_case(engine, flags, hold):
     print("  %s: after warm-up %d fds %d KiB, at the end %d fds %d KiB: RSS %+.1f%%" %
           (label, warmed[0], warmed[1], after[0], after[1], growth), flush=True)
     lt.check(label + ": fds flat after warm-up", after[0] == warmed[0], (warmed, after))
-    lt.check(label + ": RSS growth after warm-up under 5%", growth < 5, "%+.1f%%" % growth)
+    if SANITIZED:
+        print("  %s: RSS not checked under a sanitizer" % label, flush=True)
+    else:
+        lt.check(label + ": RSS growth after warm-up under 5%", growth < 5, "%+.1f%%" % growth)
     row("churn", engine, "%d connect/send/close; RSS %+.1f%% after warm-up" % (CHURN, growth), CHURN, summary, before,
         after)
 
@@ -426,12 +436,14 @@ def table():
 
 
 def main():
-    global PEER, CHURN
+    global PEER, CHURN, SANITIZED
     only = None
     PEER = sys.argv[2]
     for a in sys.argv[3:]:
         if a.startswith("--churn="):
             CHURN = int(a.split("=")[1])
+        if a == "--sanitized":
+            SANITIZED = True
         if a.startswith("--cases="):
             only = a.split("=")[1].split(",")
     netns_up()
