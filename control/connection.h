@@ -12,6 +12,7 @@
 #include <netinet/sctp.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "absl/time/time.h"
 #include "control/backoff.h"
 #include "dataplane/sctp_socket.h"
+#include "dataplane/sctp_tuning.h"
 
 namespace sctpdp {
 
@@ -39,6 +41,11 @@ struct ConnectOptions {
   uint16_t streams = 0;     // INIT streams, in and out (0: the listener's)
   int rcvbuf = 0;           // socket buffers (0: the listener's)
   int sndbuf = 0;
+  // RTO, heartbeat, SACK, INIT, default send and PR-SCTP settings, set on
+  // the connection's socket before its first attempt (so every association
+  // it sets up, and its peeled socket, keeps them). Unset: the listener's
+  // (ListenerOptions::tuning).
+  std::optional<SctpTuning> tuning;
   // An attempt not up after this long is aborted and counts as failed (the
   // kernel alone would retransmit INIT for minutes).
   absl::Duration connect_timeout = absl::Seconds(10);

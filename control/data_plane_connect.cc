@@ -37,6 +37,7 @@
 #include "control/data_plane.h"
 #include "dataplane/log.h"
 #include "dataplane/sctp_socket.h"
+#include "dataplane/sctp_tuning.h"
 
 namespace sctpdp {
 namespace {
@@ -83,6 +84,7 @@ absl::StatusOr<ConnectionId> DataPlane::Connect(const ConnectOptions& options) {
   if (o.streams == 0) o.streams = options_.listener.streams;
   if (o.rcvbuf == 0) o.rcvbuf = options_.listener.rcvbuf;
   if (o.sndbuf == 0) o.sndbuf = options_.listener.sndbuf;
+  if (!o.tuning) o.tuning = options_.listener.tuning;
   {
     std::lock_guard<std::mutex> l(connections_mu_);
     size_t open = 0;
@@ -99,6 +101,7 @@ absl::StatusOr<ConnectionId> DataPlane::Connect(const ConnectOptions& options) {
                                           .rcvbuf = o.rcvbuf,
                                           .sndbuf = o.sndbuf});
   if (!fd.ok()) return fd.status();
+  if (absl::Status s = ApplyTuning(fd->get(), *o.tuning); !s.ok()) return s;
   // Non-blocking: connectx returns at once (EINPROGRESS) with the id.
   const int flags = fcntl(fd->get(), F_GETFL);
   if (flags < 0 || fcntl(fd->get(), F_SETFL, flags | O_NONBLOCK) != 0) return absl::ErrnoToStatus(errno, "fcntl");

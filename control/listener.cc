@@ -55,7 +55,7 @@ absl::Status Bind(Listener& l, const ListenerOptions& o) {
 std::string Listener::Describe() const {
   auto policy = [](int p) { return p < 0 ? "unknown" : p == 0 ? "per socket" : "per association"; };
   return absl::StrCat("rcvbuf ", rcvbuf, " B (", policy(rcvbuf_policy), "), sndbuf ", sndbuf, " B (",
-                      policy(sndbuf_policy), ")");
+                      policy(sndbuf_policy), ")", tuning.empty() ? "" : ", ", tuning);
 }
 
 absl::StatusOr<Listener> OpenListener(const ListenerOptions& o) {
@@ -72,6 +72,8 @@ absl::StatusOr<Listener> OpenListener(const ListenerOptions& o) {
                                           .sndbuf = o.sndbuf});
   if (!fd.ok()) return fd.status();
   l.fd = *std::move(fd);
+  if (absl::Status s = ApplyTuning(l.fd.get(), o.tuning); !s.ok()) return s;
+  l.tuning = o.tuning.Describe();
   absl::StatusOr<int> rcvbuf = GetSocketBuffer(l.fd.get(), SO_RCVBUF, "SO_RCVBUF");
   absl::StatusOr<int> sndbuf = GetSocketBuffer(l.fd.get(), SO_SNDBUF, "SO_SNDBUF");
   if (!rcvbuf.ok() || !sndbuf.ok()) return rcvbuf.ok() ? sndbuf.status() : rcvbuf.status();

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "dataplane/fd.h"
+#include "dataplane/sctp_tuning.h"
 
 namespace sctpdp {
 
@@ -26,6 +27,10 @@ struct ListenerOptions {
   int sndbuf = 0;
   int backlog = 1024;
   bool nodelay = true;    // SCTP_NODELAY (inherited by peeled sockets): small replies go now
+  // The endpoint's protocol defaults (RTO, heartbeats, SACK delay, ...):
+  // every association accepted or started here takes them, and keeps them
+  // when peeled. A value the kernel refuses fails OpenListener, naming it.
+  SctpTuning tuning;
 };
 
 struct Listener {
@@ -38,7 +43,9 @@ struct Listener {
   // buffer: one backlogged association closes the others' windows.
   int rcvbuf_policy = -1, sndbuf_policy = -1;
 
-  // One line for the log: buffers and policies.
+  std::string tuning;  // SctpTuning::Describe() of what was set ("" if nothing)
+
+  // One line for the log: buffers, policies and tuning.
   std::string Describe() const;
 };
 

@@ -166,6 +166,7 @@ WorkerStats OneToManyServer::Snapshot() const {
   s.recv_rearms = recv_rearms_.Get();
   s.recv_errors = recv_errors_.Get();
   s.oversize_messages = oversize_.Get();
+  s.partials_dropped = partials_dropped_.Get();
   s.associations_active = open_gauge_.Get();  // the sockets
   s.retained_buffers = retained_gauge_.Get();
   s.send_buffers_in_use = send_in_use_.Get();
@@ -369,6 +370,7 @@ void OneToManyServer::OnPiece(Socket& s, const RecvParts& parts, bool eor, sctp_
       // With fragment interleave level 0 (the default) a partial delivery is
       // never interleaved on the socket: drop the dead piece, start over.
       recv_errors_.Add(1);
+      partials_dropped_.Add(1);
       handler_->OnError(*this, who, absl::DataLossError("interleaved partial delivery: incomplete message dropped"));
       OnPiece(s, parts, eor, who);
       return;
@@ -422,6 +424,7 @@ void OneToManyServer::DeliverNotification(Socket& s, absl::Span<const char> byte
   if (s.partial.in_progress() && !s.partial.notification() && s.partial.key() == static_cast<uint32_t>(ev->assoc_id) &&
       (ev->type == EventType::kPartialDelivery || ev->EndsAssociation())) {
     s.partial.Reset();
+    partials_dropped_.Add(1);
   }
   // Sends find an association's socket by what its COMM_UP came on.
   if (ev->type == EventType::kAssocChange && ev->state == SCTP_COMM_UP) assoc_socket_[ev->assoc_id] = s.id;

@@ -249,8 +249,8 @@ class OneToManyServer final : private EventLoop::Client {
 
   // Stats (the control thread writes them).
   AssocCounters totals_;
-  Counter enobufs_, recv_rearms_, recv_errors_, oversize_, retained_gauge_, send_in_use_, other_syscalls_,
-      chains_gauge_, open_gauge_;  // open_gauge_: sockets open
+  Counter enobufs_, recv_rearms_, recv_errors_, oversize_, partials_dropped_, retained_gauge_, send_in_use_,
+      other_syscalls_, chains_gauge_, open_gauge_;  // open_gauge_: sockets open
 };
 
 }  // namespace sctpdp

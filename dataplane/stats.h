@@ -87,6 +87,8 @@ struct WorkerStats {
   uint64_t recv_rearms = 0;       // multishot receive armed again after ending
   uint64_t recv_errors = 0;
   uint64_t oversize_messages = 0; // over max_message_size: association aborted
+  uint64_t partials_dropped = 0;  // partial messages their association's end (or an aborted partial
+                                  // delivery) cut off: gathered, never delivered
   uint64_t associations_adopted = 0;
   uint64_t associations_closed = 0;
   uint64_t associations_detached = 0;

@@ -224,6 +224,7 @@ WorkerStats Worker::Snapshot() const {
   s.recv_rearms = recv_rearms_.Get();
   s.recv_errors = recv_errors_.Get();
   s.oversize_messages = oversize_.Get();
+  s.partials_dropped = partials_dropped_.Get();
   s.associations_adopted = adopted_.Get();
   s.associations_closed = closed_.Get();
   s.associations_detached = detached_.Get();
@@ -330,6 +331,11 @@ void Worker::BeginTeardown(Assoc& a, DownReason reason) {
   a.state = Assoc::State::kClosing;
   a.down_reason = reason;
   FailQueued(a);
+  // Half a message whose association ends (not a local stop) is counted
+  // dropped, as the notification path above counts it.
+  if (a.partial.in_progress() && !a.partial.notification() && reason != DownReason::kStopped) {
+    partials_dropped_.Add(1);
+  }
   a.partial.Reset();
   // Cancel the receive and whatever sends are in flight; each reports its own
   // end (-ECANCELED or its real result) before the slot is freed.

@@ -341,7 +341,7 @@ class Worker final : private EventLoop::Client {
 
   // Stats (written by the worker thread only).
   AssocCounters totals_;
-  Counter enobufs_, recv_rearms_, recv_errors_, oversize_, adopted_, closed_, detached_, active_;
+  Counter enobufs_, recv_rearms_, recv_errors_, oversize_, partials_dropped_, adopted_, closed_, detached_, active_;
   Counter retained_gauge_, send_in_use_, other_syscalls_, zc_sends_, recv_pauses_, held_flushes_, chains_gauge_;
 };
 

@@ -280,6 +280,7 @@ void Worker::DeliverNotification(Assoc& a, absl::Span<const char> bytes) {
   if (a.partial.in_progress() && !a.partial.notification() &&
       (ev->type == EventType::kPartialDelivery || ev->EndsAssociation())) {
     a.partial.Reset();
+    partials_dropped_.Add(1);
   }
   handler_->OnEvent(*this, HandleOf(a), *ev);
   if (ev->EndsAssociation() && a.state != Assoc::State::kClosing) {

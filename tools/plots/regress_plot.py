@@ -14,9 +14,7 @@ import json
 import os
 import sys
 
-import matplotlib
-
-matplotlib.use("Agg")
+from plotting import save  # noqa: E402 (first: it picks matplotlib's backend)
 import matplotlib.pyplot as plt  # noqa: E402
 
 MARKERS = "os^Dv<>ph*"
@@ -77,13 +75,7 @@ def draw_metric(metric, rows, baseline, out_dir):
     better = "higher is better" if rows[0].get("higher_is_better") else "lower is better"
     fig.suptitle(f"{metric} ({better}); markers: boots; bar: 95% interval of the change", fontsize=9)
     fig.tight_layout()
-    paths = []
-    for ext in ("png", "svg"):
-        path = os.path.join(out_dir, f"regress-{metric}.{ext}")
-        fig.savefig(path, dpi=110)
-        paths.append(path)
-    plt.close(fig)
-    return paths
+    return save(fig, out_dir, f"regress-{metric}")
 
 
 def main():

@@ -1,187 +1,38 @@
 // `sctpdp bench`: serve and load together over a small matrix (engines x
-// message sizes x association mixes, repeated), in one run, as child
-// processes of this binary (each engine's CPU and syscalls are its own).
-// Prints a table and the ratio of the data plane to each baseline; --json
-// for machines.
+// modes x message sizes x association mixes, repeated), in one run, as child
+// processes of this binary (bench_cell.h). Prints a table and the ratio of
+// the data plane to each baseline; --json for machines; --plot DIR for
+// pictures. The latency mode is bench_latency.h's.
 #include "tools/sctpdp/bench.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "tools/sctpdp/bench_cell.h"
+#include "tools/sctpdp/bench_latency.h"
 #include "tools/sctpdp/flags.h"
+#include "tools/sctpdp/json_line.h"
+#include "tools/sctpdp/regress_boot.h"
+#include "tools/sctpdp/regress_stats.h"
+#include "tools/sctpdp/sctpvm_path.h"
 
 namespace sctpdp {
 namespace {
-
-struct Child {
-  pid_t pid = -1;
-  FILE* out = nullptr;  // its stdout
-};
-
-// Runs this binary with `args`, its stdout piped to us and its stderr (the
-// data plane's log) into `err`, shown only when the cell fails.
-Child Spawn(const std::vector<std::string>& args, FILE* err) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return {};
-  Child c;
-  c.pid = fork();
-  if (c.pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    if (err != nullptr) dup2(fileno(err), STDERR_FILENO);
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv("/proc/self/exe", argv.data());
-    _exit(127);
-  }
-  close(fds[1]);
-  c.out = fdopen(fds[0], "r");
-  return c;
-}
-
-std::string ReadLine(FILE* f) {
-  char buf[8192];
-  if (f == nullptr || fgets(buf, sizeof(buf), f) == nullptr) return "";
-  std::string s = buf;
-  if (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
-}
-
-int Wait(const Child& c) {
-  int status = 0;
-  waitpid(c.pid, &status, 0);
-  if (c.out) fclose(c.out);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-// A number field of a flat JSON line ("key":123.4).
-double Field(const std::string& json, const std::string& key) {
-  const std::string k = "\"" + key + "\":";
-  size_t at = json.find(k);
-  if (at == std::string::npos) return 0;
-  at += k.size();
-  size_t end = json.find_first_of(",}", at);
-  double v = 0;
-  absl::SimpleAtod(json.substr(at, end - at), &v);
-  return v;
-}
-
-// What the load does in a cell:
-//   sink:  one-way, as fast as the server takes it.
-//   echo:  request/response, closed loop: each association keeps up to
-//          --window messages awaiting their echo (saturating; round trips
-//          include that queueing).
-//   paced: echo at 400 msg/s per hot association (twice the peel rate, so
-//          hot associations do move): round trips below saturation.
-// At full speed, load sends bursts of --bundle messages with MSG_MORE, as a
-// busy peer's stack bundles DATA chunks; every engine gets the same load.
-struct Shape {
-  std::string mode;
-  absl::Duration duration;
-  int64_t bundle = 16;
-  int64_t window = 64;
-  bool bundle_sends = true;  // serve --bundle-sends for the uring engine
-};
-
-struct Cell {
-  std::string engine, mode;
-  uint64_t size = 0;
-  int hot = 0, associations = 0, repeat = 0;
-  double msgs_per_s = 0, gbit_per_s = 0, cpu_s_per_m = 0, syscalls_per_msg = 0;
-  double sent = 0, received = 0;
-  double p50_us = 0, p99_us = 0;  // round trips (echo and paced)
-  double load_cpu = 0;            // the load's share of the machine's CPUs (near 1: the load is the limit)
-  bool ok = false;
-  std::string error;
-};
-
-Cell RunCell(const std::string& engine, const Shape& shape, uint64_t size, int hot, int associations, int repeat) {
-  Cell c{engine, shape.mode, size, hot, associations, repeat};
-  const bool echo = shape.mode != "sink";
-  std::unique_ptr<FILE, int (*)(FILE*)> log(tmpfile(), fclose);
-  auto fail = [&](std::string error) {
-    c.error = std::move(error);
-    if (log == nullptr) return;
-    rewind(log.get());
-    char buf[4096];
-    while (fgets(buf, sizeof(buf), log.get()) != nullptr) {
-      std::string line = buf;
-      if (!line.empty() && line.back() == '\n') line.pop_back();
-      c.error += "\n  | " + line;
-    }
-  };
-  // Every engine gets the same socket buffers, sized for the load: with the
-  // defaults, associations sharing a one-to-many socket stall on its window.
-  Child serve =
-      Spawn({"sctpdp", "serve", "--engine=" + engine, "--listen=127.0.0.1:0", echo ? "--mode=echo" : "--mode=sink",
-             "--peel-rate=200", "--sustain=200ms", "--rcvbuf=4MiB", "--sndbuf=4MiB",
-             engine == "uring" && shape.bundle_sends ? "--bundle-sends" : "--no-bundle-sends"},
-            log.get());
-  const std::string line = ReadLine(serve.out);
-  const size_t at = line.find("port ");
-  if (at == std::string::npos) {
-    fail("serve did not start");
-    kill(serve.pid, SIGKILL);
-    Wait(serve);
-    return c;
-  }
-  const std::string port = line.substr(at + 5, line.find(',', at) - at - 5);
-  const bool paced = shape.mode == "paced";
-  Child load =
-      Spawn({"sctpdp", "load", "--connect=127.0.0.1:" + port, absl::StrCat("--associations=", associations),
-             absl::StrCat("--hot=", hot), paced ? "--rate=400" : "--rate=0", "--cold-rate=5",
-             absl::StrCat("--size=", size), "--streams=4",
-             absl::StrCat("--duration=", absl::FormatDuration(shape.duration)), absl::StrCat("--bundle=", shape.bundle),
-             echo ? "--echo" : "--no-echo", absl::StrCat("--window=", shape.mode == "echo" ? shape.window : 0)},
-            log.get());
-  const std::string load_json = ReadLine(load.out);
-  const int load_rc = Wait(load);
-  kill(serve.pid, SIGTERM);
-  std::string summary;
-  for (std::string l = ReadLine(serve.out); !l.empty(); l = ReadLine(serve.out)) {
-    if (l.find("\"summary\"") != std::string::npos) summary = l;
-  }
-  const int serve_rc = Wait(serve);
-  if (load_rc != 0 || serve_rc != 0 || summary.empty()) {
-    fail(absl::StrFormat("load exit %d, serve exit %d; their log:", load_rc, serve_rc));
-    return c;
-  }
-  const double secs = Field(load_json, "seconds");
-  c.sent = Field(load_json, "messages");
-  c.received = Field(summary, "messages_in");
-  c.msgs_per_s = secs > 0 ? c.received / secs : 0;
-  c.gbit_per_s = c.msgs_per_s * size * 8 / 1e9;
-  c.cpu_s_per_m = c.received > 0 ? Field(summary, "cpu_s") / c.received * 1e6 : 0;
-  c.syscalls_per_msg = Field(summary, "syscalls_per_message");
-  c.p50_us = Field(load_json, "p50");
-  c.p99_us = Field(load_json, "p99");
-  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  c.load_cpu = secs > 0 && cpus > 0 ? Field(load_json, "cpu_s") / (secs * cpus) : 0;
-  c.ok = true;
-  return c;
-}
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 // The comma-separated `value` of --`flag`, each one of `known`; nothing
 // (after a one-line error) when one is not.
@@ -198,15 +49,28 @@ std::optional<std::vector<std::string>> ChoiceList(const char* flag, const std::
   return list;
 }
 
-void PrintCellJson(const Cell& c) {
-  std::printf(
-      "{\"type\":\"cell\",\"engine\":\"%s\",\"mode\":\"%s\",\"size\":%llu,\"hot\":%d,\"associations\":%d,"
-      "\"repeat\":%d,\"messages_per_s\":%.1f,\"gbit_per_s\":%.6f,\"cpu_s_per_million\":%.3f,"
-      "\"syscalls_per_message\":%.4f,\"sent\":%.0f,\"received\":%.0f,\"rtt_p50_us\":%.0f,"
-      "\"rtt_p99_us\":%.0f,\"load_cpu_share\":%.3f}\n",
-      c.engine.c_str(), c.mode.c_str(), (unsigned long long)c.size, c.hot, c.associations, c.repeat, c.msgs_per_s,
-      c.gbit_per_s, c.cpu_s_per_m, c.syscalls_per_msg, c.sent, c.received, c.p50_us, c.p99_us, c.load_cpu);
-  std::fflush(stdout);
+Json CellJson(const Cell& c) {
+  return {{"type", "cell"},
+          {"engine", c.engine},
+          {"mode", c.mode},
+          {"size", c.size},
+          {"hot", c.hot},
+          {"associations", c.associations},
+          {"repeat", c.repeat},
+          {"messages_per_s", Rounded(c.msgs_per_s, 1)},
+          {"gbit_per_s", Rounded(c.gbit_per_s, 6)},
+          {"cpu_s_per_million", Rounded(c.cpu_s_per_m, 3)},
+          {"syscalls_per_message", Rounded(c.syscalls_per_msg, 4)},
+          {"sent", static_cast<uint64_t>(c.sent)},
+          {"received", static_cast<uint64_t>(c.received)},
+          {"rtt_p50_us", Rounded(c.p50_us, 1)},
+          {"rtt_p99_us", Rounded(c.p99_us, 1)},
+          {"load_cpu_share", Rounded(c.load_cpu, 3)}};
+}
+
+void PrintHeader() {
+  std::printf("%-8s %-5s %7s %7s %11s %9s %11s %12s %11s %11s %9s\n", "engine", "mode", "bytes", "hot/all", "msgs/s",
+              "Gbit/s", "cpu_s/Mmsg", "syscalls/msg", "rtt_p50_us", "rtt_p99_us", "load_cpu");
 }
 
 void PrintRow(const Cell& m) {
@@ -221,7 +85,7 @@ void PrintRow(const Cell& m) {
 // One engine on one (mode, size, mix), `repeats` times: the median cell, or
 // nothing when every run failed (reported). `ok` turns false on any failure.
 std::optional<Cell> RunRepeats(const std::string& engine, const Shape& shape, uint64_t size, int hot, int total,
-                               int64_t repeats, bool json, bool* ok) {
+                               int64_t repeats, const BenchOutput& out, bool* ok) {
   std::vector<Cell> runs;
   for (int r = 0; r < repeats; ++r) {
     Cell c = RunCell(engine, shape, size, hot, total, r);
@@ -231,7 +95,7 @@ std::optional<Cell> RunRepeats(const std::string& engine, const Shape& shape, ui
       *ok = false;
       continue;
     }
-    if (json) PrintCellJson(c);
+    out.Emit(CellJson(c));
     runs.push_back(std::move(c));
   }
   if (runs.empty()) return std::nullopt;
@@ -249,7 +113,7 @@ std::optional<Cell> RunRepeats(const std::string& engine, const Shape& shape, ui
 }
 
 // The data plane's medians against each baseline's.
-void PrintRatios(const std::map<std::string, Cell>& medians, bool json) {
+void Ratios(const std::map<std::string, Cell>& medians, const BenchOutput& out) {
   auto uring = medians.find("uring");
   if (uring == medians.end()) return;
   const Cell& u = uring->second;
@@ -260,12 +124,16 @@ void PrintRatios(const std::map<std::string, Cell>& medians, bool json) {
     const double r_rate = u.msgs_per_s / b.msgs_per_s;
     const double r_sys = b.syscalls_per_msg > 0 ? u.syscalls_per_msg / b.syscalls_per_msg : 0;
     const double r_cpu = b.cpu_s_per_m > 0 ? u.cpu_s_per_m / b.cpu_s_per_m : 0;
-    if (json) {
-      std::printf(
-          "{\"type\":\"ratio\",\"mode\":\"%s\",\"size\":%llu,\"hot\":%d,\"associations\":%d,\"versus\":\"%s\","
-          "\"messages_per_s\":%.3f,\"syscalls_per_message\":%.3f,\"cpu_per_message\":%.3f}\n",
-          u.mode.c_str(), (unsigned long long)u.size, u.hot, u.associations, base, r_rate, r_sys, r_cpu);
-    } else {
+    out.Emit({{"type", "ratio"},
+              {"mode", u.mode},
+              {"size", u.size},
+              {"hot", u.hot},
+              {"associations", u.associations},
+              {"versus", base},
+              {"messages_per_s", Rounded(r_rate, 3)},
+              {"syscalls_per_message", Rounded(r_sys, 3)},
+              {"cpu_per_message", Rounded(r_cpu, 3)}});
+    if (!out.stdout_json) {
       std::printf("  %s: uring / %-7s msgs/s x%.2f, syscalls/msg x%.3f, cpu/msg x%.2f\n", u.mode.c_str(), base,
                   r_rate, r_sys, r_cpu);
     }
@@ -275,16 +143,16 @@ void PrintRatios(const std::map<std::string, Cell>& medians, bool json) {
 // One row group: every engine on one (mode, size, mix), repeated; prints the
 // medians and the data plane's ratios. False when a run failed.
 bool RunGroup(const std::vector<std::string>& engines, const Shape& shape, uint64_t size, int hot, int total,
-              int64_t repeats, bool json) {
+              int64_t repeats, const BenchOutput& out) {
   bool ok = true;
   std::map<std::string, Cell> medians;
   for (const std::string& engine : engines) {
-    std::optional<Cell> m = RunRepeats(engine, shape, size, hot, total, repeats, json, &ok);
+    std::optional<Cell> m = RunRepeats(engine, shape, size, hot, total, repeats, out, &ok);
     if (!m) continue;  // every run failed (reported): no row, no ratio
-    if (!json) PrintRow(*m);
+    if (!out.stdout_json) PrintRow(*m);
     medians[engine] = *std::move(m);
   }
-  PrintRatios(medians, json);
+  Ratios(medians, out);
   return ok;
 }
 
@@ -312,58 +180,180 @@ bool ParseMatrix(const std::string& sizes, const std::string& mixes, std::vector
   return true;
 }
 
-}  // namespace
+// --loads: percentages of the reference capacity; false (after a one-line
+// error) when one is bad.
+bool ParseLoads(const std::string& loads, std::vector<int64_t>* out) {
+  out->clear();
+  for (absl::string_view l : absl::StrSplit(loads, ',')) {
+    int64_t percent = 0;
+    if (!absl::SimpleAtoi(l, &percent) || percent < 1 || percent > 1000) {
+      std::fprintf(stderr, "sctpdp bench: --loads: bad percentage '%s' (1..1000)\n", std::string(l).c_str());
+      return false;
+    }
+    out->push_back(percent);
+  }
+  return true;
+}
 
-int RunBench(int argc, char** argv) {
+struct BenchFlags {
   bool quick = false, json = false, latency = false;
   int64_t repeats = 3;
   Shape shape{"", absl::Seconds(10)};
   std::string engines = "uring,epoll,threads", modes = "echo,sink", sizes = "1024,16384", mixes = "8/64,64/64";
+  LatencyOptions latency_options;
+  std::string loads = "10,50,90";
+  std::string plot;  // a directory: bench.jsonl and the pictures
+};
+
+void DefineFlags(FlagParser& p, BenchFlags& f) {
+  p.Bool("quick", &f.quick,
+         "a short run: 1 KiB, 8 hot of 64, one repeat of 5 s per mode and engine (latency: trials of 1 s to 10%, "
+         "round trips over 3 s)");
+  p.Bool("json", &f.json, "JSON lines (one per run, trial and ratio), no table");
+  p.String("modes", &f.modes,
+           "comma-separated: echo (request/response, closed loop of --window per association), sink (one-way), "
+           "paced (echo at 400 msg/s per hot association), latency (each engine's capacity, then round trips at "
+           "--loads of the best baseline's, open loop)");
+  p.Bool("latency", &f.latency, "the same as --modes=latency");
+  p.Int("bundle", &f.shape.bundle, 1, 256, "load: messages per burst with MSG_MORE (1: a packet per message)");
+  p.Bool("bundle-sends", &f.shape.bundle_sends,
+         "uring: serve --bundle-sends (MSG_MORE within send chains; --no-bundle-sends: a packet per message)");
+  p.Int("window", &f.shape.window, 1, 1 << 20, "load, echo mode: messages awaiting their echo per association");
+  p.Int("repeats", &f.repeats, 1, 100, "runs per cell, and per engine and load in latency mode (medians shown)");
+  p.Duration("duration", &f.shape.duration, "load duration per run (latency mode: per round-trip run)");
+  p.String("engines", &f.engines, "comma-separated: uring,epoll,threads");
+  p.String("sizes", &f.sizes, "comma-separated message sizes in bytes");
+  p.String("mixes", &f.mixes, "comma-separated HOT/TOTAL association mixes");
+  LatencyOptions& l = f.latency_options;
+  p.Duration("trial-duration", &l.trial_duration, "latency: sending time of each capacity trial");
+  p.Int("trial-repeats", &l.trial_repeats, 1, 20, "latency: trials per offered rate; the rate passes if all do");
+  p.Duration("trial-drain", &l.trial_drain,
+             "latency: how long a trial's last echoes get after sending stops (an overload the buffers absorb "
+             "passes by up to this over --trial-duration)");
+  p.Double("search-start", &l.search_start, 1, 1e7, "latency: the first offered rate of the search (messages/s)");
+  p.Double("search-precision", &l.precision, 0.001, 1, "latency: the search stops within this relative width");
+  p.String("loads", &f.loads, "latency: comma-separated percentages of the best baseline's capacity");
+  p.String("plot", &f.plot,
+           "a directory: write every JSON line to DIR/bench.jsonl and draw DIR/bench-*.png and .svg from it "
+           "(tools/plots/bench_plot.py, python3-matplotlib)");
+}
+
+// The run's parameters, first in the JSON: what a picture's title says.
+Json BenchJson(const BenchFlags& f, const std::vector<std::string>& engines, const std::vector<std::string>& modes) {
+  utsname u{};
+  uname(&u);
+  return {{"type", "bench"},
+          {"engines", engines},
+          {"modes", modes},
+          {"sizes", f.sizes},
+          {"mixes", f.mixes},
+          {"repeats", f.repeats},
+          {"duration_s", absl::ToDoubleSeconds(f.shape.duration)},
+          {"kernel", u.release},
+          {"cpus", sysconf(_SC_NPROCESSORS_ONLN)}};
+}
+
+// Draws DIR/bench.jsonl with tools/plots/bench_plot.py; false (said on
+// stderr) when it cannot.
+bool Draw(const char* argv0, const std::string& dir) {
+  const std::string script = FindPlotScript(argv0, "bench_plot.py");
+  std::string error;
+  const int rc = script.empty() ? -1
+                                : RunToFiles({"/usr/bin/python3", script, dir + "/bench.jsonl", "--out", dir},
+                                             dir + "/plot.out", dir + "/plot.err", &error);
+  if (rc != 0) {
+    std::fprintf(stderr, "sctpdp bench: no pictures: %s exited %d (see %s/plot.err)\n",
+                 script.empty() ? "tools/plots/bench_plot.py (not found)" : script.c_str(), rc, dir.c_str());
+    return false;
+  }
+  std::fprintf(stderr, "sctpdp bench: pictures in %s (bench-*.png, .svg)\n", dir.c_str());
+  return true;
+}
+
+// Every mode over every size and mix. False when a run failed.
+bool RunMatrix(const BenchFlags& f, const std::vector<std::string>& engines, const std::vector<std::string>& modes,
+               const std::vector<uint64_t>& sizes, const std::vector<std::pair<int, int>>& mixes,
+               const BenchOutput& out) {
+  bool all_ok = true, header = false;
+  Shape shape = f.shape;
+  for (const std::string& mode : modes) {
+    shape.mode = mode;
+    if (mode != "latency" && !header && !out.stdout_json) {
+      PrintHeader();
+      header = true;
+    }
+    for (uint64_t size : sizes) {
+      for (auto [hot, total] : mixes) {
+        all_ok &= mode == "latency" ? RunLatencyGroup(engines, shape, f.latency_options, size, hot, total, out)
+                                    : RunGroup(engines, shape, size, hot, total, f.repeats, out);
+      }
+    }
+  }
+  return all_ok;
+}
+
+// The flags after --quick and --latency; false (after a one-line error) when
+// they do not make a run.
+bool Settle(BenchFlags& f) {
+  if (f.quick) {
+    f.repeats = 1;
+    f.shape.duration = absl::Seconds(5);
+    f.sizes = "1024";
+    f.mixes = "8/64";
+    f.latency_options.trial_duration = absl::Seconds(1);
+    f.latency_options.precision = 0.1;
+    f.latency_options.point_duration = absl::Seconds(3);
+  } else {
+    f.latency_options.point_duration = f.shape.duration;
+  }
+  if (f.latency) f.modes = "latency";
+  f.latency_options.repeats = f.repeats;
+  if (f.latency_options.trial_drain >= f.latency_options.trial_duration) {
+    std::fprintf(stderr, "sctpdp bench: --trial-drain must be shorter than --trial-duration\n");
+    return false;
+  }
+  return ParseLoads(f.loads, &f.latency_options.load_percents);
+}
+
+}  // namespace
+
+int RunBench(int argc, char** argv) {
+  BenchFlags f;
   FlagParser p(
       "usage: sctpdp bench [flags]\n"
       "Runs serve and load together over modes x message sizes x association mixes (hot/total) x engines,\n"
       "repeated, and prints messages/s, Gbit/s, CPU seconds per million messages, syscalls per message and\n"
-      "round-trip percentiles, with the ratio of the data plane (uring) to each baseline.");
-  p.Bool("quick", &quick, "a one-minute run: 1 KiB, 8 hot of 64, one repeat of 5 s per mode and engine");
-  p.Bool("json", &json, "one JSON line per cell and one for the ratios, no table");
-  p.String("modes", &modes,
-           "comma-separated: echo (request/response, closed loop of --window per association), sink (one-way), "
-           "paced (echo at 400 msg/s per hot association: round trips below saturation)");
-  p.Bool("latency", &latency, "the same as --modes=paced");
-  p.Int("bundle", &shape.bundle, 1, 256, "load: messages per burst with MSG_MORE (1: a packet per message)");
-  p.Bool("bundle-sends", &shape.bundle_sends,
-         "uring: serve --bundle-sends (MSG_MORE within send chains; --no-bundle-sends: a packet per message)");
-  p.Int("window", &shape.window, 1, 1 << 20, "load, echo mode: messages awaiting their echo per association");
-  p.Int("repeats", &repeats, 1, 100, "runs per cell (the table shows medians)");
-  p.Duration("duration", &shape.duration, "load duration per run");
-  p.String("engines", &engines, "comma-separated: uring,epoll,threads");
-  p.String("sizes", &sizes, "comma-separated message sizes in bytes");
-  p.String("mixes", &mixes, "comma-separated HOT/TOTAL association mixes");
+      "round-trip percentiles, with the ratio of the data plane (uring) to each baseline; in latency mode,\n"
+      "each engine's capacity and round trips against offered load.");
+  DefineFlags(p, f);
   if (std::optional<int> exit = p.ParseCommand(argc, argv, 2, "sctpdp bench")) return *exit;
-  if (quick) {
-    repeats = 1;
-    shape.duration = absl::Seconds(5);
-    sizes = "1024";
-    mixes = "8/64";
+  if (!Settle(f)) return kExitUsage;
+  const auto engines = ChoiceList("engines", f.engines, "engine", {"uring", "epoll", "threads"});
+  const auto modes = ChoiceList("modes", f.modes, "mode", {"echo", "sink", "paced", "latency"});
+  std::vector<uint64_t> sizes;
+  std::vector<std::pair<int, int>> mixes;
+  if (!engines || !modes || !ParseMatrix(f.sizes, f.mixes, &sizes, &mixes)) return kExitUsage;
+  const bool latency = std::find(modes->begin(), modes->end(), "latency") != modes->end();
+  if (latency && std::any_of(mixes.begin(), mixes.end(), [](auto m) { return m.first == 0; })) {
+    std::fprintf(stderr, "sctpdp bench: --modes=latency needs hot associations in every mix (HOT >= 1)\n");
+    return kExitUsage;
   }
-  if (latency) modes = "paced";
-  const auto engine_list = ChoiceList("engines", engines, "engine", {"uring", "epoll", "threads"});
-  const auto mode_list = ChoiceList("modes", modes, "mode", {"echo", "sink", "paced"});
-  std::vector<uint64_t> size_list;
-  std::vector<std::pair<int, int>> mix_list;
-  if (!engine_list || !mode_list || !ParseMatrix(sizes, mixes, &size_list, &mix_list)) return kExitUsage;
-  if (!json) {
-    std::printf("%-8s %-5s %7s %7s %11s %9s %11s %12s %11s %11s %9s\n", "engine", "mode", "bytes", "hot/all", "msgs/s",
-                "Gbit/s", "cpu_s/Mmsg", "syscalls/msg", "rtt_p50_us", "rtt_p99_us", "load_cpu");
-  }
-  bool all_ok = true;
-  for (const std::string& mode : *mode_list) {
-    shape.mode = mode;
-    for (uint64_t size : size_list) {
-      for (auto [hot, total] : mix_list) all_ok &= RunGroup(*engine_list, shape, size, hot, total, repeats, json);
+  std::unique_ptr<FILE, int (*)(FILE*)> file(nullptr, fclose);
+  if (!f.plot.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(f.plot, ec);
+    file.reset(std::fopen((f.plot + "/bench.jsonl").c_str(), "w"));
+    if (file == nullptr) {
+      std::fprintf(stderr, "sctpdp bench: --plot: cannot write %s/bench.jsonl\n", f.plot.c_str());
+      return kExitUsage;
     }
   }
-  return all_ok ? kExitOk : kExitFailure;
+  const BenchOutput out{f.json, file.get()};
+  out.Emit(BenchJson(f, *engines, *modes));
+  const bool ok = RunMatrix(f, *engines, *modes, sizes, mixes, out);
+  file.reset();
+  const bool drawn = f.plot.empty() || Draw(argv[0], f.plot);
+  return ok && drawn ? kExitOk : kExitFailure;
 }
 
 }  // namespace sctpdp

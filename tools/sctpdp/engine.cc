@@ -14,6 +14,17 @@ void MessageSink::Handle(sctp_assoc_t id, uint16_t stream, uint32_t ppid, absl::
   if (echo_ && !reply()) echo_refused_.fetch_add(1, std::memory_order_relaxed);
 }
 
+void MessageSink::Restarted(sctp_assoc_t id) {
+  restarts_.fetch_add(1, std::memory_order_relaxed);
+  Ended(id);
+}
+
+void MessageSink::Ended(sctp_assoc_t id) {
+  if (!verify_) return;
+  std::lock_guard<std::mutex> l(mu_);
+  checker_.Forget(id);
+}
+
 SequenceCounts MessageSink::counts() {
   std::lock_guard<std::mutex> l(mu_);
   return checker_.counts();

@@ -78,6 +78,12 @@ class MessageSink {
   // `reply` sends the payload back (echo mode); false: refused for good.
   void Handle(sctp_assoc_t id, uint16_t stream, uint32_t ppid, absl::Span<const char> payload,
               absl::FunctionRef<bool()> reply);
+  // Association `id`'s peer restarted (SCTP_RESTART): counted; in verify
+  // mode its streams' numbering starts again.
+  void Restarted(sctp_assoc_t id);
+  // Association `id` ended: verify mode forgets it (churn stays flat).
+  void Ended(sctp_assoc_t id);
+  uint64_t restarts() const { return restarts_.load(std::memory_order_relaxed); }
   bool echo() const { return echo_; }
   SequenceCounts counts();
   uint64_t echo_refused() const { return echo_refused_.load(std::memory_order_relaxed); }
@@ -87,6 +93,7 @@ class MessageSink {
   std::mutex mu_;
   SequenceChecker checker_;  // guarded by mu_
   std::atomic<uint64_t> echo_refused_{0};
+  std::atomic<uint64_t> restarts_{0};
 };
 
 class Engine {

@@ -174,10 +174,12 @@ class EpollEngine : public Engine {
   void OnNotification(absl::Span<const char> bytes) {
     auto ev = DecodeNotification(bytes);
     if (!ev.ok() || ev->type != EventType::kAssocChange) return;
+    if (ev->state == SCTP_RESTART) sink_->Restarted(ev->assoc_id);
     if (ev->state == SCTP_COMM_UP && !limit_.Admit(ev->assoc_id)) {
       BaselineAbort(listener_.get(), ev->assoc_id, &c_);
     } else if (ev->EndsAssociation()) {
       limit_.End(ev->assoc_id);
+      sink_->Ended(ev->assoc_id);
       auto it = backlog_.find(ev->assoc_id);
       if (it == backlog_.end()) return;
       c_.replies_dropped.fetch_add(it->second.size(), std::memory_order_relaxed);

@@ -20,6 +20,26 @@ absl::Status Bad(const std::string& flag, const std::string& value, const std::s
   return absl::InvalidArgumentError(absl::StrCat("--", flag, "=", value, ": ", why));
 }
 
+absl::Status ParseIntIn(const std::string& name, const std::string& v, int64_t min, int64_t max, int64_t* out) {
+  int64_t n = 0;
+  if (!absl::SimpleAtoi(v, &n)) return Bad(name, v, "not an integer");
+  if (n < min || n > max) return Bad(name, v, absl::StrCat("must be ", min, "..", max));
+  *out = n;
+  return absl::OkStatus();
+}
+
+absl::Status ParseDurationIn(const std::string& name, const std::string& v, absl::Duration min, absl::Duration max,
+                             absl::Duration* out) {
+  absl::Duration d;
+  if (!absl::ParseDuration(v, &d) || d < min || d > max) {
+    return Bad(name, v,
+               absl::StrCat("want a duration from ", absl::FormatDuration(min), " to ", absl::FormatDuration(max),
+                            " (e.g. 500us, 1ms)"));
+  }
+  *out = d;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<uint64_t> ParseSize(const std::string& text) {
@@ -130,10 +150,15 @@ void FlagParser::String(const std::string& name, std::string* out, const std::st
 }
 
 void FlagParser::Int(const std::string& name, int64_t* out, int64_t min, int64_t max, const std::string& help) {
-  Add({name, help, std::to_string(*out), false, [=](const std::string& v) {
+  Add({name, help, std::to_string(*out), false,
+       [=](const std::string& v) { return ParseIntIn(name, v, min, max, out); }});
+}
+
+void FlagParser::OptionalInt(const std::string& name, std::optional<int64_t>* out, int64_t min, int64_t max,
+                             const std::string& help) {
+  Add({name, help, "unset", false, [=](const std::string& v) {
          int64_t n = 0;
-         if (!absl::SimpleAtoi(v, &n)) return Bad(name, v, "not an integer");
-         if (n < min || n > max) return Bad(name, v, absl::StrCat("must be ", min, "..", max));
+         if (absl::Status s = ParseIntIn(name, v, min, max, &n); !s.ok()) return s;
          *out = n;
          return absl::OkStatus();
        }});
@@ -184,13 +209,15 @@ void FlagParser::Duration(const std::string& name, absl::Duration* out, const st
 
 void FlagParser::Duration(const std::string& name, absl::Duration* out, absl::Duration min, absl::Duration max,
                           const std::string& help) {
-  Add({name, help, absl::FormatDuration(*out), false, [=](const std::string& v) {
+  Add({name, help, absl::FormatDuration(*out), false,
+       [=](const std::string& v) { return ParseDurationIn(name, v, min, max, out); }});
+}
+
+void FlagParser::OptionalDuration(const std::string& name, std::optional<absl::Duration>* out, absl::Duration min,
+                                  absl::Duration max, const std::string& help) {
+  Add({name, help, "unset", false, [=](const std::string& v) {
          absl::Duration d;
-         if (!absl::ParseDuration(v, &d) || d < min || d > max) {
-           return Bad(name, v,
-                      absl::StrCat("want a duration from ", absl::FormatDuration(min), " to ",
-                                   absl::FormatDuration(max), " (e.g. 500us, 1ms)"));
-         }
+         if (absl::Status s = ParseDurationIn(name, v, min, max, &d); !s.ok()) return s;
          *out = d;
          return absl::OkStatus();
        }});

@@ -57,6 +57,12 @@ class FlagParser {
   void Duration(const std::string& name, absl::Duration* out, const std::string& help);  // > 0
   void Duration(const std::string& name, absl::Duration* out, absl::Duration min, absl::Duration max,
                 const std::string& help);
+  // Unset (nullopt) unless given: for values whose default is someone
+  // else's (the kernel's).
+  void OptionalInt(const std::string& name, std::optional<int64_t>* out, int64_t min, int64_t max,
+                   const std::string& help);
+  void OptionalDuration(const std::string& name, std::optional<absl::Duration>* out, absl::Duration min,
+                        absl::Duration max, const std::string& help);
   void Bool(const std::string& name, bool* out, const std::string& help);
   void Choice(const std::string& name, std::string* out, std::vector<std::string> choices, const std::string& help);
   void Endpoints(const std::string& name, std::vector<Endpoint>* out, const std::string& help);

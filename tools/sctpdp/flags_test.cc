@@ -4,7 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
 #include <vector>
+
+#include "tools/sctpdp/tuning_flags.h"
 
 namespace sctpdp {
 namespace {
@@ -199,6 +203,72 @@ TEST(FlagParserTest, HelpListsFlagsDefaultsAndExitCodes) {
   EXPECT_NE(h.find("--associations=VALUE"), std::string::npos);
   EXPECT_NE(h.find("[default: 7]"), std::string::npos);
   EXPECT_NE(h.find("Exit codes"), std::string::npos);
+}
+
+// Tuning flags: unset leaves the kernel's value; the rest become SctpTuning.
+SctpTuning ParseTuning(std::vector<std::string> args, absl::Status* error) {
+  TuningFlags t;
+  FlagParser p("usage: test");
+  t.Define(p);
+  args.insert(args.begin(), "x");
+  Args a(args);
+  *error = p.Parse(a.argc(), a.argv());
+  if (!error->ok()) return {};
+  absl::StatusOr<SctpTuning> tuning = t.Tuning();
+  if (!tuning.ok()) *error = tuning.status();
+  return tuning.value_or(SctpTuning{});
+}
+
+TEST(TuningFlagsTest, UnsetFlagsLeaveTheKernelsValues) {
+  absl::Status error;
+  const SctpTuning t = ParseTuning({}, &error);
+  ASSERT_TRUE(error.ok()) << error;
+  EXPECT_TRUE(t.empty());
+}
+
+TEST(TuningFlagsTest, EveryFlagReachesItsField) {
+  absl::Status error;
+  const SctpTuning t = ParseTuning({"--rto-initial=1s", "--rto-min=100ms", "--rto-max=5s", "--max-retrans=6",
+                                    "--hb-interval=0", "--path-max-retrans=2", "--sack-delay=40ms", "--sack-freq=1",
+                                    "--init-attempts=4", "--init-timeout=3s", "--default-stream=2",
+                                    "--default-ppid=3", "--pr-policy=rtx", "--pr-value=2", "--max-seg=1400"},
+                                   &error);
+  ASSERT_TRUE(error.ok()) << error;
+  EXPECT_EQ(t.rto_initial_ms, 1000u);
+  EXPECT_EQ(t.rto_min_ms, 100u);
+  EXPECT_EQ(t.rto_max_ms, 5000u);
+  EXPECT_EQ(t.max_retransmissions, 6);
+  EXPECT_EQ(t.heartbeat_interval_ms, 0u);
+  EXPECT_EQ(t.path_max_retransmissions, 2);
+  EXPECT_EQ(t.sack_delay_ms, 40u);
+  EXPECT_EQ(t.sack_frequency, 1u);
+  EXPECT_EQ(t.init_max_attempts, 4);
+  EXPECT_EQ(t.init_max_timeout_ms, 3000);
+  EXPECT_EQ(t.default_stream, 2);
+  EXPECT_EQ(t.default_ppid, 3u);
+  EXPECT_EQ(t.pr_policy, PrPolicy::kRtx);
+  EXPECT_EQ(t.pr_value, 2u);
+  EXPECT_EQ(t.max_segment, 1400u);
+  EXPECT_EQ(t.Describe(),
+            "rto initial 1000 ms, rto min 100 ms, rto max 5000 ms, heartbeat interval 0 ms, path max retransmissions "
+            "2, sack delay 40 ms, sack frequency 1, init attempts 4, init max timeout 3000 ms, default stream 2, "
+            "default ppid 3, pr rtx 2, max retransmissions 6, max segment 1400 B");
+}
+
+TEST(TuningFlagsTest, DisagreementsAreOneLineErrorsNamingTheFlag) {
+  for (const auto& [args, expect] :
+       std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--pr-value=3"}, "--pr-value needs --pr-policy"},
+           {{"--rto-min=1500us"}, "--rto-min=1.5ms: the kernel takes whole milliseconds"},
+           {{"--sack-freq=0"}, "--sack-freq=0: must be 1.."},
+           {{"--init-timeout=70s"}, "--init-timeout=70s: want a duration from 1ms to 1m5.535s"},
+           {{"--pr-policy=sometimes"}, "--pr-policy=sometimes: want one of none, ttl, rtx, prio"}}) {
+    absl::Status error;
+    ParseTuning(args, &error);
+    ASSERT_FALSE(error.ok()) << args[0];
+    EXPECT_NE(error.message().find(expect), absl::string_view::npos) << error;
+    EXPECT_EQ(error.message().find('\n'), absl::string_view::npos) << error;
+  }
 }
 
 }  // namespace

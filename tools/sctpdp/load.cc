@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <random>
@@ -33,6 +34,8 @@
 #include "dataplane/sctp_socket.h"
 #include "tools/sctpdp/cpu.h"
 #include "tools/sctpdp/flags.h"
+#include "tools/sctpdp/histogram.h"
+#include "tools/sctpdp/json_line.h"
 #include "tools/sctpdp/second_signal.h"
 
 namespace sctpdp {
@@ -55,6 +58,7 @@ struct LoadFlags {
   int64_t window = 0;  // with --echo: most messages awaiting their echo per association (0: no limit)
   int64_t threads = 2;
   bool echo = false;  // the server echoes: measure round trips
+  absl::Duration drain = absl::Seconds(5);  // with --echo: how long the echoes still out get after sending stops
   bool progress = isatty(STDERR_FILENO);
 };
 
@@ -62,12 +66,24 @@ struct Association {
   Fd fd;
   sctp_assoc_t id = 0;  // on a one-to-many socket: the association to send on
   uint16_t streams = 1;  // outbound streams the server granted (<= --streams)
-  double rate = 0;
-  absl::Time next;
+  double rate = 0;       // messages/s (0: as fast as possible)
+  // Paced (rate > 0): its k-th message (from 0) is due at start_ns + k *
+  // period_ns on the monotonic clock, whenever the one before it went out:
+  // an open loop, as a population of independent peers would send.
+  int64_t start_ns = 0;
+  double period_ns = 0;
   std::vector<uint32_t> seq;  // per stream
   uint64_t sent = 0, bytes = 0;
   uint64_t echoed = 0;
+  // With --echo, in ns: from the send (rtt) and, paced, from when the
+  // message was due (rtt_from_schedule: coordinated omission corrected).
+  Histogram rtt, rtt_from_schedule;
+
+  bool paced() const { return period_ns > 0; }
+  int64_t Due() const { return start_ns + static_cast<int64_t>(static_cast<double>(sent) * period_ns); }
 };
+
+constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 
 // What the senders have sent so far, for the progress line (one per thread,
 // apart so the threads do not share a cache line).
@@ -169,20 +185,18 @@ int64_t MonotonicNs() {
   return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
 }
 
-double Percentile(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5));
-  std::nth_element(v.begin(), v.begin() + k, v.end());
-  return v[k];
-}
+// What an echo carries at the start of its payload: when it was sent and,
+// paced, when it was due (the second only where the message has room).
+constexpr size_t kSentAtBytes = sizeof(int64_t);
+constexpr size_t kStampBytes = 2 * sizeof(int64_t);
 
 // One sending thread: the associations first, first+step, ... Each pass sends
-// what is due (paced at the association's rate; at rate 0 a burst of
-// --bundle, all but the last with MSG_MORE so the kernel bundles their DATA
-// chunks into one packet) and, with --echo, reads the echoes that are in,
-// recording each round trip. With --window an association has at most that
-// many messages awaiting their echo (closed loop). After `stop`, the echoes
-// still out get 5 s to come back.
+// what is due (paced: every message whose time has come, in a bounded burst;
+// at rate 0 a burst of --bundle, all but the last with MSG_MORE so the kernel
+// bundles their DATA chunks into one packet) and, with --echo, reads the
+// echoes that are in, recording each round trip. With --window an
+// association has at most that many messages awaiting their echo (closed
+// loop). After `stop`, the echoes still out get --drain to come back.
 class Sender {
  public:
   Sender(std::vector<Association>& all, size_t first, size_t step, const LoadFlags& f, std::atomic<uint64_t>& errors,
@@ -203,75 +217,83 @@ class Sender {
   }
 
   void Run(const std::atomic<bool>& stop) {
-    absl::Time drain_deadline = absl::InfiniteFuture();
+    int64_t drain_deadline = kNever;
     while (true) {
       const bool stopping = stop.load(std::memory_order_relaxed);
-      if (stopping && drain_deadline == absl::InfiniteFuture()) drain_deadline = absl::Now() + absl::Seconds(5);
       Pass pass;
-      if (!stopping && !SendDue(&pass)) return;  // a send failed
+      if (stopping) {
+        pass.now = MonotonicNs();
+        if (drain_deadline == kNever) drain_deadline = pass.now + absl::ToInt64Nanoseconds(f_.drain);
+      } else if (!SendDue(&pass)) {
+        return;  // a send failed
+      }
       if (!f_.echo) {
         if (stopping || pass.all_done) return;
-        if (!pass.saturating && pass.soonest != absl::InfiniteFuture()) {
-          absl::SleepFor(std::min(pass.soonest - absl::Now(), absl::Milliseconds(50)));
+        if (!pass.saturating && pass.soonest != kNever) {
+          absl::SleepFor(std::min(absl::Nanoseconds(pass.soonest - MonotonicNs()), absl::Milliseconds(50)));
         }
         continue;
       }
       if ((stopping || pass.all_done) && echoed_ == sent_) return;
-      if (absl::Now() > drain_deadline) return;
+      const int64_t now = pass.sent_any ? MonotonicNs() : pass.now;  // sends take time
+      if (now > drain_deadline) return;
       // Wait for echoes unless there is more to send now.
-      absl::Duration wait = absl::Milliseconds(100);
-      if (!stopping && pass.sent_any && pass.saturating) wait = absl::ZeroDuration();
-      if (!stopping && pass.soonest != absl::InfiniteFuture()) {
-        wait = std::clamp(pass.soonest - absl::Now(), absl::ZeroDuration(), wait);
-      }
+      int64_t wait = std::min<int64_t>(absl::ToInt64Nanoseconds(absl::Milliseconds(100)), drain_deadline - now);
+      if (!stopping && pass.sent_any && pass.saturating) wait = 0;
+      if (!stopping && pass.soonest != kNever) wait = std::clamp<int64_t>(pass.soonest - now, 0, wait);
       ReadEchoes(wait);
     }
   }
 
-  std::vector<double>& rtt_us() { return rtt_us_; }
+  const Histogram& pacing_lag() const { return lag_; }
 
  private:
   struct Pass {
+    int64_t now = 0;  // MonotonicNs() at its start
     bool all_done = true;
     bool sent_any = false;
     bool saturating = false;  // an association at rate 0 can send again at once
-    absl::Time soonest = absl::InfiniteFuture();
+    int64_t soonest = kNever;  // when the next paced message is due
   };
 
   // Sends what is due on each association; false when a send failed.
   bool SendDue(Pass* pass) {
-    const absl::Time now = absl::Now();  // once per pass: a clock read can be a syscall (guest HPET)
+    const int64_t now = pass->now = MonotonicNs();  // once per pass: a clock read can be a syscall (guest HPET)
     for (size_t i : mine_) {
       Association& a = all_[i];
       if (f_.count > 0 && a.sent >= static_cast<uint64_t>(f_.count)) continue;
       pass->all_done = false;
       const uint64_t credit = f_.window > 0 ? static_cast<uint64_t>(f_.window) - (a.sent - a.echoed) : ~uint64_t{0};
       if (credit == 0) continue;  // its window is full: waits for echoes
-      if (a.rate > 0 && now < a.next) {
-        pass->soonest = std::min(pass->soonest, a.next);
-        continue;
-      }
       // At rate 0, a burst of --bundle; paced, everything due now in a bounded
-      // burst (the average rate holds where sleeps are coarse: a TCG guest
+      // burst (the schedule holds where sleeps are coarse: a TCG guest
       // oversleeps by milliseconds).
-      uint64_t limit = std::min<uint64_t>(credit, a.rate == 0 ? f_.bundle : 256);
+      uint64_t limit = std::min<uint64_t>(credit, a.paced() ? 256 : f_.bundle);
       if (f_.count > 0) limit = std::min(limit, static_cast<uint64_t>(f_.count) - a.sent);
-      pass->saturating |= a.rate == 0;
-      for (uint64_t n = 0; n < limit && (a.rate == 0 || a.next <= now); ++n) {
-        if (!SendOne(a, /*more=*/a.rate == 0 && n + 1 < limit)) return false;
+      pass->saturating |= !a.paced();
+      for (uint64_t n = 0; n < limit && (!a.paced() || a.Due() <= now); ++n) {
+        if (!SendOne(a, /*more=*/!a.paced() && n + 1 < limit)) return false;
         pass->sent_any = true;
       }
+      // Its next message, unless it waits for echoes (window) or is done.
+      const bool credit_left = f_.window == 0 || a.sent - a.echoed < static_cast<uint64_t>(f_.window);
+      const bool count_left = f_.count == 0 || a.sent < static_cast<uint64_t>(f_.count);
+      if (a.paced() && credit_left && count_left) pass->soonest = std::min(pass->soonest, a.Due());
     }
     return true;
   }
 
   bool SendOne(Association& a, bool more) {
     const uint16_t stream = static_cast<uint16_t>(a.sent % a.streams);
-    if (f_.echo) {  // its send time, read back from the echo
-      const int64_t t = MonotonicNs();
-      std::memcpy(payload_.data(), &t, std::min(payload_.size(), sizeof(t)));
-    }
     const size_t size = max_size_ == f_.size ? f_.size : pick_(sizes_);
+    if (f_.echo || a.paced()) {
+      const int64_t sent_at = MonotonicNs(), due = a.paced() ? a.Due() : sent_at;
+      if (a.paced()) lag_.Record(static_cast<uint64_t>(std::max<int64_t>(0, sent_at - due)));
+      if (f_.echo) {  // read back from the echo
+        std::memcpy(payload_.data(), &sent_at, sizeof(sent_at));
+        if (size >= kStampBytes) std::memcpy(payload_.data() + kSentAtBytes, &due, sizeof(due));
+      }
+    }
     iovec iov{payload_.data(), size};
     msghdr msg{};
     msg.msg_iov = &iov;
@@ -287,12 +309,12 @@ class Sender {
     ++sent_;
     a.bytes += size;
     progress_.sent.fetch_add(1, std::memory_order_relaxed);
-    if (a.rate > 0) a.next += absl::Seconds(1) / a.rate;
     return true;
   }
 
-  void ReadEchoes(absl::Duration wait) {
-    if (poll(fds_.data(), fds_.size(), static_cast<int>(absl::ToInt64Milliseconds(wait))) <= 0) return;
+  void ReadEchoes(int64_t wait_ns) {
+    const timespec wait = {static_cast<time_t>(wait_ns / 1000000000), static_cast<long>(wait_ns % 1000000000)};
+    if (ppoll(fds_.data(), fds_.size(), &wait, nullptr) <= 0) return;
     for (size_t k = 0; k < fds_.size(); ++k) {
       if (!(fds_[k].revents & POLLIN)) continue;
       Association& a = all_[mine_[k]];
@@ -304,16 +326,23 @@ class Sender {
         const ssize_t n = recvmsg(a.fd.get(), &msg, MSG_DONTWAIT);
         if (n <= 0) break;
         if (msg.msg_flags & MSG_NOTIFICATION) continue;  // one-to-many sockets may get them
-        int64_t t = 0;
-        if (static_cast<size_t>(n) >= sizeof(t)) {
-          std::memcpy(&t, buf_.data(), sizeof(t));
-          rtt_us_.push_back((MonotonicNs() - t) / 1000.0);
-        }
+        if (static_cast<size_t>(n) >= kSentAtBytes) Stamped(a, static_cast<size_t>(n));
         ++a.echoed;
         ++echoed_;
         progress_.echoed.fetch_add(1, std::memory_order_relaxed);
       }
     }
+  }
+
+  // The round trips of the echo in buf_ (`n` bytes, at least kSentAtBytes).
+  void Stamped(Association& a, size_t n) {
+    const int64_t now = MonotonicNs();
+    int64_t sent_at = 0, due = 0;
+    std::memcpy(&sent_at, buf_.data(), sizeof(sent_at));
+    a.rtt.Record(static_cast<uint64_t>(std::max<int64_t>(0, now - sent_at)));
+    if (!a.paced() || n < kStampBytes) return;
+    std::memcpy(&due, buf_.data() + kSentAtBytes, sizeof(due));
+    a.rtt_from_schedule.Record(static_cast<uint64_t>(std::max<int64_t>(0, now - due)));
   }
 
   std::vector<Association>& all_;
@@ -329,7 +358,7 @@ class Sender {
   std::vector<size_t> mine_;
   std::vector<pollfd> fds_;
   uint64_t sent_ = 0, echoed_ = 0;
-  std::vector<double> rtt_us_;
+  Histogram lag_;  // ns, paced messages: how late each went out against its schedule
 };
 
 void DefineFlags(FlagParser& p, LoadFlags& f) {
@@ -354,7 +383,10 @@ void DefineFlags(FlagParser& p, LoadFlags& f) {
         "with --echo: at most this many messages awaiting their echo per association, a closed loop "
         "(0: no limit)");
   p.Int("threads", &f.threads, 1, 64, "sending threads");
-  p.Bool("echo", &f.echo, "the server echoes (serve --mode echo): report round-trip latency percentiles");
+  p.Bool("echo", &f.echo,
+         "the server echoes (serve --mode echo): report round-trip latency percentiles (paced: also from when "
+         "each message was due)");
+  p.Duration("drain", &f.drain, "with --echo: how long the echoes still out get to come back after sending stops");
   p.Bool("progress", &f.progress, "a live progress line on stderr (default: when stderr is a terminal)");
 }
 
@@ -365,8 +397,10 @@ bool Validate(const LoadFlags& f) {
     error = "--connect=ADDR:PORT is required (one endpoint)";
   } else if (f.size_max != 0 && f.size_max < f.size) {
     error = absl::StrFormat("--size-max=%d is below --size=%d", f.size_max, f.size);
-  } else if (f.echo && f.size < sizeof(int64_t)) {
+  } else if (f.echo && f.size < kSentAtBytes) {
     error = "--echo needs --size of at least 8 (the send time rides in the payload)";
+  } else if (f.echo && f.rate > 0 && f.size < kStampBytes) {
+    error = "--echo with --rate needs --size of at least 16 (the send time and the time it was due ride in the payload)";
   } else if (f.window > 0 && !f.echo) {
     error = "--window needs --echo (it counts messages awaiting their echo)";
   } else if (f.hot > f.associations) {
@@ -392,10 +426,23 @@ std::optional<int> OpenAll(const LoadFlags& f, std::vector<Association>& all) {
       warned = true;
     }
     all[i].rate = i < hot ? f.rate : f.cold_rate;
-    all[i].next = absl::Now();
     all[i].seq.assign(all[i].streams, 0);
   }
   return std::nullopt;
+}
+
+// Each paced association's schedule from `start_ns`: its phases spread
+// evenly over one period (at most a second) across the associations of its
+// rate, so that they do not all send at the same instant.
+void StartSchedules(const LoadFlags& f, std::vector<Association>& all, int64_t start_ns) {
+  const int64_t total = static_cast<int64_t>(all.size()), hot = f.hot < 0 ? total : f.hot;
+  for (int64_t i = 0; i < total; ++i) {
+    Association& a = all[i];
+    if (a.rate <= 0) continue;
+    a.period_ns = 1e9 / a.rate;
+    const double phase = i < hot ? static_cast<double>(i) / hot : static_cast<double>(i - hot) / (total - hot);
+    a.start_ns = start_ns + static_cast<int64_t>(phase * std::min(a.period_ns, 1e9));
+  }
 }
 
 // Until --duration, every association's --count (the main thread sends
@@ -434,34 +481,95 @@ absl::Duration Timer(const LoadFlags& f, absl::Time start, const std::vector<Pro
   return stopped;
 }
 
-// The summary line; the exit code.
-int Report(const LoadFlags& f, const std::vector<Association>& all, std::vector<std::unique_ptr<Sender>>& senders,
-           absl::Duration elapsed, double cpu_s, uint64_t errors) {
+// A histogram of nanoseconds as the summary's percentiles, in microseconds.
+Json PercentilesUs(const Histogram& ns) {
+  auto us = [](uint64_t v) { return Rounded(static_cast<double>(v) / 1e3, 1); };
+  return {{"p50", us(ns.Percentile(0.5))},   {"p90", us(ns.Percentile(0.9))}, {"p99", us(ns.Percentile(0.99))},
+          {"p999", us(ns.Percentile(0.999))}, {"max", us(ns.max())},           {"count", ns.count()}};
+}
+
+// The messages of paced association `a` that its schedule had due by
+// `stop_ns` (at most --count).
+uint64_t DueBy(const Association& a, int64_t stop_ns, int64_t count) {
+  if (!a.paced() || stop_ns < a.start_ns) return 0;
+  const auto due = static_cast<uint64_t>(static_cast<double>(stop_ns - a.start_ns) / a.period_ns) + 1;
+  return count > 0 ? std::min(due, static_cast<uint64_t>(count)) : due;
+}
+
+// The open loop's part of the summary: the rate offered, what was due by
+// the stop and not yet sent, how late messages left, the round trips from
+// when they were due. Nothing when no association is paced.
+void AddSchedule(const LoadFlags& f, const std::vector<Association>& all, const Histogram& lag, int64_t stop_ns,
+                 Json* j) {
+  double offered = 0;
+  uint64_t due = 0, behind = 0;
+  Histogram from_schedule;
+  for (const Association& a : all) {
+    if (!a.paced()) continue;
+    offered += a.rate;
+    const uint64_t d = DueBy(a, stop_ns, f.count);
+    due += d;
+    behind += d > a.sent ? d - a.sent : 0;
+    from_schedule.Merge(a.rtt_from_schedule);
+  }
+  if (lag.count() == 0 && due == 0) return;
+  (*j)["offered_per_s"] = Rounded(offered, 1);
+  (*j)["due"] = due;
+  (*j)["behind_at_stop"] = behind;
+  (*j)["pacing_lag_us"] = PercentilesUs(lag);
+  if (f.echo) (*j)["rtt_from_schedule_us"] = PercentilesUs(from_schedule);
+}
+
+// Each association's counts and round trips, in the order opened.
+Json PerAssociation(const std::vector<Association>& all) {
+  Json out = Json::array();
+  for (size_t i = 0; i < all.size(); ++i) {
+    const Association& a = all[i];
+    Json one = {{"association", i},        {"rate", Rounded(a.rate, 3)}, {"messages", a.sent},
+                {"echoed", a.echoed},      {"rtt_us", PercentilesUs(a.rtt)}};
+    if (a.paced()) one["rtt_from_schedule_us"] = PercentilesUs(a.rtt_from_schedule);
+    out.push_back(std::move(one));
+  }
+  return out;
+}
+
+// The summary line; the exit code. `stop_ns`: when sending stopped, on the
+// schedules' clock.
+int Report(const LoadFlags& f, const std::vector<Association>& all, const Histogram& lag, absl::Duration elapsed,
+           int64_t stop_ns, double cpu_s, uint64_t errors) {
   uint64_t sent = 0, bytes = 0, echoed = 0;
   uint16_t granted = static_cast<uint16_t>(f.streams);
+  Histogram rtt;
   for (const Association& a : all) {
     granted = std::min(granted, a.streams);
     sent += a.sent;
     bytes += a.bytes;
     echoed += a.echoed;
+    rtt.Merge(a.rtt);
   }
   const double secs = absl::ToDoubleSeconds(elapsed);
-  std::string rtt;
+  Json j = {{"type", "load_summary"},
+            {"associations", f.associations},
+            {"hot", f.hot < 0 ? f.associations : f.hot},
+            {"streams", f.streams},
+            {"streams_granted", granted},
+            {"socket", f.socket},
+            {"size", f.size},
+            {"size_max", std::max(f.size, f.size_max)},
+            {"messages", sent},
+            {"bytes", bytes},
+            {"seconds", Rounded(secs, 3)},
+            {"messages_per_s", Rounded(secs > 0 ? sent / secs : 0, 1)},
+            {"gbit_per_s", Rounded(secs > 0 ? bytes * 8 / secs / 1e9 : 0, 6)},
+            {"cpu_s", Rounded(cpu_s, 3)},
+            {"errors", errors}};
   if (f.echo) {
-    std::vector<double> all_rtt;
-    for (auto& sender : senders) all_rtt.insert(all_rtt.end(), sender->rtt_us().begin(), sender->rtt_us().end());
-    rtt = absl::StrFormat(",\"echoed\":%d,\"rtt_us\":{\"p50\":%.0f,\"p90\":%.0f,\"p99\":%.0f,\"max\":%.0f}", echoed,
-                          Percentile(all_rtt, 0.5), Percentile(all_rtt, 0.9), Percentile(all_rtt, 0.99),
-                          Percentile(all_rtt, 1.0));
+    j["echoed"] = echoed;
+    j["rtt_us"] = PercentilesUs(rtt);
   }
-  std::printf(
-      "{\"type\":\"load_summary\",\"associations\":%lld,\"hot\":%lld,\"streams\":%lld,\"streams_granted\":%u,\"socket\":\"%s\","
-      "\"size\":%llu,\"size_max\":%llu,\"messages\":%llu,\"bytes\":%llu,\"seconds\":%.3f,"
-      "\"messages_per_s\":%.1f,\"gbit_per_s\":%.6f,\"cpu_s\":%.3f,\"errors\":%llu%s}\n",
-      (long long)f.associations, (long long)(f.hot < 0 ? f.associations : f.hot), (long long)f.streams, granted,
-      f.socket.c_str(), (unsigned long long)f.size, (unsigned long long)std::max(f.size, f.size_max),
-      (unsigned long long)sent, (unsigned long long)bytes, secs, sent / secs, bytes * 8 / secs / 1e9, cpu_s,
-      (unsigned long long)errors, rtt.c_str());
+  AddSchedule(f, all, lag, stop_ns, &j);
+  if (f.echo) j["per_association"] = PerAssociation(all);
+  PrintJsonLine(j);
   const bool echo_complete = !f.echo || echoed == sent;
   if (!echo_complete) {
     std::fprintf(stderr, "sctpdp load: %llu of %llu echoes came back\n", (unsigned long long)echoed,
@@ -486,6 +594,8 @@ int RunLoad(int argc, char** argv) {
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> errors{0};
   const absl::Time start = absl::Now();
+  const int64_t start_ns = MonotonicNs();
+  StartSchedules(f, all, start_ns);
   const Cpu cpu0 = Cpu::Now();
   const size_t n = static_cast<size_t>(std::min<int64_t>(f.threads, f.associations));
   std::vector<Progress> progress(n);
@@ -504,7 +614,10 @@ int RunLoad(int argc, char** argv) {
   pthread_kill(timer.native_handle(), SIGUSR1);  // ends its sigtimedwait
   timer.join();
   elapsed = std::min(elapsed, absl::Nanoseconds(stopped_ns.load()));
-  const int exit = Report(f, all, senders, elapsed, (Cpu::Now() - cpu0).total(), errors.load());
+  Histogram lag;
+  for (const auto& sender : senders) lag.Merge(sender->pacing_lag());
+  const int exit = Report(f, all, lag, elapsed, start_ns + absl::ToInt64Nanoseconds(elapsed),
+                          (Cpu::Now() - cpu0).total(), errors.load());
   // The summary leaves while `stopping` still takes a second signal: left in
   // stdio's buffer, exit()'s flush would block on a full pipe with no one
   // waiting for that signal.

@@ -327,8 +327,7 @@ void WriteOutputs(const Run& run, const Report& report, int exit, const std::vec
   std::ofstream(path) << j.dump(1) << "\n";
   std::fprintf(stderr, "regress: wrote %s\n", path.c_str());
   if (!run.options.plot || report.rows.empty()) return;
-  const std::string dir = run.plan.sctpvm.substr(0, run.plan.sctpvm.find_last_of('/') + 1);
-  const std::string script = dir + "plots/regress_plot.py";
+  const std::string script = PlotScript(run.plan.sctpvm, "regress_plot.py");
   std::string error;
   const int rc = RunToFiles({"/usr/bin/python3", script, path, "--out", run.plan.out_dir},
                             run.plan.out_dir + "/plot.out", run.plan.out_dir + "/plot.err", &error);

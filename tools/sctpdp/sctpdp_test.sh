@@ -88,6 +88,13 @@ exec tools/sctpvm -- bash -c '
     local load=$("$B" load --connect=127.0.0.1:$port --echo --associations=4 --rate=200 --size=200 --duration=2s)
     check "$engine: load --echo exits 0 (every echo came back)" 0 $?
     echo "$load"
+    # Open loop: round trips from the send and from when due (never less),
+    # per association too; the pacing reported.
+    check "$engine: paced echo: the summary and each association add up" "True True True True" "$(pyjson "
+      j[\"rtt_from_schedule_us\"][\"p50\"] >= j[\"rtt_us\"][\"p50\"] * 0.99,
+      j[\"rtt_from_schedule_us\"][\"count\"] == j[\"rtt_us\"][\"count\"] == j[\"echoed\"],
+      len(j[\"per_association\"]) == 4 and sum(a[\"echoed\"] for a in j[\"per_association\"]) == j[\"echoed\"],
+      j[\"pacing_lag_us\"][\"count\"] == j[\"messages\"] and j[\"offered_per_s\"] == 800" "$load" | tr -d "(),")"
     # Closed loop at full speed, bursts bundled with MSG_MORE: the server
     # echoes in chains (uring: MSG_MORE within a chain); none may stay behind.
     local closed=$("$B" load --connect=127.0.0.1:$port --echo --window=16 --bundle=8 --associations=4 --size=300 --duration=2s)
@@ -97,7 +104,7 @@ exec tools/sctpvm -- bash -c '
     kill -TERM $pid
     wait $pid
     exec 5<&-
-    local p50=$(echo "$load" | sed -n "s/.*\"p50\":\([0-9]*\).*/\1/p")
+    local p50=$(field p50 "$load")
     check "$engine: round-trip p50 reported" yes "$([ -n "$p50" ] && [ "$p50" -gt 0 ] && echo yes)"
   }
   echo_latency uring
@@ -114,16 +121,37 @@ exec tools/sctpvm -- bash -c '
   check "bench reports the ratio to the baseline per mode" 2 "$(echo "$bench" | grep -c "\"type\":\"ratio\",.*\"versus\":\"epoll\"")"
   echo_p50s=$(echo "$bench" | grep "\"type\":\"cell\",.*\"mode\":\"echo\"" | sed -n "s/.*\"rtt_p50_us\":\([0-9]*\).*/\1/p" | grep -vc "^0$")
   check "bench echo cells report round trips" 2 "$echo_p50s"
-  load_shares=$(echo "$bench" | grep "\"type\":\"cell\"" | sed -n "s/.*\"load_cpu_share\":\([0-9.]*\).*/\1/p" | grep -vc "^0.000$")
+  load_shares=$(echo "$bench" | grep "\"type\":\"cell\"" | sed -n "s/.*\"load_cpu_share\":\([0-9.]*\).*/\1/p" | grep -vcE "^0(\.0*)?$")
   check "bench cells report the load CPU share" 4 "$load_shares"
   "$B" bench --modes=echo,ping 2>/dev/null
   check "bench with an unknown mode exits 2" 2 $?
-  # --latency: echo, paced; a round-trip column for the cell.
-  bench=$("$B" bench --json --latency --engines=uring --sizes=256 --mixes=1/4 --repeats=1 --duration=2s 2>bench.err)
-  check "bench --latency exits 0" 0 $?
+  # paced: echo at 400 msg/s per hot association; a round-trip column for the cell.
+  bench=$("$B" bench --json --modes=paced --engines=uring --sizes=256 --mixes=1/4 --repeats=1 --duration=2s 2>bench.err)
+  check "bench --modes=paced exits 0" 0 $?
   echo "$bench"
   p50=$(echo "$bench" | sed -n "s/.*\"rtt_p50_us\":\([0-9]*\).*/\1/p")
-  check "bench --latency reports a round-trip p50" yes "$([ -n "$p50" ] && [ "$p50" -gt 0 ] && echo yes)"
+  check "bench --modes=paced reports a round-trip p50" yes "$([ -n "$p50" ] && [ "$p50" -gt 0 ] && echo yes)"
+  # --latency, in small: each engine'"'"'s capacity by a search of short trials,
+  # then round trips at half the baseline'"'"'s, drawn with an echo cell.
+  bench=$("$B" bench --json --modes=echo,latency --engines=uring,epoll --sizes=256 --mixes=1/4 --repeats=1 \
+    --duration=1s --trial-duration=500ms --trial-drain=200ms --search-start=200 --search-precision=0.5 \
+    --loads=50 --plot=plots 2>bench.err)
+  check "bench --modes=echo,latency --plot exits 0" 0 $?
+  echo "$bench"
+  cat bench.err
+  check "bench latency: a capacity per engine, above 0, from passing trials" "True True" "$(pyjson "
+    len([c for c in j if c[\"type\"] == \"capacity\" and c[\"capacity_per_s\"] > 0]) == 2,
+    all(any(t[\"type\"] == \"trial\" and t[\"engine\"] == c[\"engine\"] and t[\"passed\"]
+            and t[\"offered_per_s\"] == c[\"capacity_per_s\"] for t in j) for c in j if c[\"type\"] == \"capacity\")" \
+    "[$(echo "$bench" | paste -sd, -)]" | tr -d "(),")"
+  check "bench latency: each engine at 50% of epoll, round trips from when due" "True True True" "$(pyjson "
+    [l[\"engine\"] for l in j if l[\"type\"] == \"latency\"] == [\"uring\", \"epoll\"],
+    all(l[\"load_percent\"] == 50 and l[\"reference\"] == \"epoll\" and l[\"rtt_from_schedule_us\"][\"p50\"] > 0
+        and l[\"rtt_from_schedule_us\"][\"p99\"] >= l[\"rtt_us\"][\"p99\"] * 0.99 for l in j if l[\"type\"] == \"latency\"),
+    any(l[\"type\"] == \"latency_ratio\" and l[\"versus\"] == \"epoll\" for l in j)" \
+    "[$(echo "$bench" | paste -sd, -)]" | tr -d "(),")"
+  check "bench --plot: the JSON and both pictures" "6" \
+    "$(ls plots/bench.jsonl plots/bench-throughput.png plots/bench-throughput.svg plots/bench-latency.png plots/bench-latency.svg plots/plot.out 2>/dev/null | wc -l)"
   "$B" bench --sizes=0 2>/dev/null
   check "bench with a bad size exits 2" 2 $?
   # The Prometheus endpoint (cpp-httplib), read through bash /dev/tcp.
@@ -157,6 +185,15 @@ exec tools/sctpvm -- bash -c '
   check "load --window without --echo exits 2" 2 $?
   "$B" frobnicate 2>/dev/null
   check "unknown subcommand exits 2" 2 $?
+  # SCTP tuning the kernel refuses: an error at start naming the option.
+  for engine in uring epoll threads; do
+    err=$("$B" serve --engine=$engine --listen=127.0.0.1:0 --rto-min=5s --rto-max=1s 2>&1 >/dev/null)
+    check "$engine: a refused RTO exits 2" 2 $?
+    check "$engine: the error names SCTP_RTOINFO, on one line" "1 1" \
+      "$(echo "$err" | grep -c "SCTP_RTOINFO (rto min 5000 ms, rto max 1000 ms) refused by the kernel") $(echo "$err" | wc -l)"
+  done
+  "$B" serve --listen=127.0.0.1:0 --rto-min=1500us 2>/dev/null
+  check "a sub-millisecond RTO exits 2" 2 $?
   echo "$passes passed, $fails failed"
   [ "$fails" -eq 0 ]
 ' _ "$(pwd)/$1" "$(pwd)/$2"

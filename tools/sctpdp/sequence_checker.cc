@@ -4,13 +4,15 @@ namespace sctpdp {
 
 void SequenceChecker::Observe(int32_t association, uint16_t stream, uint64_t seq) {
   ++counts_.messages;
-  Stream& s = streams_[Key(association, stream)];
-  if (seq == s.next) {
-    ++s.next;
-  } else if (seq > s.next) {
-    counts_.gaps += seq - s.next;
-    s.next = seq + 1;
-  } else if (seq + 1 == s.next) {
+  std::vector<uint64_t>& all = streams_[association];
+  if (stream >= all.size()) all.resize(stream + 1, 0);
+  uint64_t& next = all[stream];
+  if (seq == next) {
+    ++next;
+  } else if (seq > next) {
+    counts_.gaps += seq - next;
+    next = seq + 1;
+  } else if (seq + 1 == next) {
     ++counts_.duplicates;  // the one just seen, again
   } else {
     // Earlier than expected: a late one filling a gap (counted as a reorder,

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <unordered_map>
+#include <vector>
 
 namespace sctpdp {
 
@@ -31,16 +32,15 @@ class SequenceChecker {
  public:
   // One message `seq` on (association, stream).
   void Observe(int32_t association, uint16_t stream, uint64_t seq);
+  // Forgets the association: it ended (its entries would pile up under
+  // churn), or its peer restarted (SCTP_RESTART: a new incarnation on the
+  // same ports and association id, whose streams start again at 0).
+  void Forget(int32_t association) { streams_.erase(association); }
   const SequenceCounts& counts() const { return counts_; }
 
  private:
-  struct Stream {
-    uint64_t next = 0;  // the number expected next
-  };
-  static uint64_t Key(int32_t association, uint16_t stream) {
-    return (uint64_t{static_cast<uint32_t>(association)} << 16) | stream;
-  }
-  std::unordered_map<uint64_t, Stream> streams_;
+  // Per association, the number expected next on each stream.
+  std::unordered_map<int32_t, std::vector<uint64_t>> streams_;
   SequenceCounts counts_;
 };
 

@@ -29,6 +29,17 @@ TEST(SequenceCheckerTest, GapsDuplicatesAndReorders) {
   EXPECT_FALSE(c.counts().clean());
 }
 
+TEST(SequenceCheckerTest, ARestartedAssociationStartsAgain) {
+  SequenceChecker c;
+  for (uint64_t i = 0; i < 5; ++i) c.Observe(7, 1, i);
+  c.Observe(8, 0, 0);
+  c.Forget(7);
+  for (uint64_t i = 0; i < 3; ++i) c.Observe(7, 1, i);  // the new incarnation's
+  c.Observe(8, 0, 1);                                   // others go on
+  EXPECT_TRUE(c.counts().clean());
+  EXPECT_EQ(c.counts().messages, 10u);
+}
+
 TEST(SequenceCheckerTest, CountsAdd) {
   SequenceCounts a{10, 1, 2, 3}, b{5, 0, 0, 1};
   a += b;

@@ -19,9 +19,11 @@
 #include "tools/sctpdp/cpu.h"
 #include "tools/sctpdp/engine.h"
 #include "tools/sctpdp/flags.h"
+#include "tools/sctpdp/json_line.h"
 #include "tools/sctpdp/metrics_server.h"
 #include "tools/sctpdp/second_signal.h"
 #include "tools/sctpdp/sequence_checker.h"
+#include "tools/sctpdp/tuning_flags.h"
 
 namespace sctpdp {
 namespace {
@@ -49,34 +51,50 @@ struct ServeFlags {
   std::vector<std::string> local;
   absl::Duration connect_timeout = absl::Seconds(10);
   bool reconnect = true;
+  TuningFlags tuning;
 };
 
 double PerMessage(uint64_t n, uint64_t messages) { return messages ? double(n) / double(messages) : 0.0; }
 
-std::string StatsJson(const char* kind, const Engine& engine, MessageSink& sink, const std::string& engine_name,
-                      bool verify, bool connecting, absl::Duration elapsed, Cpu cpu) {
+Json StatsJson(const char* kind, const Engine& engine, MessageSink& sink, const std::string& engine_name, bool verify,
+               bool connecting, absl::Duration elapsed, Cpu cpu) {
   const EngineStats s = engine.Snapshot();
-  std::string out = absl::StrFormat(
-      "{\"type\":\"%s\",\"engine\":\"%s\",\"elapsed_s\":%.3f,\"cpu_s\":%.3f,\"cpu_user_s\":%.3f,"
-      "\"cpu_sys_s\":%.3f,\"threads\":%d,"
-      "\"associations\":%d,\"peeled\":%d,\"messages_in\":%d,\"bytes_in\":%d,\"messages_out\":%d,"
-      "\"syscalls\":%d,\"syscalls_per_message\":%.4f,\"copied_bytes\":%d,\"copies_per_message\":%.4f,"
-      "\"shared_locks_per_message\":%.5f,\"errors\":%d,\"echo_refused\":%d,\"oversize_messages\":%d,"
-      "\"rejected\":%d,\"discarded\":%d,\"replies_dropped\":%d",
-      kind, engine_name, absl::ToDoubleSeconds(elapsed), cpu.user + cpu.sys, cpu.user, cpu.sys, engine.threads(),
-      s.associations, s.peeled, s.messages_in, s.bytes_in, s.messages_out, s.syscalls,
-      PerMessage(s.syscalls, s.messages_in), s.copied_bytes, PerMessage(s.copies, s.messages_in),
-      PerMessage(s.shared_locks, s.messages_in), s.errors, sink.echo_refused(), s.oversize_messages, s.rejected,
-      s.discarded, s.replies_dropped);
+  Json j = {{"type", kind},
+            {"engine", engine_name},
+            {"elapsed_s", Rounded(absl::ToDoubleSeconds(elapsed), 3)},
+            {"cpu_s", Rounded(cpu.total(), 3)},
+            {"cpu_user_s", Rounded(cpu.user, 3)},
+            {"cpu_sys_s", Rounded(cpu.sys, 3)},
+            {"threads", engine.threads()},
+            {"associations", s.associations},
+            {"peeled", s.peeled},
+            {"messages_in", s.messages_in},
+            {"bytes_in", s.bytes_in},
+            {"messages_out", s.messages_out},
+            {"syscalls", s.syscalls},
+            {"syscalls_per_message", Rounded(PerMessage(s.syscalls, s.messages_in), 4)},
+            {"copied_bytes", s.copied_bytes},
+            {"copies_per_message", Rounded(PerMessage(s.copies, s.messages_in), 4)},
+            {"shared_locks_per_message", Rounded(PerMessage(s.shared_locks, s.messages_in), 5)},
+            {"errors", s.errors},
+            {"echo_refused", sink.echo_refused()},
+            {"oversize_messages", s.oversize_messages},
+            {"rejected", s.rejected},
+            {"discarded", s.discarded},
+            {"replies_dropped", s.replies_dropped},
+            {"restarts", sink.restarts()}};
   if (verify) {
     const SequenceCounts c = sink.counts();
-    absl::StrAppendFormat(&out, ",\"verified\":%d,\"gaps\":%d,\"duplicates\":%d,\"reorders\":%d", c.messages, c.gaps,
-                          c.duplicates, c.reorders);
+    j["verified"] = c.messages;
+    j["gaps"] = c.gaps;
+    j["duplicates"] = c.duplicates;
+    j["reorders"] = c.reorders;
   }
   if (connecting) {
-    absl::StrAppendFormat(&out, ",\"connects\":%d,\"connect_failures\":%d", s.connects, s.connect_failures);
+    j["connects"] = s.connects;
+    j["connect_failures"] = s.connect_failures;
   }
-  return out + "}";
+  return j;
 }
 
 // Prometheus text exposition of the engine's counters.
@@ -102,6 +120,7 @@ std::string Metrics(const Engine& engine, MessageSink& sink, const std::string& 
   metric("rejected_total", "counter", "Associations over --max-associations: aborted.", s.rejected);
   metric("discarded_total", "counter", "Messages received and never delivered.", s.discarded);
   metric("replies_dropped_total", "counter", "Echoes accepted, then dropped.", s.replies_dropped);
+  metric("restarts_total", "counter", "Peers that restarted an association (SCTP_RESTART).", sink.restarts());
   if (verify) {
     const SequenceCounts c = sink.counts();
     metric("verify_gaps_total", "counter", "Sequence numbers skipped.", c.gaps);
@@ -156,6 +175,7 @@ void DefineFlags(FlagParser& p, ServeFlags& f) {
          "--connect: set the association up again after the peer or the network ends it or an attempt fails "
          "(capped exponential backoff with jitter, 100ms to 30s); --no-reconnect: serve ends with it (exit 3 if it "
          "never came up)");
+  f.tuning.Define(p);
 }
 
 // The engine's configuration from the flags; nothing if they disagree
@@ -177,7 +197,13 @@ std::optional<ServeConfig> ConfigOf(const ServeFlags& f, bool listen_given) {
       return std::nullopt;
     }
   }
+  absl::StatusOr<SctpTuning> tuning = f.tuning.Tuning();
+  if (!tuning.ok()) {
+    std::fprintf(stderr, "sctpdp serve: %s\n", std::string(tuning.status().message()).c_str());
+    return std::nullopt;
+  }
   ServeConfig config;
+  config.listener.tuning = *tuning;
   config.listener.addresses.clear();
   for (const Endpoint& e : f.listen) config.listener.addresses.push_back(e.address);
   config.listener.port = f.listen[0].port;
@@ -245,9 +271,8 @@ void ServeUntilStopped(const ServeFlags& f, const Engine& engine, MessageSink& s
       next_status = now + absl::Seconds(1);
     }
     if (now >= next_stats) {
-      std::printf("%s\n", StatsJson("stats", engine, sink, f.engine, f.mode == "verify", connecting, now - start,
-                                     Cpu::Now() - cpu0).c_str());
-      std::fflush(stdout);
+      PrintJsonLine(StatsJson("stats", engine, sink, f.engine, f.mode == "verify", connecting, now - start,
+                              Cpu::Now() - cpu0));
       next_stats = now + f.stats_interval;
     }
   }
@@ -302,9 +327,8 @@ int RunServe(int argc, char** argv) {
   ServeUntilStopped(f, **engine, sink, stop, start, cpu0);
   stopping.emplace("sctpdp serve");
   (*engine)->Stop();
-  std::printf("%s\n", StatsJson("summary", **engine, sink, f.engine, f.mode == "verify", connecting,
-                                 absl::Now() - start, Cpu::Now() - cpu0).c_str());
-  std::fflush(stdout);
+  PrintJsonLine(StatsJson("summary", **engine, sink, f.engine, f.mode == "verify", connecting, absl::Now() - start,
+                          Cpu::Now() - cpu0));
   if (connecting && (*engine)->ConnectionClosed() && (*engine)->Snapshot().connects == 0) {
     std::fprintf(stderr, "sctpdp serve: could not connect to %s: %s\n", ConnectTarget(f).c_str(),
                  (*engine)->ConnectError().c_str());

@@ -55,8 +55,15 @@ class UringEngine : public Engine, public DataPlaneHandler {
     e.errors = errors_.load(std::memory_order_relaxed);
     e.oversize_messages = s.control.oversize_messages + s.workers.oversize_messages;
     e.rejected = s.rejected;
-    e.discarded = s.stray_messages;
-    e.replies_dropped = s.dropped_sends;
+    // As the baselines count it: a rejected association's messages, and
+    // partial messages their association's end cut off.
+    e.discarded = s.stray_messages + s.control.partials_dropped + s.workers.partials_dropped;
+    // Echoes accepted, then not sent: dropped by the router, failed in the
+    // kernel (EPIPE after the peer's SHUTDOWN), dropped from a send queue
+    // at the association's end, or still waiting in the ReplyQueue then.
+    e.replies_dropped = s.dropped_sends + s.control.totals.send_errors + s.workers.totals.send_errors +
+                        s.control.totals.send_dropped + s.workers.totals.send_dropped +
+                        held_dropped_.load(std::memory_order_relaxed);
     e.connects = s.connects;
     e.connect_failures = s.connect_failures;
     return e;
@@ -70,9 +77,13 @@ class UringEngine : public Engine, public DataPlaneHandler {
   void OnMessage(DataPlane&, const MessageView& m) override {
     sink_->Handle(m.assoc_id, m.stream, m.ppid, m.payload, [&] { return replies_->Echo(m) == SendResult::kOk; });
   }
+  void OnEvent(DataPlane&, sctp_assoc_t id, const AssociationEvent& ev) override {
+    if (ev.type == EventType::kAssocChange && ev.state == SCTP_RESTART) sink_->Restarted(id);
+  }
   void OnWritable(DataPlane&, sctp_assoc_t id) override { replies_->OnWritable(id); }
   void OnAssociationDown(DataPlane&, sctp_assoc_t id, DownReason, const AssocStats&) override {
-    replies_->OnAssociationDown(id);
+    held_dropped_.fetch_add(replies_->OnAssociationDown(id), std::memory_order_relaxed);
+    sink_->Ended(id);
   }
   void OnError(DataPlane&, sctp_assoc_t, const absl::Status&) override {
     errors_.fetch_add(1, std::memory_order_relaxed);
@@ -115,6 +126,7 @@ class UringEngine : public Engine, public DataPlaneHandler {
   std::atomic<bool> closed_{false};
   mutable std::mutex mu_;
   std::string connect_error_;  // guarded by mu_
+  std::atomic<uint64_t> held_dropped_{0};  // replies waiting in replies_ when their association ended
 };
 
 }  // namespace
