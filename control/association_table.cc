@@ -1,5 +1,7 @@
 #include "control/association_table.h"
 
+#include <algorithm>
+
 namespace sctpdp {
 
 const char* LocationName(Location location) {
@@ -85,7 +87,14 @@ std::optional<bool> AssociationTable::FinishMove(sctp_assoc_t id, absl::Time now
   if (it == entries_.end() || it->second.location != Location::kMoving) return std::nullopt;
   it->second.location = Location::kWorker;
   it->second.moved_at = now;
+  const int64_t took_us = absl::ToInt64Microseconds(now - it->second.move_decided_at);
+  move_latency_us_.Record(static_cast<uint64_t>(std::max<int64_t>(0, took_us)));
   return it->second.receive_paused;
+}
+
+Histogram AssociationTable::MoveLatency() const {
+  auto l = Lock();
+  return move_latency_us_;
 }
 
 std::vector<WorkerLoad> AssociationTable::Loads(size_t workers) const {

@@ -24,6 +24,7 @@
 
 #include "absl/time/time.h"
 #include "control/hotness_policy.h"
+#include "dataplane/histogram.h"
 
 namespace sctpdp {
 
@@ -80,6 +81,9 @@ class AssociationTable {
   std::vector<WorkerLoad> Loads(size_t workers) const;
 
   uint64_t lock_acquisitions() const { return locks_.load(std::memory_order_relaxed); }
+  // Move latency, microseconds: from the control thread's decision
+  // (StartMove) to the worker's adoption (FinishMove), every move so far.
+  Histogram MoveLatency() const;
 
  private:
   // Every acquisition of mu_ goes through here, and is counted.
@@ -92,6 +96,7 @@ class AssociationTable {
   mutable std::mutex mu_;
   mutable std::atomic<uint64_t> locks_{0};
   std::unordered_map<sctp_assoc_t, AssociationInfo> entries_;  // guarded by mu_
+  Histogram move_latency_us_;                                   // guarded by mu_
 };
 
 }  // namespace sctpdp

@@ -83,6 +83,12 @@ void ControlShard::OnWritable(OneToManyServer&, sctp_assoc_t id) {
   if (Route* r = LiveRoute(id)) router_->OnEngineWritable(*this, *r);
 }
 
+void ControlShard::ForEachSocket(absl::FunctionRef<void(Route&, int)> fn) {
+  server_->ForEachAssociation([&](sctp_assoc_t id, int fd) {
+    if (Route* r = LiveRoute(id)) fn(*r, fd);
+  });
+}
+
 void ControlShard::OnTick(OneToManyServer&, absl::Time now) {
   if (router_->MovesPending(*this)) router_->PollMoves(*this);
   control_->OnTick(now);

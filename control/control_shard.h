@@ -60,6 +60,7 @@ class ControlShard final : public EngineShard<OneToManyServer>, private OneToMan
   SendResult ShutdownLocal(Route& route) override;
   void AbortLocal(Route& route) override;
   void Detach(Route& route, absl::AnyInvocable<void(absl::StatusOr<DetachedSocket>)> done) override;
+  void ForEachSocket(absl::FunctionRef<void(Route& route, int fd)> fn) override;
 
  private:
   OneToManyServer& engine() override { return *server_; }

@@ -39,6 +39,7 @@
 #include "absl/strings/str_cat.h"
 #include "dataplane/log.h"
 #include "dataplane/sctp_socket.h"
+#include "dataplane/sctp_status.h"
 
 namespace sctpdp {
 namespace {
@@ -98,9 +99,18 @@ absl::Status DataPlane::Start() {
                                      static_cast<RouterHandler*>(this));
   const std::vector<int> cpus = options_.worker_cpus.empty() ? AllowedCpus() : options_.worker_cpus;
   if (cpus.empty() || cpus.size() > 254) return absl::InvalidArgumentError("data plane: 1..254 workers");
+  const absl::Duration kernel_every = options_.kernel_stats.interval;
+  for (size_t i = 0; i <= cpus.size(); ++i) {
+    kernel_samplers_.push_back(std::make_unique<KernelStatsSampler>(options_.kernel_stats, static_cast<int>(i)));
+  }
+  kernel_board_ = std::make_unique<KernelStatsBoard>(cpus.size() + 1);
   for (size_t i = 0; i < cpus.size(); ++i) {
     WorkerOptions o = options_.worker;
     o.cpu = cpus[i];
+    if (kernel_every > absl::ZeroDuration() &&
+        (o.tick_interval == absl::ZeroDuration() || o.tick_interval > kernel_every)) {
+      o.tick_interval = kernel_every;
+    }
     auto shard = WorkerShard::Create(static_cast<int>(i), o, router_.get(), static_cast<ShardEvents*>(this));
     if (!shard.ok()) {
       return absl::Status(shard.status().code(),
@@ -369,6 +379,7 @@ void DataPlane::OnClosed() {
 
 void DataPlane::OnTick(absl::Time now) {
   PollConnections(now);
+  ReadKernelStats(*control_, now);
   for (sctp_assoc_t id : policy_.Evaluate(now)) {
     auto retry = retry_.find(id);
     if (retry != retry_.end() && now < retry->second.at) continue;
@@ -506,6 +517,37 @@ std::vector<AssociationInfo> DataPlane::Associations() const {
   return out;
 }
 
+void DataPlane::ReadKernelStats(Shard& shard, absl::Time now) {
+  KernelStatsSampler& sampler = *kernel_samplers_[shard.index()];
+  if (!sampler.Due(now)) return;
+  sampler.Begin(now);
+  shard.ForEachSocket(
+      [&](Route& r, int fd) { sampler.Read(r.id.load(std::memory_order_relaxed), fd, ReadSctpStatus); });
+  KernelStatsSampler::Pass pass = sampler.Finish();
+  app_->OnKernelStats(*this, pass.reads);
+  const std::vector<AssociationKernelStats> stalled = pass.stalled_now;
+  kernel_board_->Publish(shard.index(), std::move(pass));
+  for (const AssociationKernelStats& k : stalled) {
+    const SctpStatus& s = k.status;
+    const std::string why = absl::StrCat(
+        "association ", k.id, " stalled for ", absl::FormatDuration(now - k.progress_at), ": peer window ",
+        s.peer_rwnd, " B, ", s.unacked_chunks, " chunks unacknowledged (primary path ", s.primary.address, " ",
+        SctpPathStateName(s.primary.state), ", rto ", s.primary.rto_ms, " ms)");
+    Logf("data plane: %s", why);
+    app_->OnError(*this, k.id, absl::DeadlineExceededError(why));
+  }
+}
+
+std::optional<AssociationKernelStats> DataPlane::KernelStats(sctp_assoc_t id) const {
+  if (!kernel_board_) return std::nullopt;
+  return kernel_board_->Get(id);
+}
+
+std::vector<AssociationKernelStats> DataPlane::BusiestKernelStats(size_t n) const {
+  if (!kernel_board_) return {};
+  return kernel_board_->Busiest(n);
+}
+
 DataPlaneStats DataPlane::Snapshot() const {
   DataPlaneStats s;
   if (control_ && started_) s.control = control_->server().Snapshot();
@@ -529,6 +571,8 @@ DataPlaneStats DataPlane::Snapshot() const {
   s.send_copies = s.control.totals.send_copies + s.workers.totals.send_copies + r.cross_thread_copies;
   s.dropped_sends = r.dropped;
   s.moves = r.moves;
+  if (kernel_board_) s.kernel = kernel_board_->Totals();
+  s.move_latency_us = table_.MoveLatency();
   s.table_locks = table_.lock_acquisitions();
   s.shared_locks = s.table_locks + s.control.inbox_locks + s.workers.inbox_locks + r.waiter_locks;
   s.connect_attempts = connect_attempts_.load(std::memory_order_relaxed);

@@ -56,6 +56,7 @@
 #include "control/connection.h"
 #include "control/control_shard.h"
 #include "control/hotness_policy.h"
+#include "control/kernel_stats.h"
 #include "control/listener.h"
 #include "control/one_to_many_server.h"
 #include "control/peeloff.h"
@@ -101,6 +102,12 @@ struct DataPlaneOptions {
   // Per association: messages from other threads accepted and not yet
   // queued by the owner; more: kQueueFull, OnWritable when down to half.
   unsigned cross_thread_limit = 1024;
+  // The kernel's statistics of every association (SCTP_STATUS,
+  // SCTP_GET_ASSOC_STATS, SCTP_GET_PEER_ADDR_INFO), read by its owner at
+  // this interval (workers tick at least that often), and the stall
+  // detector (control/kernel_stats.h): a stall is an OnError
+  // (DeadlineExceeded) for the association, once at its onset.
+  KernelStatsOptions kernel_stats;
   const PeeloffOps* peeloff_ops = nullptr;  // tests: a seam; null = the kernel
 };
 
@@ -132,6 +139,10 @@ class DataPlaneHandler {
   // application's Shutdown or Abort of its association; reconnect off or
   // max_attempts reached). Not at Stop. On the control thread.
   virtual void OnConnectionClosed(DataPlane& dp, ConnectionId conn) {}
+  // The kernel's statistics of the associations one thread serves, just
+  // read (KernelStatsOptions::interval), on that thread: for an
+  // application's own metrics. A stall is also an OnError (DeadlineExceeded).
+  virtual void OnKernelStats(DataPlane& dp, absl::Span<const AssociationKernelStats> reads) {}
   // Last call for the association.
   virtual void OnAssociationDown(DataPlane& dp, sctp_assoc_t id, DownReason reason, const AssocStats& stats) {}
 };
@@ -164,6 +175,10 @@ struct DataPlaneStats {
   uint64_t connect_attempts = 0;     // sctp_connectx calls
   uint64_t connect_failures = 0;     // attempts that failed (refused, timed out, connectx error)
   uint64_t connects = 0;             // attempts whose association came up
+  // The kernel's per-association statistics, summed (KernelStatsOptions).
+  KernelTotals kernel;
+  // Microseconds from a move's decision to its adoption by the worker.
+  Histogram move_latency_us;
 };
 
 // One outbound connection as Connection() reports it.
@@ -275,6 +290,12 @@ class DataPlane : private ShardEvents, private RouterHandler, private ControlEve
   void** Context(sctp_assoc_t id);
 
   DataPlaneStats Snapshot() const;
+  // The kernel's statistics of association `id` as its owner last read them
+  // (at most KernelStatsOptions::interval old; nothing before the first
+  // read, or when reading is off), and the `n` associations with the most
+  // packets in their last interval. Any thread.
+  std::optional<AssociationKernelStats> KernelStats(sctp_assoc_t id) const;
+  std::vector<AssociationKernelStats> BusiestKernelStats(size_t n) const;
   std::optional<AssociationInfo> Association(sctp_assoc_t id) const;
   std::vector<AssociationInfo> Associations() const;
 
@@ -291,6 +312,9 @@ class DataPlane : private ShardEvents, private RouterHandler, private ControlEve
   void OnAdopted(Shard& shard, Route& route) override;
   void OnAdoptFailed(Shard& shard, Route& route, const absl::Status& error) override;
   void OnDown(Shard& shard, Route& route, DownReason reason, const AssocStats& stats) override;
+  void OnTick(Shard& shard, absl::Time now) override { ReadKernelStats(shard, now); }
+  // A pass of the shard's KernelStatsSampler when due (its thread).
+  void ReadKernelStats(Shard& shard, absl::Time now);
   // Outbound connections (the control thread; data_plane_connect.cc).
   struct Outbound {
     ConnectionId id = 0;
@@ -351,6 +375,9 @@ class DataPlane : private ShardEvents, private RouterHandler, private ControlEve
   std::unique_ptr<Router> router_;
   std::vector<std::unique_ptr<WorkerShard>> workers_;
   std::unique_ptr<ControlShard> control_;
+  // One per shard (workers, then the control thread), each its thread's.
+  std::vector<std::unique_ptr<KernelStatsSampler>> kernel_samplers_;
+  std::unique_ptr<KernelStatsBoard> kernel_board_;
   uint16_t port_ = 0;
   std::atomic<bool> started_{false};
   std::atomic<bool> stopped_{false};

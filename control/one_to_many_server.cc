@@ -229,6 +229,12 @@ const OneToManyServer::Socket* OneToManyServer::SocketFor(sctp_assoc_t id) const
   return sockets_[it->second].get();
 }
 
+void OneToManyServer::ForEachAssociation(absl::FunctionRef<void(sctp_assoc_t, int)> fn) const {
+  for (const auto& [id, socket] : assoc_socket_) {
+    if (sockets_[socket]) fn(id, sockets_[socket]->fd.get());
+  }
+}
+
 int OneToManyServer::SocketFd(SocketId socket) const {
   return socket < sockets_.size() && sockets_[socket] ? sockets_[socket]->fd.get() : -1;
 }

@@ -127,6 +127,8 @@ class OneToManyServer final : private EventLoop::Client {
   int SocketFd(SocketId socket) const;
   int FdOf(sctp_assoc_t id) const;
   SocketId SocketOf(sctp_assoc_t id) const;
+  // Every association known to be up on a socket, with that socket's fd.
+  void ForEachAssociation(absl::FunctionRef<void(sctp_assoc_t id, int fd)> fn) const;
 
   SendBuffer AcquireSendBuffer(size_t size);
   void ReleaseSendBuffer(SendBuffer buffer);

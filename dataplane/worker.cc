@@ -247,6 +247,11 @@ bool Worker::AssocSnapshot(AssocHandle assoc, AssocStats* out) {
   return true;
 }
 
+int Worker::FdOf(AssocHandle assoc) {
+  Assoc* a = Lookup(assoc);
+  return a != nullptr ? a->fd.get() : -1;
+}
+
 // --- Adoption ------------------------------------------------------------------
 
 Worker::Assoc* Worker::Lookup(AssocHandle handle) {

@@ -220,6 +220,9 @@ class Worker final : private EventLoop::Client {
   void Release(RetainedMessage retained);
   // Fills `out` for a live association; false if the handle is stale.
   bool AssocSnapshot(AssocHandle assoc, AssocStats* out);
+  // The socket of a live association (-1: stale handle), for the kernel's
+  // statistics (getsockopt); the worker keeps it and closes it.
+  int FdOf(AssocHandle assoc);
   // Receive flow control, for an application that cannot keep up (e.g. its
   // replies are backpressured): the worker stops reading the association's
   // socket, so its receive buffer fills and the kernel closes the peer's

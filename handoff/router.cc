@@ -47,14 +47,19 @@ Router::Router(const RouterOptions& options, RouterHandler* handler)
     : options_(options), handler_(handler), directory_(options.max_associations) {
   ABSL_RAW_CHECK(options_.parcels != nullptr, "Router: no parcel pool");
   options_.parcels->set_on_available([this] { OnParcelsAvailable(); });
+  // Never reallocated: a running shard reads its entry while later ones
+  // are added.
+  shards_.reserve(kMaxShards);
 }
 
 Router::~Router() { options_.parcels->set_on_available(nullptr); }
 
 void Router::AddShard(Shard* shard) {
   ABSL_RAW_CHECK(shard->index() == static_cast<int>(shards_.size()), "Router::AddShard: out of order");
+  ABSL_RAW_CHECK(shards_.size() < kMaxShards, "Router::AddShard: too many shards");
   shards_.push_back(std::make_unique<PerShard>());
   shards_.back()->shard = shard;
+  added_.store(shards_.size(), std::memory_order_release);
 }
 
 void Router::BindThread(Shard* shard) { current_shard = shard; }
@@ -545,7 +550,11 @@ void Router::PollMoves(Shard& from) {
   if (waiting) from.RequestTick();
 }
 
-bool Router::MovesPending(const Shard& from) const { return !shards_[from.index()]->outgoing.empty(); }
+bool Router::MovesPending(const Shard& from) const {
+  // A worker ticks from its start, which can come before it is added.
+  if (static_cast<size_t>(from.index()) >= added_.load(std::memory_order_acquire)) return false;
+  return !shards_[from.index()]->outgoing.empty();
+}
 
 Router::Outgoing* Router::FindOutgoing(Shard& from, const Route& route) {
   for (Outgoing& move : shards_[from.index()]->outgoing) {

@@ -210,7 +210,9 @@ class Router {
   const RouterOptions options_;
   RouterHandler* const handler_;
   Directory directory_;
+  static constexpr size_t kMaxShards = 256;  // 254 workers and the control thread fit
   std::vector<std::unique_ptr<PerShard>> shards_;
+  std::atomic<size_t> added_{0};  // shards_ entries complete
   std::atomic<uint64_t> cross_thread_sends_{0}, cross_thread_copies_{0}, dropped_{0}, waiter_locks_{0},
       moves_{0};
 };

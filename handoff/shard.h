@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -83,6 +84,9 @@ class Shard {
   // This shard's mail positions (EventLoop::MailReserved, MailTaken).
   virtual uint64_t MailReserved() = 0;
   virtual uint64_t MailTaken() = 0;
+  // Every live route this shard serves, with the socket its association is
+  // on (for the kernel's statistics: getsockopt only; the shard keeps it).
+  virtual void ForEachSocket(absl::FunctionRef<void(Route& route, int fd)> fn) = 0;
 };
 
 // The half of a Shard every adapter writes the same way: calls forwarded to

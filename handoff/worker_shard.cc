@@ -107,6 +107,13 @@ void WorkerShard::OnAssociationDown(Worker&, AssocHandle assoc, DownReason reaso
   events_->OnDown(*this, *r, reason, stats);
 }
 
+void WorkerShard::ForEachSocket(absl::FunctionRef<void(Route&, int)> fn) {
+  for (Route* r : by_slot_) {
+    if (r == nullptr) continue;
+    if (const int fd = worker_->FdOf(AssocHandle{r->handle}); fd >= 0) fn(*r, fd);
+  }
+}
+
 void WorkerShard::OnTick(Worker&, absl::Time now) {
   if (router_->MovesPending(*this)) router_->PollMoves(*this);
   events_->OnTick(*this, now);

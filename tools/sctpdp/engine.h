@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "control/kernel_stats.h"
 #include "control/listener.h"
+#include "dataplane/histogram.h"
 #include "tools/sctpdp/sequence_checker.h"
 
 namespace sctpdp {
@@ -51,6 +54,19 @@ struct ServeConfig {
   std::vector<std::string> local;
   absl::Duration connect_timeout = absl::Seconds(10);
   bool reconnect = true;
+  // uring: the kernel's per-association statistics and stall detector
+  // (DataPlaneOptions::kernel_stats), and how many of the busiest
+  // associations are reported one by one.
+  KernelStatsOptions kernel_stats;
+  size_t kernel_top = 10;
+};
+
+// uring: the kernel's statistics as the data plane read them, and its moves.
+struct KernelReport {
+  KernelTotals totals;
+  std::vector<AssociationKernelStats> busiest;  // ServeConfig::kernel_top at most, busiest first
+  Histogram move_latency_us;
+  uint64_t peel_busy = 0, peel_gone = 0, peel_no_fds = 0, peel_errors = 0, peel_deferred = 0;
 };
 
 struct EngineStats {
@@ -69,6 +85,7 @@ struct EngineStats {
   uint64_t replies_dropped = 0;    // echoes accepted, then dropped (association gone, or stopping)
   uint64_t connects = 0;           // --connect: associations set up
   uint64_t connect_failures = 0;   // --connect: attempts that failed
+  std::optional<KernelReport> kernel;  // uring only
 };
 
 // What every engine does with a message. Thread-safe.

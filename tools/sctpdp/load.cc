@@ -34,7 +34,7 @@
 #include "dataplane/sctp_socket.h"
 #include "tools/sctpdp/cpu.h"
 #include "tools/sctpdp/flags.h"
-#include "tools/sctpdp/histogram.h"
+#include "dataplane/histogram.h"
 #include "tools/sctpdp/json_line.h"
 #include "tools/sctpdp/second_signal.h"
 

@@ -20,6 +20,7 @@
 #include "tools/sctpdp/engine.h"
 #include "tools/sctpdp/flags.h"
 #include "tools/sctpdp/json_line.h"
+#include "tools/sctpdp/kernel_report.h"
 #include "tools/sctpdp/metrics_server.h"
 #include "tools/sctpdp/second_signal.h"
 #include "tools/sctpdp/sequence_checker.h"
@@ -50,6 +51,9 @@ struct ServeFlags {
   MultiEndpoint connect;      // no addresses: accept only
   std::vector<std::string> local;
   absl::Duration connect_timeout = absl::Seconds(10);
+  absl::Duration kernel_stats_interval = absl::Seconds(1);
+  absl::Duration stall_after = absl::Seconds(30);
+  int64_t kernel_top = 10;
   bool reconnect = true;
   TuningFlags tuning;
 };
@@ -94,6 +98,7 @@ Json StatsJson(const char* kind, const Engine& engine, MessageSink& sink, const 
     j["connects"] = s.connects;
     j["connect_failures"] = s.connect_failures;
   }
+  if (s.kernel) j["kernel"] = KernelReportJson(*s.kernel);
   return j;
 }
 
@@ -131,6 +136,7 @@ std::string Metrics(const Engine& engine, MessageSink& sink, const std::string& 
     metric("connects_total", "counter", "Associations set up by --connect.", s.connects);
     metric("connect_failures_total", "counter", "--connect attempts that failed.", s.connect_failures);
   }
+  if (s.kernel) AppendKernelMetrics(*s.kernel, name, out);
   return out;
 }
 
@@ -176,6 +182,14 @@ void DefineFlags(FlagParser& p, ServeFlags& f) {
          "(capped exponential backoff with jitter, 100ms to 30s); --no-reconnect: serve ends with it (exit 3 if it "
          "never came up)");
   f.tuning.Define(p);
+  p.Duration("kernel-stats-interval", &f.kernel_stats_interval, absl::ZeroDuration(), absl::Hours(1),
+             "uring: read every association's SCTP_STATUS, SCTP_GET_ASSOC_STATS and paths this often, on its "
+             "own thread (0: never); in the stats lines and metrics as \"kernel\"");
+  p.Duration("stall-after", &f.stall_after, absl::ZeroDuration(), absl::Hours(24),
+             "uring: report an association whose peer window stays shut, or whose data stays unacknowledged "
+             "without a SACK, this long (0: never)");
+  p.Int("kernel-top", &f.kernel_top, 0, 1000,
+        "uring: how many of the busiest associations the stats lines and metrics show one by one");
 }
 
 // The engine's configuration from the flags; nothing if they disagree
@@ -227,6 +241,8 @@ std::optional<ServeConfig> ConfigOf(const ServeFlags& f, bool listen_given) {
   config.local = f.local;
   config.connect_timeout = f.connect_timeout;
   config.reconnect = f.reconnect;
+  config.kernel_stats = {.interval = f.kernel_stats_interval, .stall_after = f.stall_after};
+  config.kernel_top = static_cast<size_t>(f.kernel_top);
   return config;
 }
 

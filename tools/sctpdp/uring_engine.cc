@@ -66,6 +66,14 @@ class UringEngine : public Engine, public DataPlaneHandler {
                         held_dropped_.load(std::memory_order_relaxed);
     e.connects = s.connects;
     e.connect_failures = s.connect_failures;
+    e.kernel = KernelReport{.totals = s.kernel,
+                            .busiest = dp_->BusiestKernelStats(config_.kernel_top),
+                            .move_latency_us = s.move_latency_us,
+                            .peel_busy = s.peel_busy,
+                            .peel_gone = s.peel_gone,
+                            .peel_no_fds = s.peel_no_fds,
+                            .peel_errors = s.peel_errors,
+                            .peel_deferred = s.peel_deferred};
     return e;
   }
   bool ConnectionClosed() const override { return closed_.load(); }
@@ -85,8 +93,9 @@ class UringEngine : public Engine, public DataPlaneHandler {
     held_dropped_.fetch_add(replies_->OnAssociationDown(id), std::memory_order_relaxed);
     sink_->Ended(id);
   }
-  void OnError(DataPlane&, sctp_assoc_t, const absl::Status&) override {
-    errors_.fetch_add(1, std::memory_order_relaxed);
+  // A stall (DeadlineExceeded) is counted by the kernel statistics, not here.
+  void OnError(DataPlane&, sctp_assoc_t, const absl::Status& error) override {
+    if (error.code() != absl::StatusCode::kDeadlineExceeded) errors_.fetch_add(1, std::memory_order_relaxed);
   }
   // Counted as connect_failures; the last one is kept for the exit line.
   void OnConnectFailed(DataPlane&, ConnectionId, const absl::Status& error, absl::Duration) override {
@@ -115,6 +124,7 @@ class UringEngine : public Engine, public DataPlaneHandler {
     o.worker.coalesce_min_batch = config_.coalesce_batch;
     o.worker.bundle_sends = config_.bundle_sends;  // the one-to-many socket never bundles
     o.listen = config_.listen;
+    o.kernel_stats = config_.kernel_stats;
     return o;
   }
 

@@ -1,5 +1,5 @@
 // A log-linear histogram of non-negative integers (load's round trips and
-// send lags, in nanoseconds) with bounded relative error, for percentiles
+// send lags in nanoseconds, the data plane's move latency) with bounded relative error, for percentiles
 // over millions of samples without keeping them. Debian 12 packages no C or
 // C++ HDR histogram (only Go's and Java's), so this is its own small one.
 //
@@ -10,8 +10,8 @@
 // exactly. The whole uint64_t range fits (7424 buckets at most); the counts
 // grow only up to the largest bucket used, 8 bytes each (24 KiB for values
 // up to a second in nanoseconds).
-#ifndef SCTPDP_TOOLS_SCTPDP_HISTOGRAM_H_
-#define SCTPDP_TOOLS_SCTPDP_HISTOGRAM_H_
+#ifndef SCTPDP_DATAPLANE_HISTOGRAM_H_
+#define SCTPDP_DATAPLANE_HISTOGRAM_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -57,4 +57,4 @@ class Histogram {
 
 }  // namespace sctpdp
 
-#endif  // SCTPDP_TOOLS_SCTPDP_HISTOGRAM_H_
+#endif  // SCTPDP_DATAPLANE_HISTOGRAM_H_

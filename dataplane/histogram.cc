@@ -1,4 +1,4 @@
-#include "tools/sctpdp/histogram.h"
+#include "dataplane/histogram.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,0 +1,254 @@
+// The kernel's per-association statistics through DataPlane, on real kernel
+// SCTP (in the guest): read on the one-to-many socket while the association
+// is cold and on its own socket once it has moved, with its state, streams,
+// path and counters as the kernel has them; the move's latency recorded;
+// and a peer that stops reading reported as a stall, once, which ends when
+// it reads again.
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "control/data_plane.h"
+#include "tests/sctp_test_util.h"
+
+namespace sctpdp {
+namespace {
+
+constexpr int kStreams = 4;
+
+// Keeps what the data plane reports: ups by client port, moves, errors and
+// every kernel statistics read.
+class Watcher : public DataPlaneHandler {
+ public:
+  void OnAssociationUp(DataPlane&, const AssociationInfo& info) override {
+    Note([&] { by_port_[info.peer.port] = info.id; });
+  }
+  void OnMessage(DataPlane&, const MessageView& m) override {
+    Note([&] { ++messages_[m.assoc_id]; });
+  }
+  void OnMoved(DataPlane&, sctp_assoc_t id, int) override {
+    Note([&] { moved_[id] = true; });
+  }
+  void OnError(DataPlane&, sctp_assoc_t id, const absl::Status& e) override {
+    Note([&] { errors_.emplace_back(id, e); });
+  }
+  void OnKernelStats(DataPlane&, absl::Span<const AssociationKernelStats> reads) override {
+    Note([&] {
+      for (const AssociationKernelStats& r : reads) latest_[r.id] = r;
+    });
+  }
+
+  // Waits (bounded) until `done` holds, under the lock.
+  bool Wait(const std::function<bool()>& done) {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, std::chrono::seconds(120), done);
+  }
+  // The latest read of `id` that satisfies `want`, waited for.
+  std::optional<AssociationKernelStats> AwaitRead(sctp_assoc_t id,
+                                                  const std::function<bool(const AssociationKernelStats&)>& want) {
+    std::optional<AssociationKernelStats> got;
+    Wait([&] {
+      auto it = latest_.find(id);
+      if (it != latest_.end() && want(it->second)) got = it->second;
+      return got.has_value();
+    });
+    return got;
+  }
+  sctp_assoc_t IdForPort(uint16_t port) {
+    sctp_assoc_t id = 0;
+    Wait([&] { return (id = by_port_.count(port) ? by_port_[port] : 0) != 0; });
+    return id;
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<uint16_t, sctp_assoc_t> by_port_;
+  std::map<sctp_assoc_t, uint64_t> messages_;
+  std::map<sctp_assoc_t, bool> moved_;
+  std::vector<std::pair<sctp_assoc_t, absl::Status>> errors_;
+  std::map<sctp_assoc_t, AssociationKernelStats> latest_;
+
+ private:
+  void Note(const std::function<void()>& fn) {
+    std::lock_guard<std::mutex> l(mu_);
+    fn();
+    cv_.notify_all();
+  }
+};
+
+DataPlaneOptions Options() {
+  DataPlaneOptions o;
+  o.worker_cpus = {-1};
+  o.worker.max_associations = 8;
+  o.worker.buffer_count = 64;
+  o.control.buffer_count = 64;
+  o.worker.retain_budget = 16;
+  o.control.retain_budget = 16;
+  o.hotness.peel_messages_per_sec = 1e9;  // moves are the test's (PauseReceive)
+  o.kernel_stats = {.interval = absl::Milliseconds(100), .stall_after = absl::Milliseconds(500)};
+  return o;
+}
+
+std::unique_ptr<DataPlane> Start(const DataPlaneOptions& o, Watcher* w) {
+  auto dp = DataPlane::Create(o, w);
+  EXPECT_TRUE(dp.ok()) << dp.status();
+  if (!dp.ok()) return nullptr;
+  const absl::Status s = (*dp)->Start();
+  EXPECT_TRUE(s.ok()) << s;
+  return s.ok() ? *std::move(dp) : nullptr;
+}
+
+sockaddr_in Loopback(uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+uint16_t LocalPort(int fd) {
+  sockaddr_in a{};
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  return ntohs(a.sin_port);
+}
+
+void SendSome(int fd, uint32_t from, uint32_t count) {
+  for (uint32_t seq = from; seq < from + count; ++seq) {
+    ASSERT_TRUE(testing::SendOn(fd, testing::Pattern(seq, 512), seq % kStreams, seq));
+  }
+}
+
+// What every read of a healthy loopback association says, wherever it is read.
+void ExpectHealthy(const AssociationKernelStats& k) {
+  const SctpStatus& s = k.status;
+  EXPECT_EQ(s.state, SCTP_ESTABLISHED) << SctpStateName(s.state);
+  EXPECT_EQ(s.inbound_streams, kStreams);
+  EXPECT_EQ(s.outbound_streams, kStreams);
+  EXPECT_GT(s.peer_rwnd, 0u);
+  EXPECT_GT(s.fragmentation_point, 0u);
+  EXPECT_EQ(s.primary.address, "127.0.0.1");
+  EXPECT_EQ(s.primary.state, SCTP_ACTIVE) << SctpPathStateName(s.primary.state);
+  EXPECT_GT(s.primary.rto_ms, 0u);
+  EXPECT_GT(s.primary.cwnd, 0u);
+  ASSERT_EQ(s.paths.size(), 1u);
+  EXPECT_TRUE(s.paths[0].primary);
+  EXPECT_EQ(s.paths[0].address, "127.0.0.1");
+  EXPECT_TRUE(s.has_counters) << "SCTP_GET_ASSOC_STATS (Linux 3.10+) did not answer";
+  EXPECT_GT(s.counters.packets_in, 0u);
+  EXPECT_GE(s.syscalls, 4u);  // STATUS, ASSOC_STATS, the addresses, one path
+}
+
+TEST(KernelStatsTest, ReadOnTheListenerThenOnTheWorkerAfterTheMove) {
+  Watcher w;
+  std::unique_ptr<DataPlane> dp = Start(Options(), &w);
+  ASSERT_NE(dp, nullptr);
+  Fd client = testing::Connect(Loopback(dp->port()), kStreams);
+  const sctp_assoc_t id = w.IdForPort(LocalPort(client.get()));
+  ASSERT_NE(id, 0);
+  const int control = static_cast<int>(dp->workers());
+
+  SendSome(client.get(), 0, 40);
+  std::optional<AssociationKernelStats> cold = w.AwaitRead(
+      id, [&](const AssociationKernelStats& k) { return k.status.counters.data_chunks_in >= 40; });
+  ASSERT_TRUE(cold.has_value());
+  EXPECT_EQ(cold->shard, control);
+  ExpectHealthy(*cold);
+  std::optional<AssociationKernelStats> queried = dp->KernelStats(id);
+  ASSERT_TRUE(queried.has_value());
+  EXPECT_GE(queried->status.counters.data_chunks_in, 40u);
+  const std::vector<AssociationKernelStats> busiest = dp->BusiestKernelStats(5);
+  ASSERT_EQ(busiest.size(), 1u);
+  EXPECT_EQ(busiest[0].id, id);
+
+  // A cold association is moved to be paused: then it lives on a worker.
+  ASSERT_TRUE(dp->PauseReceive(id).ok());
+  ASSERT_TRUE(w.Wait([&] { return w.moved_.count(id) > 0; }));
+  ASSERT_TRUE(dp->ResumeReceive(id).ok());
+  SendSome(client.get(), 40, 40);
+  std::optional<AssociationKernelStats> hot = w.AwaitRead(id, [&](const AssociationKernelStats& k) {
+    return k.shard != control && k.status.counters.data_chunks_in >= 80;
+  });
+  ASSERT_TRUE(hot.has_value());
+  EXPECT_EQ(hot->shard, 0);
+  ExpectHealthy(*hot);
+
+  const DataPlaneStats s = dp->Snapshot();
+  EXPECT_EQ(s.move_latency_us.count(), 1u);
+  EXPECT_GE(s.kernel.reads, 2u);
+  EXPECT_GE(s.kernel.syscalls, 8u);
+  EXPECT_GE(s.kernel.data_chunks_in, 80u);
+  EXPECT_EQ(s.kernel.associations, 1u);
+  EXPECT_EQ(s.kernel.paths, 1u);
+  EXPECT_EQ(s.kernel.paths_unreachable, 0u);
+  EXPECT_EQ(s.kernel.stalls, 0u);
+  std::lock_guard<std::mutex> l(w.mu_);
+  EXPECT_TRUE(w.errors_.empty()) << w.errors_[0].second;
+}
+
+// Sends to `id` from the test thread until the data plane pushes back or
+// `count` messages are accepted.
+void Flood(DataPlane& dp, sctp_assoc_t id, int count) {
+  const std::string payload(1024, 'f');
+  for (int i = 0; i < count; ++i) {
+    const SendResult r = dp.Send(id, static_cast<uint16_t>(i % kStreams), 0, payload);
+    if (r == SendResult::kQueueFull || r == SendResult::kNoBuffers) return;
+    ASSERT_EQ(r, SendResult::kOk) << SendResultName(r);
+  }
+}
+
+TEST(KernelStatsTest, APeerThatStopsReadingIsReportedOnceAsAStallThatEndsWhenItReads) {
+  Watcher w;
+  DataPlaneOptions o = Options();
+  o.hotness.peel_all = true;  // on a worker, where sends are queued per association
+  std::unique_ptr<DataPlane> dp = Start(o, &w);
+  ASSERT_NE(dp, nullptr);
+  Fd client = testing::Connect(Loopback(dp->port()), kStreams, /*rcvbuf=*/8192);
+  const sctp_assoc_t id = w.IdForPort(LocalPort(client.get()));
+  ASSERT_NE(id, 0);
+  ASSERT_TRUE(w.Wait([&] { return w.moved_.count(id) > 0; }));
+
+  // The client reads nothing: its window shuts and stays shut.
+  Flood(*dp, id, 512);
+  ASSERT_TRUE(w.Wait([&] { return !w.errors_.empty(); }));
+  {
+    std::lock_guard<std::mutex> l(w.mu_);
+    ASSERT_EQ(w.errors_.size(), 1u);
+    EXPECT_EQ(w.errors_[0].first, id);
+    EXPECT_EQ(w.errors_[0].second.code(), absl::StatusCode::kDeadlineExceeded) << w.errors_[0].second;
+    EXPECT_NE(w.errors_[0].second.message().find("stalled"), std::string::npos) << w.errors_[0].second;
+  }
+  std::optional<AssociationKernelStats> stalled = w.AwaitRead(id, [](const auto& k) { return k.stalled; });
+  ASSERT_TRUE(stalled.has_value());
+  EXPECT_EQ(stalled->status.peer_rwnd, 0u);
+  EXPECT_EQ(dp->Snapshot().kernel.stalled, 1u);
+
+  // It reads again (a thread drains it): the stall ends, reported once.
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    pollfd p{client.get(), POLLIN, 0};
+    while (!stop.load()) {
+      if (poll(&p, 1, 50) == 1) testing::Recv(client.get());
+    }
+  });
+  EXPECT_TRUE(w.AwaitRead(id, [](const auto& k) { return !k.stalled; }).has_value());
+  stop.store(true);
+  reader.join();
+  const DataPlaneStats s = dp->Snapshot();
+  EXPECT_EQ(s.kernel.stalls, 1u);
+  std::lock_guard<std::mutex> l(w.mu_);
+  EXPECT_EQ(w.errors_.size(), 1u);
+}
+
+}  // namespace
+}  // namespace sctpdp
