@@ -1,5 +1,8 @@
 #include "control/association_table.h"
 
+#include <netinet/in.h>
+#include <netinet/sctp.h>
+
 #include <algorithm>
 
 namespace sctpdp {
@@ -68,6 +71,40 @@ std::optional<AssociationInfo> AssociationTable::SetReceivePaused(sctp_assoc_t i
   if (it == entries_.end()) return std::nullopt;
   it->second.receive_paused = paused;
   return it->second;
+}
+
+std::optional<PathInfo> AssociationTable::ApplyPathChange(sctp_assoc_t id, const std::string& address,
+                                                          uint16_t change, absl::Time now) {
+  auto l = Lock();
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return std::nullopt;
+  std::optional<PathInfo> path = sctpdp::ApplyPathChange(it->second.paths, address, change, now);
+  if (path && change == SCTP_ADDR_MADE_PRIM) it->second.peer.address = address;
+  if (path && (change == SCTP_ADDR_ADDED || change == SCTP_ADDR_REMOVED)) {
+    it->second.peer_addresses.clear();
+    for (const PathInfo& p : it->second.paths) it->second.peer_addresses.push_back(p.address);
+  }
+  return path;
+}
+
+bool AssociationTable::Restarted(sctp_assoc_t id, uint16_t inbound_streams, uint16_t outbound_streams,
+                                 std::vector<PathInfo> paths) {
+  auto l = Lock();
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return false;
+  AssociationInfo& info = it->second;
+  info.inbound_streams = inbound_streams;
+  info.outbound_streams = outbound_streams;
+  ++info.restarts;
+  if (!paths.empty()) {
+    info.paths = std::move(paths);
+    info.peer_addresses.clear();
+    for (const PathInfo& p : info.paths) {
+      info.peer_addresses.push_back(p.address);
+      if (p.primary) info.peer.address = p.address;
+    }
+  }
+  return true;
 }
 
 bool AssociationTable::StartMove(sctp_assoc_t id, int worker, double messages_per_sec, absl::Time now) {

@@ -24,6 +24,7 @@
 
 #include "absl/time/time.h"
 #include "control/hotness_policy.h"
+#include "control/paths.h"
 #include "dataplane/histogram.h"
 
 namespace sctpdp {
@@ -36,6 +37,10 @@ struct AssociationInfo {
   uint32_t connection = 0;            // the Connect that set it up (ConnectionId); 0: accepted
   Peer peer;                          // primary peer address and port
   std::vector<std::string> peer_addresses;
+  // Every peer address's path: state and primary as the kernel last said
+  // (SCTP_PEER_ADDR_CHANGE, SetPrimary), from its read at COMM_UP.
+  std::vector<PathInfo> paths;
+  unsigned restarts = 0;              // the peer restarted it (SCTP_RESTART)
   std::vector<std::string> local_addresses;  // this end's, at COMM_UP (sctp_getladdrs)
   uint16_t inbound_streams = 0;
   uint16_t outbound_streams = 0;
@@ -70,6 +75,14 @@ class AssociationTable {
   // Records the application's wish (DataPlane::PauseReceive) and returns the
   // association as it is now, atomically with the record.
   std::optional<AssociationInfo> SetReceivePaused(sctp_assoc_t id, bool paused);
+
+  // A path changed (SCTP_PEER_ADDR_CHANGE, or SetPrimary's MADE_PRIM):
+  // the path after it (paths.h), or nothing (unknown association or path).
+  std::optional<PathInfo> ApplyPathChange(sctp_assoc_t id, const std::string& address, uint16_t change,
+                                          absl::Time now);
+  // The peer restarted the association (SCTP_RESTART): its streams and
+  // paths as they are now. False: unknown.
+  bool Restarted(sctp_assoc_t id, uint16_t inbound_streams, uint16_t outbound_streams, std::vector<PathInfo> paths);
 
   // Moves: control -> moving (false if it is not on the control thread),
   // moving -> worker (whether its receive is to be paused; nothing if it was

@@ -60,6 +60,7 @@ class ControlShard final : public EngineShard<OneToManyServer>, private OneToMan
   SendResult ShutdownLocal(Route& route) override;
   void AbortLocal(Route& route) override;
   void Detach(Route& route, absl::AnyInvocable<void(absl::StatusOr<DetachedSocket>)> done) override;
+  int SocketOf(Route& route) override { return server_->FdOf(route.id.load(std::memory_order_relaxed)); }
   void ForEachSocket(absl::FunctionRef<void(Route& route, int fd)> fn) override;
 
  private:

@@ -217,8 +217,10 @@ void DataPlane::OnMessage(Shard& shard, Route& route, const MessageView& m) {
   app_->OnMessage(*this, m);
 }
 
-void DataPlane::OnEvent(Shard&, Route* route, const AssociationEvent& event) {
-  app_->OnEvent(*this, route != nullptr ? route->id.load() : event.assoc_id, event);
+void DataPlane::OnEvent(Shard& shard, Route* route, const AssociationEvent& event) {
+  const sctp_assoc_t id = route != nullptr ? route->id.load() : event.assoc_id;
+  if (route != nullptr) TrackEvent(id, shard.SocketOf(*route), route, event);
+  app_->OnEvent(*this, id, event);
 }
 
 void DataPlane::OnError(Shard&, Route* route, const absl::Status& error) {
@@ -274,7 +276,11 @@ void DataPlane::OnSocketEvent(SocketId socket, const AssociationEvent& event) {
     connection = out.id;
   }
   if (event.type == EventType::kAssocChange && event.state == SCTP_COMM_UP) OnAssociationUp(event, connection);
-  if (table_.Get(event.assoc_id)) app_->OnEvent(*this, event.assoc_id, event);
+  if (table_.Get(event.assoc_id)) {
+    TrackEvent(event.assoc_id, control_->server().SocketFd(socket), router_->directory().Find(event.assoc_id),
+               event);
+    app_->OnEvent(*this, event.assoc_id, event);
+  }
   if (event.EndsAssociation()) {
     auto ending = ending_.find(event.assoc_id);
     const bool aborted = ending != ending_.end() && ending->second;
@@ -336,6 +342,9 @@ void DataPlane::OnAssociationUp(const AssociationEvent& ev, ConnectionId connect
   info.up_since = absl::Now();
   info.peer = PrimaryPeer(ev.assoc_id, &info.peer_addresses);
   info.local_addresses = LocalAddresses(ev.assoc_id);
+  if (absl::StatusOr<SctpStatus> s = ReadSctpStatus(control_->server().FdOf(ev.assoc_id), ev.assoc_id); s.ok()) {
+    info.paths = PathsOf(*s, info.up_since);
+  }
   if (!table_.Add(info)) {
     return Reject(ev.assoc_id, absl::StrCat("max_associations (", options_.max_associations, ") reached"));
   }
@@ -517,37 +526,6 @@ std::vector<AssociationInfo> DataPlane::Associations() const {
   return out;
 }
 
-void DataPlane::ReadKernelStats(Shard& shard, absl::Time now) {
-  KernelStatsSampler& sampler = *kernel_samplers_[shard.index()];
-  if (!sampler.Due(now)) return;
-  sampler.Begin(now);
-  shard.ForEachSocket(
-      [&](Route& r, int fd) { sampler.Read(r.id.load(std::memory_order_relaxed), fd, ReadSctpStatus); });
-  KernelStatsSampler::Pass pass = sampler.Finish();
-  app_->OnKernelStats(*this, pass.reads);
-  const std::vector<AssociationKernelStats> stalled = pass.stalled_now;
-  kernel_board_->Publish(shard.index(), std::move(pass));
-  for (const AssociationKernelStats& k : stalled) {
-    const SctpStatus& s = k.status;
-    const std::string why = absl::StrCat(
-        "association ", k.id, " stalled for ", absl::FormatDuration(now - k.progress_at), ": peer window ",
-        s.peer_rwnd, " B, ", s.unacked_chunks, " chunks unacknowledged (primary path ", s.primary.address, " ",
-        SctpPathStateName(s.primary.state), ", rto ", s.primary.rto_ms, " ms)");
-    Logf("data plane: %s", why);
-    app_->OnError(*this, k.id, absl::DeadlineExceededError(why));
-  }
-}
-
-std::optional<AssociationKernelStats> DataPlane::KernelStats(sctp_assoc_t id) const {
-  if (!kernel_board_) return std::nullopt;
-  return kernel_board_->Get(id);
-}
-
-std::vector<AssociationKernelStats> DataPlane::BusiestKernelStats(size_t n) const {
-  if (!kernel_board_) return {};
-  return kernel_board_->Busiest(n);
-}
-
 DataPlaneStats DataPlane::Snapshot() const {
   DataPlaneStats s;
   if (control_ && started_) s.control = control_->server().Snapshot();
@@ -571,6 +549,8 @@ DataPlaneStats DataPlane::Snapshot() const {
   s.send_copies = s.control.totals.send_copies + s.workers.totals.send_copies + r.cross_thread_copies;
   s.dropped_sends = r.dropped;
   s.moves = r.moves;
+  s.path_changes = path_changes_.load(std::memory_order_relaxed);
+  s.restarts = restarts_.load(std::memory_order_relaxed);
   if (kernel_board_) s.kernel = kernel_board_->Totals();
   s.move_latency_us = table_.MoveLatency();
   s.table_locks = table_.lock_acquisitions();

@@ -119,6 +119,11 @@ class DataPlaneHandler {
   // payload is not kept past the return unless Retain()ed.
   virtual void OnMessage(DataPlane& dp, const MessageView& m) = 0;
   virtual void OnEvent(DataPlane& dp, sctp_assoc_t id, const AssociationEvent& event) {}
+  // A path of a multi-homed association changed (SCTP_PEER_ADDR_CHANGE:
+  // `change` is its SCTP_ADDR_*, PathChangeName): `path` as it is now
+  // (removed: as it was). Association(id).paths has them all. After the
+  // event's OnEvent, on the association's thread.
+  virtual void OnPathChange(DataPlane& dp, sctp_assoc_t id, const PathInfo& path, uint16_t change) {}
   virtual void OnMoved(DataPlane& dp, sctp_assoc_t id, int worker) {}
   // Sends to `id` refused with kQueueFull or kNoBuffers may be retried.
   virtual void OnWritable(DataPlane& dp, sctp_assoc_t id) {}
@@ -175,6 +180,8 @@ struct DataPlaneStats {
   uint64_t connect_attempts = 0;     // sctp_connectx calls
   uint64_t connect_failures = 0;     // attempts that failed (refused, timed out, connectx error)
   uint64_t connects = 0;             // attempts whose association came up
+  uint64_t path_changes = 0;         // SCTP_PEER_ADDR_CHANGE events applied
+  uint64_t restarts = 0;             // SCTP_RESTART: the peer restarted an association
   // The kernel's per-association statistics, summed (KernelStatsOptions).
   KernelTotals kernel;
   // Microseconds from a move's decision to its adoption by the worker.
@@ -280,6 +287,13 @@ class DataPlane : private ShardEvents, private RouterHandler, private ControlEve
   // keep coming until then. One pinned to the listener by a `never` rule
   // gets OnError instead. NotFound for an unknown id. From any thread.
   absl::Status PauseReceive(sctp_assoc_t id);
+  // Makes `address` (one of the association's peer addresses) its primary
+  // path (SCTP_PRIMARY_ADDR), on the thread that owns it. Errors here:
+  // NotFound (unknown id), InvalidArgument (not one of its addresses),
+  // FailedPrecondition (not running); the kernel's own refusal, or a move
+  // under way (Unavailable: again after OnMoved), comes as OnError. Done:
+  // Association(id).paths shows it primary. From any thread.
+  absl::Status SetPrimary(sctp_assoc_t id, const std::string& address);
   absl::Status ResumeReceive(sctp_assoc_t id);
 
   // The application's own slot for association `id` (null: unknown id),
@@ -315,6 +329,11 @@ class DataPlane : private ShardEvents, private RouterHandler, private ControlEve
   void OnTick(Shard& shard, absl::Time now) override { ReadKernelStats(shard, now); }
   // A pass of the shard's KernelStatsSampler when due (its thread).
   void ReadKernelStats(Shard& shard, absl::Time now);
+  // Path changes and restarts, on the association's thread, before the
+  // application hears of the event: the table (and at a restart the
+  // route's stream count) follows. `fd`: the association's socket.
+  void TrackEvent(sctp_assoc_t id, int fd, Route* route, const AssociationEvent& event);
+  void SetPrimaryOn(Shard& shard, Route& route, const SocketAddress& address);
   // Outbound connections (the control thread; data_plane_connect.cc).
   struct Outbound {
     ConnectionId id = 0;
@@ -400,7 +419,7 @@ class DataPlane : private ShardEvents, private RouterHandler, private ControlEve
   std::atomic<uint64_t> connect_attempts_{0}, connect_failures_{0}, connects_{0};
 
   std::atomic<uint64_t> peeled_{0}, peel_busy_{0}, peel_gone_{0}, peel_no_fds_{0}, peel_errors_{0},
-      peel_deferred_{0}, peel_waits_{0}, rejected_{0}, stray_{0};
+      peel_deferred_{0}, peel_waits_{0}, rejected_{0}, stray_{0}, path_changes_{0}, restarts_{0};
 };
 
 }  // namespace sctpdp

@@ -83,9 +83,9 @@ KernelStatsSampler::Pass KernelStatsSampler::Finish() {
   return std::exchange(pass_, Pass{});
 }
 
-void KernelStatsBoard::Publish(int shard, KernelStatsSampler::Pass pass) {
+void KernelStatsBoard::Publish(int shard, const KernelStatsSampler::Pass& pass) {
   std::lock_guard<std::mutex> l(mu_);
-  reads_[shard] = std::move(pass.reads);
+  reads_[shard] = pass.reads;
   const KernelTotals& i = pass.increments;
   KernelTotals& c = counters_;
   c.stalls += i.stalls;

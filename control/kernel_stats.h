@@ -106,7 +106,7 @@ class KernelStatsBoard {
  public:
   explicit KernelStatsBoard(size_t shards) : reads_(shards) {}
   // Replaces shard `shard`'s reads with a pass's, and adds its increments.
-  void Publish(int shard, KernelStatsSampler::Pass pass);
+  void Publish(int shard, const KernelStatsSampler::Pass& pass);
   std::optional<AssociationKernelStats> Get(sctp_assoc_t id) const;
   // The `n` associations with the most packets in their last interval.
   std::vector<AssociationKernelStats> Busiest(size_t n) const;

@@ -347,6 +347,34 @@ void Router::PostAbort(Route& route, sctp_assoc_t id) {
   owner->Post([this, owner, r, id] { AbortOn(*owner, *r, id); }).IgnoreError();  // stopping: it ends anyway
 }
 
+bool Router::RunOnOwner(sctp_assoc_t id, OwnerTask task) {
+  Route* r = directory_.Find(id);
+  if (r == nullptr) return false;
+  RunOn(*r, id, std::move(task), 0);
+  return true;
+}
+
+// Each hop is a Post to the shard that owns the route now (an owner that
+// changed between the Post and its turn is followed, a few times at most).
+void Router::RunOn(Route& route, sctp_assoc_t id, OwnerTask task, unsigned hops) {
+  const RouteOwner o = route.Owner();
+  if (route.id.load(std::memory_order_acquire) != id || o.state == RouteState::kGone ||
+      o.state == RouteState::kFree) {
+    return task.failed(absl::NotFoundError(absl::StrCat("association ", id, " ended")));
+  }
+  Shard* owner = shards_[o.shard]->shard;
+  if (current_shard == owner) {
+    if (o.state == RouteState::kLive && !route.leaving) return task.run(*owner, route);
+    if (hops > 0 || o.state != RouteState::kLive) {
+      return task.failed(absl::UnavailableError(absl::StrCat("association ", id, " is moving: again after OnMoved")));
+    }
+  }
+  if (hops >= 4) return task.failed(absl::UnavailableError(absl::StrCat("association ", id, " keeps moving")));
+  Route* r = &route;
+  owner->Post([this, r, id, task = std::move(task), hops]() mutable { RunOn(*r, id, std::move(task), hops + 1); })
+      .IgnoreError();  // stopping: the association ends anyway
+}
+
 // On the shard the abort was posted to: carried out if it is still the
 // owner and serves the association; else it follows the association (a
 // shard it moved to aborts it when it adopts it: FinishMove).

@@ -140,6 +140,17 @@ class Router {
   // and not sent is dropped and reported (OnSendDropped, or the engine's
   // errors). False: no such association.
   bool Abort(sctp_assoc_t id);
+  // Runs `task.run` on the thread that owns `id`, with its shard and route
+  // (posted there, or at once when called on that thread), or
+  // `task.failed`: NotFound if it ended first, Unavailable if it is between
+  // owners then (a move: try again after OnMoved). For what needs the
+  // association's own socket (setsockopt). False: no such association
+  // (neither runs).
+  struct OwnerTask {
+    absl::AnyInvocable<void(Shard& shard, Route& route)> run;
+    absl::AnyInvocable<void(const absl::Status& why)> failed;
+  };
+  bool RunOnOwner(sctp_assoc_t id, OwnerTask task);
 
   // --- The owner's thread: hooks its shard calls.
   void OnMail(Shard& here, absl::Span<const uint64_t> items);
@@ -210,6 +221,7 @@ class Router {
   const RouterOptions options_;
   RouterHandler* const handler_;
   Directory directory_;
+  void RunOn(Route& route, sctp_assoc_t id, OwnerTask task, unsigned hops);
   static constexpr size_t kMaxShards = 256;  // 254 workers and the control thread fit
   std::vector<std::unique_ptr<PerShard>> shards_;
   std::atomic<size_t> added_{0};  // shards_ entries complete

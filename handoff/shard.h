@@ -84,8 +84,10 @@ class Shard {
   // This shard's mail positions (EventLoop::MailReserved, MailTaken).
   virtual uint64_t MailReserved() = 0;
   virtual uint64_t MailTaken() = 0;
-  // Every live route this shard serves, with the socket its association is
-  // on (for the kernel's statistics: getsockopt only; the shard keeps it).
+  // The socket a live route's association is on (-1: none), and every live
+  // route with its socket: for getsockopt and setsockopt (the kernel's
+  // statistics, SetPrimary); the shard keeps and closes it.
+  virtual int SocketOf(Route& route) = 0;
   virtual void ForEachSocket(absl::FunctionRef<void(Route& route, int fd)> fn) = 0;
 };
 

@@ -110,7 +110,7 @@ void WorkerShard::OnAssociationDown(Worker&, AssocHandle assoc, DownReason reaso
 void WorkerShard::ForEachSocket(absl::FunctionRef<void(Route&, int)> fn) {
   for (Route* r : by_slot_) {
     if (r == nullptr) continue;
-    if (const int fd = worker_->FdOf(AssocHandle{r->handle}); fd >= 0) fn(*r, fd);
+    if (const int fd = SocketOf(*r); fd >= 0) fn(*r, fd);
   }
 }
 

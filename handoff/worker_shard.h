@@ -36,6 +36,7 @@ class WorkerShard final : public EngineShard<Worker>, private WorkerHandler {
   SendResult ShutdownLocal(Route& route) override;
   void AbortLocal(Route& route) override;
   void Detach(Route& route, absl::AnyInvocable<void(absl::StatusOr<DetachedSocket>)> done) override;
+  int SocketOf(Route& route) override { return worker_->FdOf(AssocHandle{route.handle}); }
   void ForEachSocket(absl::FunctionRef<void(Route& route, int fd)> fn) override;
 
  private:

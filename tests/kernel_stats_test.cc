@@ -8,6 +8,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <cstdlib>
+
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -30,10 +32,12 @@ constexpr int kStreams = 4;
 // every kernel statistics read.
 class Watcher : public DataPlaneHandler {
  public:
+  bool echo = false;  // send every message back (Send: copied)
   void OnAssociationUp(DataPlane&, const AssociationInfo& info) override {
     Note([&] { by_port_[info.peer.port] = info.id; });
   }
-  void OnMessage(DataPlane&, const MessageView& m) override {
+  void OnMessage(DataPlane& dp, const MessageView& m) override {
+    if (echo) EXPECT_EQ(dp.Send(m.assoc_id, m.stream, m.ppid, m.payload), SendResult::kOk);
     Note([&] { ++messages_[m.assoc_id]; });
   }
   void OnMoved(DataPlane&, sctp_assoc_t id, int) override {
@@ -219,7 +223,7 @@ TEST(KernelStatsTest, APeerThatStopsReadingIsReportedOnceAsAStallThatEndsWhenItR
   ASSERT_TRUE(w.Wait([&] { return w.moved_.count(id) > 0; }));
 
   // The client reads nothing: its window shuts and stays shut.
-  Flood(*dp, id, 512);
+  Flood(*dp, id, 128);
   ASSERT_TRUE(w.Wait([&] { return !w.errors_.empty(); }));
   {
     std::lock_guard<std::mutex> l(w.mu_);
@@ -248,6 +252,50 @@ TEST(KernelStatsTest, APeerThatStopsReadingIsReportedOnceAsAStallThatEndsWhenItR
   EXPECT_EQ(s.kernel.stalls, 1u);
   std::lock_guard<std::mutex> l(w.mu_);
   EXPECT_EQ(w.errors_.size(), 1u);
+}
+
+// netem on the guest's loopback, for one test.
+class LossyLoopback {
+ public:
+  explicit LossyLoopback(const char* spec) {
+    const std::string cmd = std::string("PATH=$PATH:/usr/sbin:/sbin tc qdisc add dev lo root netem ") + spec;
+    ok_ = std::system(cmd.c_str()) == 0;
+  }
+  ~LossyLoopback() {
+    if (ok_) (void)!std::system("PATH=$PATH:/usr/sbin:/sbin tc qdisc del dev lo root");
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  bool ok_ = false;
+};
+
+TEST(KernelStatsTest, RetransmissionsRiseUnderLoss) {
+  Watcher w;
+  w.echo = true;
+  std::unique_ptr<DataPlane> dp = Start(Options(), &w);
+  ASSERT_NE(dp, nullptr);
+  Fd client = testing::Connect(Loopback(dp->port()), kStreams);
+  const sctp_assoc_t id = w.IdForPort(LocalPort(client.get()));
+  ASSERT_NE(id, 0);
+  LossyLoopback loss("loss 10%");
+  ASSERT_TRUE(loss.ok()) << "tc qdisc add dev lo root netem: failed";
+  // Round trips until the data plane's echoes have been retransmitted (a
+  // thread, so that the wait is on the reads, not on a clock).
+  std::atomic<bool> stop{false};
+  std::thread peer([&] {
+    for (uint32_t seq = 0; !stop.load(); ++seq) {
+      if (!testing::SendOn(client.get(), testing::Pattern(seq, 256), seq % kStreams, seq)) return;
+      const testing::Received r = testing::Recv(client.get());
+      if (testing::SeqOf(r.data) != seq) return ADD_FAILURE() << "echo " << seq << " lost or out of order";
+    }
+  });
+  std::optional<AssociationKernelStats> k =
+      w.AwaitRead(id, [](const auto& k) { return k.status.counters.retransmitted_chunks > 0; });
+  stop.store(true);
+  peer.join();
+  ASSERT_TRUE(k.has_value());
+  EXPECT_GT(dp->Snapshot().kernel.retransmitted_chunks, 0u);
 }
 
 }  // namespace

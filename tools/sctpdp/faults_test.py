@@ -204,7 +204,8 @@ NETEM_SHORT = "loss 3%, delay 5+-2ms, reorder 25%, dup 2%, corrupt 1%, 20mbit"
 
 
 def netem_case(engine, peeled):
-    s = Serve(engine, "--peel-rate=100", "--sustain=200ms", ns=SERVER_NS, host=SERVER_IP)
+    kernel = ("--kernel-stats-interval=100ms",) if engine == "uring" else ()
+    s = Serve(engine, "--peel-rate=100", "--sustain=200ms", *kernel, ns=SERVER_NS, host=SERVER_IP)
     before = s.resources()
     netem(NETEM)
     rc, ls = load(s.port, "--associations=6", "--hot=2", "--rate=200", "--cold-rate=10", "--streams=4",
@@ -220,6 +221,13 @@ def netem_case(engine, peeled):
     lt.check("netem %s: %d associations moved while the faults ran" % (engine, peeled),
              summary.get("peeled") == peeled, summary)
     lt.check("netem %s: netem dropped packets (the faults were there)" % engine, drops > 0, drops)
+    if kernel:
+        # The kernel's own statistics were read and saw the faults: duplicate
+        # DATA chunks (netem's, and the client's retransmissions).
+        k = summary.get("kernel", {})
+        lt.check("netem %s: the kernel's statistics saw the data and its duplicates" % engine,
+                 k.get("reads", 0) > 0 and k.get("data_chunks_in", 0) > 0 and
+                 k.get("duplicate_chunks_in", 0) > 0, k)
     row("netem", engine, "%s: %d pkts dropped" % (NETEM_SHORT, drops), sent, summary, before, after)
 
 
