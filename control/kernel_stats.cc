@@ -18,6 +18,8 @@ void AddIncrements(const SctpAssocCounters& before, const SctpAssocCounters& aft
   t.gap_acks_in += inc(before.gap_acks_in, after.gap_acks_in);
   t.out_of_sequence_tsns += inc(before.out_of_sequence_tsns, after.out_of_sequence_tsns);
   t.duplicate_chunks_in += inc(before.duplicate_chunks_in, after.duplicate_chunks_in);
+  t.abandoned_unsent += inc(before.abandoned_unsent, after.abandoned_unsent);
+  t.abandoned_sent += inc(before.abandoned_sent, after.abandoned_sent);
 }
 
 // Whether `after` is stuck (see the banner); `before`: the previous read.
@@ -100,6 +102,8 @@ void KernelStatsBoard::Publish(int shard, const KernelStatsSampler::Pass& pass) 
   c.gap_acks_in += i.gap_acks_in;
   c.out_of_sequence_tsns += i.out_of_sequence_tsns;
   c.duplicate_chunks_in += i.duplicate_chunks_in;
+  c.abandoned_unsent += i.abandoned_unsent;
+  c.abandoned_sent += i.abandoned_sent;
 }
 
 std::optional<AssociationKernelStats> KernelStatsBoard::Get(sctp_assoc_t id) const {

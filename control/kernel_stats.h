@@ -68,6 +68,7 @@ struct KernelTotals {
   uint64_t syscalls = 0;        // the reads' getsockopt calls
   uint64_t packets_in = 0, packets_out = 0, data_chunks_in = 0, data_chunks_out = 0;
   uint64_t retransmitted_chunks = 0, gap_acks_in = 0, out_of_sequence_tsns = 0, duplicate_chunks_in = 0;
+  uint64_t abandoned_unsent = 0, abandoned_sent = 0;  // PR-SCTP
 };
 
 using SctpStatusReader = absl::FunctionRef<absl::StatusOr<SctpStatus>(int fd, sctp_assoc_t id)>;

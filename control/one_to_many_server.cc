@@ -12,6 +12,7 @@
 #include "dataplane/log.h"
 #include "dataplane/sctp_parse.h"
 #include "dataplane/sctp_socket.h"
+#include "dataplane/sctp_tuning.h"
 #include "dataplane/user_data.h"
 
 namespace sctpdp {
@@ -196,7 +197,7 @@ absl::StatusOr<SocketId> OneToManyServer::Install(Fd fd) {
     return absl::ResourceExhaustedError(absl::StrCat("one-to-many server: all ", options_.max_sockets,
                                                      " sockets in use (OneToManyOptions::max_sockets)"));
   }
-  other_syscalls_.Add(1);  // the fixed-file update
+  other_syscalls_.Add(2);  // the fixed-file update, and the default PR-SCTP policy
   if (int ret = ring_->UpdateFixedFile(id, fd.get()); ret < 0) {
     return absl::ErrnoToStatus(-ret, "io_uring_register_files_update");
   }
@@ -204,6 +205,7 @@ absl::StatusOr<SocketId> OneToManyServer::Install(Fd fd) {
   s->fd = std::move(fd);
   s->id = id;
   s->generation = ++generations_[id];
+  s->default_pr = DefaultPrFlags(s->fd.get(), SCTP_FUTURE_ASSOC);  // the endpoint's: what its associations start with
   s->partial = Reassembler(options_.max_message_size, 2 * options_.buffer_size);
   sockets_[id] = std::move(s);
   served_.push_back(id);
@@ -547,7 +549,7 @@ SendResult OneToManyServer::Shutdown(sctp_assoc_t id) {
 
 SendResult OneToManyServer::Enqueue(Socket& s, uint32_t desc, sctp_assoc_t to, uint16_t stream, uint32_t ppid,
                                     uint16_t flags, uint32_t ttl_ms) {
-  memory_->Prepare(desc, stream, ppid, flags, ttl_ms, to, /*sctp=*/true);
+  memory_->Prepare(desc, stream, ppid, WithDefaultPr(flags, ttl_ms, s.default_pr), ttl_ms, to, /*sctp=*/true);
   send_pool_->desc(desc).slot = s.id;
   s.queue.Push(*send_pool_, desc);
   totals_.send_queue_depth.Set(s.queue.queued());

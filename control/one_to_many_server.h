@@ -181,6 +181,7 @@ class OneToManyServer final : private EventLoop::Client {
     bool recv_armed = false;
     bool recv_cancel_sent = false;
     bool dirty = false;              // sends queued since the last chain
+    uint16_t default_pr = 0;         // the default PR-SCTP policy bits (DefaultPrFlags), for sends naming none
     Reassembler partial;             // one partial delivery at a time per socket
     std::vector<sctp_assoc_t> discarding;  // associations whose oversize message's pieces are being dropped
     std::vector<sctp_assoc_t> refused;     // refused for backpressure, told when there is room

@@ -48,6 +48,17 @@ absl::StatusOr<bool> ReadCounters(int fd, sctp_assoc_t id, SctpAssocCounters* ou
   return true;
 }
 
+// SCTP_PR_ASSOC_STATUS summed over the policies (a kernel without it: 0s).
+void ReadAbandoned(int fd, sctp_assoc_t id, SctpAssocCounters* out) {
+  sctp_prstatus pr{};
+  pr.sprstat_assoc_id = id;
+  pr.sprstat_policy = SCTP_PR_SCTP_ALL;
+  socklen_t len = sizeof(pr);
+  if (getsockopt(fd, IPPROTO_SCTP, SCTP_PR_ASSOC_STATUS, &pr, &len) != 0) return;
+  out->abandoned_unsent = pr.sprstat_abandoned_unsent;
+  out->abandoned_sent = pr.sprstat_abandoned_sent;
+}
+
 // Every peer address, and SCTP_GET_PEER_ADDR_INFO for each.
 absl::Status ReadPaths(int fd, sctp_assoc_t id, SctpStatus* out) {
   sockaddr* addrs = nullptr;
@@ -100,6 +111,8 @@ absl::StatusOr<SctpStatus> ReadSctpStatus(int fd, sctp_assoc_t id) {
   absl::StatusOr<bool> counters = ReadCounters(fd, id, &out.counters);
   if (!counters.ok()) return counters.status();
   out.has_counters = *counters;
+  ++out.syscalls;
+  ReadAbandoned(fd, id, &out.counters);
   if (absl::Status st = ReadPaths(fd, id, &out); !st.ok()) return st;
   return out;
 }

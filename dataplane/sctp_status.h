@@ -4,7 +4,8 @@
 // acknowledged or not yet sent, streams, the primary path),
 // SCTP_GET_ASSOC_STATS (the kernel's per-association counters, Linux 3.10+;
 // absent on older kernels, said so by has_counters) and, per peer address,
-// SCTP_GET_PEER_ADDR_INFO. Several system calls each: read at an interval,
+// SCTP_GET_PEER_ADDR_INFO, and SCTP_PR_ASSOC_STATUS (messages PR-SCTP
+// abandoned). Several system calls each: read at an interval,
 // never per message.
 #ifndef SCTPDP_DATAPLANE_SCTP_STATUS_H_
 #define SCTPDP_DATAPLANE_SCTP_STATUS_H_
@@ -42,6 +43,9 @@ struct SctpAssocCounters {
   uint64_t out_of_sequence_tsns = 0;  // TSNs received past the next expected
   uint64_t duplicate_chunks_in = 0;
   uint64_t max_rto_ms = 0;
+  // PR-SCTP (SCTP_PR_ASSOC_STATUS, every policy): messages abandoned
+  // before they were sent, and after.
+  uint64_t abandoned_unsent = 0, abandoned_sent = 0;
 };
 
 struct SctpStatus {

@@ -247,4 +247,12 @@ absl::StatusOr<SctpTuning> ReadTuning(int fd) {
   return t;
 }
 
+uint16_t DefaultPrFlags(int fd, sctp_assoc_t id) {
+  sctp_default_prinfo pr{};
+  pr.pr_assoc_id = id;
+  socklen_t length = sizeof(pr);
+  if (getsockopt(fd, IPPROTO_SCTP, SCTP_DEFAULT_PRINFO, &pr, &length) != 0) return 0;
+  return static_cast<uint16_t>(pr.pr_policy & SCTP_PR_SCTP_MASK);
+}
+
 }  // namespace sctpdp

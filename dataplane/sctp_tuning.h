@@ -13,6 +13,9 @@
 #ifndef SCTPDP_DATAPLANE_SCTP_TUNING_H_
 #define SCTPDP_DATAPLANE_SCTP_TUNING_H_
 
+#include <netinet/in.h>
+#include <netinet/sctp.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -68,6 +71,20 @@ absl::Status ApplyTuning(int fd, const SctpTuning& t);
 // Every field as the kernel reports it for `fd`: a one-to-many socket's
 // defaults, or a one-to-one (peeled, connected) socket's association.
 absl::StatusOr<SctpTuning> ReadTuning(int fd);
+
+// The PR-SCTP policy bits (SCTP_PR_SCTP_TTL, _RTX, _PRIO; 0: none) of the
+// default SCTP_DEFAULT_PRINFO of `fd` (the endpoint's for
+// SCTP_FUTURE_ASSOC, or an association's): what a send that carries
+// SCTP_SNDINFO must name in its flags to get the default policy, whose
+// value the kernel then takes from the default (a send with SCTP_SNDINFO
+// and no policy bits is fully reliable, whatever the default). 0 when
+// unreadable.
+uint16_t DefaultPrFlags(int fd, sctp_assoc_t id);
+// `flags` with `default_pr` applied: a send naming no policy (no PR bits,
+// no ttl_ms of its own) takes the default.
+inline uint16_t WithDefaultPr(uint16_t flags, uint32_t ttl_ms, uint16_t default_pr) {
+  return (ttl_ms == 0 && (flags & SCTP_PR_SCTP_MASK) == 0) ? static_cast<uint16_t>(flags | default_pr) : flags;
+}
 
 }  // namespace sctpdp
 

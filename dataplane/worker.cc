@@ -14,6 +14,7 @@
 #include "dataplane/buffer_ring.h"
 #include "dataplane/log.h"
 #include "dataplane/sctp_socket.h"
+#include "dataplane/sctp_tuning.h"
 #include "dataplane/send_pool.h"
 #include "dataplane/user_data.h"
 #include "dataplane/worker_assoc.h"
@@ -297,8 +298,9 @@ void Worker::AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie) {
   const bool sctp =
       getsockopt(fd.get(), SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0 && protocol == IPPROTO_SCTP;
   const bool bundle = sctp && options_.bundle_sends && MayBundle(fd.get());
-  // getsockopt, the fixed-file update, and ConfigureSctpSocket's 8 setsockopts.
-  other_syscalls_.Add(sctp ? 10 : 2);
+  // getsockopt, the fixed-file update, ConfigureSctpSocket's 8 setsockopts,
+  // and the default PR-SCTP policy.
+  other_syscalls_.Add(sctp ? 11 : 2);
   if (sctp) {
     if (absl::Status s = ConfigureSctpSocket(fd.get()); !s.ok()) return refuse(s);
   }
@@ -314,6 +316,7 @@ void Worker::AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie) {
   a.fd = std::move(fd);
   a.sctp = sctp;
   a.bundle = bundle;
+  a.default_pr = sctp ? DefaultPrFlags(a.fd.get(), 0) : 0;
   a.assoc_id = assoc_id;
   a.cookie = cookie;
   a.protocol = protocol;

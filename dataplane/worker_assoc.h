@@ -22,6 +22,7 @@ struct Worker::Assoc {
   Fd fd;                      // also registered at fixed-file index `slot`
   bool sctp = true;           // SCTP (MSG_EOR framing) or another SEQPACKET socket
   bool bundle = false;        // MSG_MORE within a send chain (WorkerOptions::bundle_sends)
+  uint16_t default_pr = 0;    // its default PR-SCTP policy bits (DefaultPrFlags), for sends naming none
   sctp_assoc_t assoc_id = 0;
   uint64_t cookie = 0;
   DownReason down_reason = DownReason::kStopped;

@@ -30,6 +30,7 @@
 #include "dataplane/log.h"
 #include "dataplane/sctp_parse.h"
 #include "dataplane/sctp_socket.h"
+#include "dataplane/sctp_tuning.h"
 #include "dataplane/send_pool.h"
 #include "dataplane/worker.h"
 #include "dataplane/worker_assoc.h"
@@ -116,7 +117,7 @@ SendResult Worker::SendRetained(AssocHandle assoc, uint16_t stream, uint32_t ppi
 
 SendResult Worker::Enqueue(Assoc& a, uint32_t desc, uint16_t stream, uint32_t ppid, uint16_t flags,
                            uint32_t ttl_ms) {
-  memory_->Prepare(desc, stream, ppid, flags, ttl_ms, 0, a.sctp);
+  memory_->Prepare(desc, stream, ppid, WithDefaultPr(flags, ttl_ms, a.default_pr), ttl_ms, 0, a.sctp);
   send_pool_->desc(desc).slot = a.slot;
   a.queue.Push(*send_pool_, desc);
   a.stats.send_queue_depth.Set(a.queue.queued());

@@ -690,6 +690,51 @@ std::string Name(const ::testing::TestParamInfo<EndCase>& p) {
          (p.param.abort ? "Abort" : "Shutdown");
 }
 
+// Reads `fd` until its end (EOF: 0 in `end_errno`; an error: its errno),
+// checking every message (a Pattern of `size` bytes, in order per stream);
+// `got` counts them.
+void ReadUntilTheEnd(int fd, size_t size, uint32_t* got, int* end_errno) {
+  std::vector<uint32_t> next(kStreams);
+  for (uint16_t s = 0; s < kStreams; ++s) next[s] = s;
+  while (true) {
+    pollfd p{fd, POLLIN, 0};
+    ASSERT_EQ(poll(&p, 1, 60000), 1) << "no end after " << *got << " messages";
+    static char buf[1 << 16];
+    const RecvResult r = RecvWithInfo(fd, absl::MakeSpan(buf, sizeof(buf)), 0);
+    if (r.bytes <= 0) {
+      *end_errno = r.bytes < 0 ? static_cast<int>(-r.bytes) : 0;
+      return;
+    }
+    const std::string data(buf, static_cast<size_t>(r.bytes));
+    const uint32_t seq = SeqOf(data);
+    ASSERT_EQ(data, Pattern(seq, size)) << "message " << *got;
+    ASSERT_LT(r.info.rcv_sid, kStreams);
+    ASSERT_EQ(seq, next[r.info.rcv_sid]) << "stream " << r.info.rcv_sid;
+    next[r.info.rcv_sid] += kStreams;
+    ++*got;
+  }
+}
+
+// The peer's end of the association: one that accepted the data plane's
+// Connect (`outbound`: `peer` keeps its listener, `conn` names the
+// connection), or a client of its listener.
+void OpenPeer(bool outbound, DataPlane& dp, Peer* peer, Fd* peer_fd, std::optional<ConnectionId>* conn) {
+  if (!outbound) {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(dp.port());
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    *peer_fd = testing::Connect(to);
+    return;
+  }
+  *peer = Peer::Listen();
+  absl::StatusOr<ConnectionId> cn = dp.Connect(To({"127.0.0.1"}, peer->port));
+  ASSERT_TRUE(cn.ok()) << cn.status();
+  *conn = *cn;
+  ASSERT_NO_FATAL_FAILURE(peer->Accept());
+  *peer_fd = std::move(peer->conn);
+}
+
 class EndTest : public ::testing::TestWithParam<EndCase> {};
 
 // Messages accepted, then the end: with Shutdown the peer reads every one
@@ -704,23 +749,10 @@ TEST_P(EndTest, ThePeerSeesItAfterWhatWasAccepted) {
   o.control.send_queue_limit = 64;  // backpressure on the way, so some wait in the router's backlog
   std::unique_ptr<DataPlane> dp = rec.Start(o);
   ASSERT_NE(dp, nullptr);
+  Peer peer;
   Fd peer_fd;
   std::optional<ConnectionId> conn;
-  Peer peer;
-  if (c.outbound) {
-    peer = Peer::Listen();
-    absl::StatusOr<ConnectionId> cn = dp->Connect(To({"127.0.0.1"}, peer.port));
-    ASSERT_TRUE(cn.ok()) << cn.status();
-    conn = *cn;
-    ASSERT_NO_FATAL_FAILURE(peer.Accept());
-    peer_fd = std::move(peer.conn);
-  } else {
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(dp->port());
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    peer_fd = testing::Connect(to);
-  }
+  ASSERT_NO_FATAL_FAILURE(OpenPeer(c.outbound, *dp, &peer, &peer_fd, &conn));
   const AssociationInfo up = rec.Up();
   const sctp_assoc_t id = up.id;
   if (c.peeled) {
@@ -739,27 +771,9 @@ TEST_P(EndTest, ThePeerSeesItAfterWhatWasAccepted) {
   const absl::StatusCode again = dp->Shutdown(id).code();
   EXPECT_TRUE(again == absl::StatusCode::kFailedPrecondition || again == absl::StatusCode::kNotFound) << again;
   // The peer reads until the end.
-  std::vector<uint32_t> next(kStreams);
-  for (uint16_t s = 0; s < kStreams; ++s) next[s] = s;
   uint32_t got = 0;
   int end_errno = 0;
-  while (true) {
-    pollfd p{peer_fd.get(), POLLIN, 0};
-    ASSERT_EQ(poll(&p, 1, 60000), 1) << "no end after " << got << " messages";
-    static char buf[1 << 16];
-    const RecvResult r = RecvWithInfo(peer_fd.get(), absl::MakeSpan(buf, sizeof(buf)), 0);
-    if (r.bytes <= 0) {
-      end_errno = r.bytes < 0 ? static_cast<int>(-r.bytes) : 0;
-      break;
-    }
-    const std::string data(buf, static_cast<size_t>(r.bytes));
-    const uint32_t seq = SeqOf(data);
-    ASSERT_EQ(data, Pattern(seq, kSize)) << "message " << got;
-    ASSERT_LT(r.info.rcv_sid, kStreams);
-    ASSERT_EQ(seq, next[r.info.rcv_sid]) << "stream " << r.info.rcv_sid;
-    next[r.info.rcv_sid] += kStreams;
-    ++got;
-  }
+  ASSERT_NO_FATAL_FAILURE(ReadUntilTheEnd(peer_fd.get(), kSize, &got, &end_errno));
   ASSERT_TRUE(rec.Wait([&] { return rec.downs.count(id) > 0; }));
   // Sends the kernel had not taken yet settle on their own thread: every
   // message accepted ends up handed to the kernel or reported dropped

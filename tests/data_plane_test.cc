@@ -30,6 +30,7 @@
 
 #include "control/reply_queue.h"
 #include "tests/sctp_test_util.h"
+#include "tests/waiting_handler.h"
 
 namespace sctpdp {
 namespace {
@@ -43,7 +44,7 @@ constexpr int kStreams = 4;
 // Records what the application sees, per association and stream, and echoes
 // every message back through a ReplyQueue (in order under backpressure, from
 // the receive buffer where it can).
-class Recorder : public DataPlaneHandler {
+class Recorder : public testing::WaitingHandler {
  public:
   bool echo = true;
   bool send_on_shutdown = false;  // send to an association the peer is shutting down
@@ -62,11 +63,6 @@ class Recorder : public DataPlaneHandler {
 
   void OnEvent(DataPlane& dp, sctp_assoc_t id, const AssociationEvent& ev) override {
     if (send_on_shutdown && ev.type == EventType::kShutdown) dp.Send(id, 0, 0, std::string("too late"));
-  }
-  void OnAssociationUp(DataPlane&, const AssociationInfo& info) override {
-    std::lock_guard<std::mutex> l(mu_);
-    by_port_[info.peer.port] = info.id;
-    cv_.notify_all();
   }
   void OnMessage(DataPlane& dp, const MessageView& m) override {
     {
@@ -110,19 +106,6 @@ class Recorder : public DataPlaneHandler {
     cv_.notify_all();
   }
 
-  bool Wait(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(120)) {
-    std::unique_lock<std::mutex> l(mu_);
-    return cv_.wait_for(l, absl::ToChronoMilliseconds(timeout), done);
-  }
-  sctp_assoc_t IdForPort(uint16_t port) {
-    sctp_assoc_t id = 0;
-    Wait([&] { return (id = by_port_.count(port) ? by_port_[port] : 0) != 0; });
-    return id;
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<uint16_t, sctp_assoc_t> by_port_;
   std::map<sctp_assoc_t, std::map<uint16_t, int64_t>> last_seq_;
   std::map<sctp_assoc_t, uint64_t> messages_;
   std::set<sctp_assoc_t> moved_;

@@ -33,6 +33,7 @@
 #include "dataplane/sctp_socket.h"
 #include "dataplane/sctp_tuning.h"
 #include "tests/sctp_test_util.h"
+#include "tests/waiting_handler.h"
 
 namespace sctpdp {
 namespace {
@@ -89,9 +90,12 @@ SctpTuning FastFailover() {
 
 // What the data plane reports; it echoes every message and checks the
 // per-stream order (PPID: the sequence number).
-class Watcher : public DataPlaneHandler {
+class Watcher : public testing::WaitingHandler {
  public:
-  void OnAssociationUp(DataPlane&, const AssociationInfo& info) override { Note([&] { id_ = info.id; }); }
+  void OnAssociationUp(DataPlane& dp, const AssociationInfo& info) override {
+    WaitingHandler::OnAssociationUp(dp, info);
+    Note([&] { id_ = info.id; });
+  }
   void OnMessage(DataPlane& dp, const MessageView& m) override {
     EXPECT_EQ(dp.Send(m.assoc_id, m.stream, m.ppid, m.payload), SendResult::kOk);
     Note([&] {
@@ -111,10 +115,6 @@ class Watcher : public DataPlaneHandler {
     });
   }
 
-  bool Wait(const std::function<bool()>& done) {
-    std::unique_lock<std::mutex> l(mu_);
-    return cv_.wait_for(l, std::chrono::seconds(120), done);
-  }
   bool Changed(const std::string& address, uint16_t change) const {
     for (const auto& [a, c] : changes_) {
       if (a == address && c == change) return true;
@@ -122,8 +122,6 @@ class Watcher : public DataPlaneHandler {
     return false;
   }
 
-  std::mutex mu_;
-  std::condition_variable cv_;
   sctp_assoc_t id_ = 0;
   bool moved_ = false;
   std::map<uint16_t, uint32_t> last_;
@@ -131,13 +129,6 @@ class Watcher : public DataPlaneHandler {
   std::vector<absl::Status> errors_;
   std::vector<std::pair<std::string, uint16_t>> changes_;
   std::string primary_;  // SCTP_STATUS's, at the last kernel read
-
- private:
-  void Note(const std::function<void()>& fn) {
-    std::lock_guard<std::mutex> l(mu_);
-    fn();
-    cv_.notify_all();
-  }
 };
 
 // The peer: in its own namespace, one-to-one, bound to both of its

@@ -22,6 +22,7 @@
 
 #include "control/data_plane.h"
 #include "tests/sctp_test_util.h"
+#include "tests/waiting_handler.h"
 
 namespace sctpdp {
 namespace {
@@ -30,12 +31,9 @@ constexpr int kStreams = 4;
 
 // Keeps what the data plane reports: ups by client port, moves, errors and
 // every kernel statistics read.
-class Watcher : public DataPlaneHandler {
+class Watcher : public testing::WaitingHandler {
  public:
   bool echo = false;  // send every message back (Send: copied)
-  void OnAssociationUp(DataPlane&, const AssociationInfo& info) override {
-    Note([&] { by_port_[info.peer.port] = info.id; });
-  }
   void OnMessage(DataPlane& dp, const MessageView& m) override {
     if (echo) EXPECT_EQ(dp.Send(m.assoc_id, m.stream, m.ppid, m.payload), SendResult::kOk);
     Note([&] { ++messages_[m.assoc_id]; });
@@ -52,11 +50,6 @@ class Watcher : public DataPlaneHandler {
     });
   }
 
-  // Waits (bounded) until `done` holds, under the lock.
-  bool Wait(const std::function<bool()>& done) {
-    std::unique_lock<std::mutex> l(mu_);
-    return cv_.wait_for(l, std::chrono::seconds(120), done);
-  }
   // The latest read of `id` that satisfies `want`, waited for.
   std::optional<AssociationKernelStats> AwaitRead(sctp_assoc_t id,
                                                   const std::function<bool(const AssociationKernelStats&)>& want) {
@@ -68,26 +61,10 @@ class Watcher : public DataPlaneHandler {
     });
     return got;
   }
-  sctp_assoc_t IdForPort(uint16_t port) {
-    sctp_assoc_t id = 0;
-    Wait([&] { return (id = by_port_.count(port) ? by_port_[port] : 0) != 0; });
-    return id;
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<uint16_t, sctp_assoc_t> by_port_;
   std::map<sctp_assoc_t, uint64_t> messages_;
   std::map<sctp_assoc_t, bool> moved_;
   std::vector<std::pair<sctp_assoc_t, absl::Status>> errors_;
   std::map<sctp_assoc_t, AssociationKernelStats> latest_;
-
- private:
-  void Note(const std::function<void()>& fn) {
-    std::lock_guard<std::mutex> l(mu_);
-    fn();
-    cv_.notify_all();
-  }
 };
 
 DataPlaneOptions Options() {
@@ -150,7 +127,7 @@ void ExpectHealthy(const AssociationKernelStats& k) {
   EXPECT_EQ(s.paths[0].address, "127.0.0.1");
   EXPECT_TRUE(s.has_counters) << "SCTP_GET_ASSOC_STATS (Linux 3.10+) did not answer";
   EXPECT_GT(s.counters.packets_in, 0u);
-  EXPECT_GE(s.syscalls, 4u);  // STATUS, ASSOC_STATS, the addresses, one path
+  EXPECT_GE(s.syscalls, 5u);  // STATUS, ASSOC_STATS, PR_ASSOC_STATUS, the addresses, one path
 }
 
 TEST(KernelStatsTest, ReadOnTheListenerThenOnTheWorkerAfterTheMove) {
@@ -235,6 +212,8 @@ TEST(KernelStatsTest, APeerThatStopsReadingIsReportedOnceAsAStallThatEndsWhenItR
   std::optional<AssociationKernelStats> stalled = w.AwaitRead(id, [](const auto& k) { return k.stalled; });
   ASSERT_TRUE(stalled.has_value());
   EXPECT_EQ(stalled->status.peer_rwnd, 0u);
+  // No default PR-SCTP policy: nothing waiting is given up.
+  EXPECT_EQ(stalled->status.counters.abandoned_unsent + stalled->status.counters.abandoned_sent, 0u);
   EXPECT_EQ(dp->Snapshot().kernel.stalled, 1u);
 
   // It reads again (a thread drains it): the stall ends, reported once.
@@ -253,6 +232,44 @@ TEST(KernelStatsTest, APeerThatStopsReadingIsReportedOnceAsAStallThatEndsWhenItR
   std::lock_guard<std::mutex> l(w.mu_);
   EXPECT_EQ(w.errors_.size(), 1u);
 }
+
+// The listener's default PR-SCTP policy (SCTP_DEFAULT_PRINFO: TTL 50 ms)
+// applies to the data plane's own sends, which name their stream and PPID
+// (SCTP_SNDINFO) and no policy: to a peer that stops reading, what waits
+// past its TTL is abandoned (the kernel's SCTP_PR_ASSOC_STATUS counts it).
+void DefaultTtlAbandons(bool peeled) {
+  Watcher w;
+  DataPlaneOptions o = Options();
+  o.hotness.peel_all = peeled;
+  o.listener.tuning.pr_policy = PrPolicy::kTtl;
+  o.listener.tuning.pr_value = 50;
+  std::unique_ptr<DataPlane> dp = Start(o, &w);
+  ASSERT_NE(dp, nullptr);
+  Fd client = testing::Connect(Loopback(dp->port()), kStreams, /*rcvbuf=*/8192);
+  const sctp_assoc_t id = w.IdForPort(LocalPort(client.get()));
+  ASSERT_NE(id, 0);
+  if (peeled) ASSERT_TRUE(w.Wait([&] { return w.moved_.count(id) > 0; }));
+  Flood(*dp, id, 128);
+  // Stalled for 500 ms: the messages waiting are past their 50 ms.
+  ASSERT_TRUE(w.Wait([&] { return !w.errors_.empty(); }));
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    pollfd p{client.get(), POLLIN, 0};
+    while (!stop.load()) {
+      if (poll(&p, 1, 50) == 1) testing::Recv(client.get());
+    }
+  });
+  std::optional<AssociationKernelStats> k = w.AwaitRead(id, [](const auto& k) {
+    return k.status.counters.abandoned_unsent + k.status.counters.abandoned_sent > 0;
+  });
+  stop.store(true);
+  reader.join();
+  ASSERT_TRUE(k.has_value()) << "nothing abandoned: the default TTL did not apply";
+  EXPECT_GT(dp->Snapshot().kernel.abandoned_unsent + dp->Snapshot().kernel.abandoned_sent, 0u);
+}
+
+TEST(KernelStatsTest, TheDefaultPrPolicyAppliesOnTheOneToManySocket) { DefaultTtlAbandons(/*peeled=*/false); }
+TEST(KernelStatsTest, TheDefaultPrPolicyAppliesOnAPeeledSocket) { DefaultTtlAbandons(/*peeled=*/true); }
 
 // netem on the guest's loopback, for one test.
 class LossyLoopback {

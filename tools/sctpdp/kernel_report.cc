@@ -43,6 +43,8 @@ std::vector<Total> Totals(const KernelReport& r) {
       {"out_of_sequence_tsns_total", "counter", "TSNs received past the next expected.",
        t.out_of_sequence_tsns},
       {"duplicate_chunks_in_total", "counter", "Duplicate DATA chunks received.", t.duplicate_chunks_in},
+      {"abandoned_unsent_total", "counter", "Messages PR-SCTP abandoned before they were sent.", t.abandoned_unsent},
+      {"abandoned_sent_total", "counter", "Messages PR-SCTP abandoned after they were sent.", t.abandoned_sent},
   };
 }
 
@@ -68,6 +70,7 @@ Json AssociationJson(const AssociationKernelStats& k) {
               {"retransmitted_chunks", s.counters.retransmitted_chunks},
               {"gap_acks_in", s.counters.gap_acks_in},
               {"max_rto_ms", s.counters.max_rto_ms},
+              {"abandoned", s.counters.abandoned_unsent + s.counters.abandoned_sent},
               {"paths", std::move(paths)}};
 }
 
