@@ -1,6 +1,9 @@
 #include "control/connection.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <algorithm>
 
@@ -65,6 +68,22 @@ absl::StatusOr<ConnectPlan> PlanConnect(const ConnectOptions& o) {
     plan.packed_remote.append(reinterpret_cast<const char*>(&a.storage), a.length);
   }
   return plan;
+}
+
+absl::Status BindLocal(int fd, const ConnectPlan& plan) {
+  if (plan.local.empty()) return absl::OkStatus();
+  std::string packed;
+  for (const SocketAddress& a : plan.local) packed.append(reinterpret_cast<const char*>(&a.storage), a.length);
+  if (sctp_bindx(fd, reinterpret_cast<sockaddr*>(packed.data()), static_cast<int>(plan.local.size()),
+                 SCTP_BINDX_ADD_ADDR) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("sctp_bindx ", plan.Describe()));
+  }
+  return absl::OkStatus();
+}
+
+int ConnectX(int fd, const ConnectPlan& plan, sctp_assoc_t* id) {
+  std::string packed = plan.packed_remote;  // sctp_connectx takes it non-const
+  return sctp_connectx(fd, reinterpret_cast<sockaddr*>(packed.data()), static_cast<int>(plan.remote.size()), id);
 }
 
 const char* ConnectionStateName(ConnectionState state) {

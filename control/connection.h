@@ -69,6 +69,12 @@ struct ConnectPlan {
 inline constexpr size_t kMaxConnectAddresses = 16;
 
 absl::StatusOr<ConnectPlan> PlanConnect(const ConnectOptions& options);
+// Binds `fd` to the plan's local addresses (sctp_bindx; none: nothing to
+// do, the kernel chooses), and sctp_connectx to its remote ones: -1 and
+// errno as the call's (EINPROGRESS on a non-blocking socket: under way),
+// `id` the association either way.
+absl::Status BindLocal(int fd, const ConnectPlan& plan);
+int ConnectX(int fd, const ConnectPlan& plan, sctp_assoc_t* id);
 
 enum class ConnectionState : uint8_t {
   kConnecting,  // an attempt is under way (INIT sent)

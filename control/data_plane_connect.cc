@@ -105,13 +105,8 @@ absl::StatusOr<ConnectionId> DataPlane::Connect(const ConnectOptions& options) {
   // Non-blocking: connectx returns at once (EINPROGRESS) with the id.
   const int flags = fcntl(fd->get(), F_GETFL);
   if (flags < 0 || fcntl(fd->get(), F_SETFL, flags | O_NONBLOCK) != 0) return absl::ErrnoToStatus(errno, "fcntl");
-  if (!plan->local.empty()) {
-    std::string packed;
-    for (const SocketAddress& a : plan->local) packed.append(reinterpret_cast<const char*>(&a.storage), a.length);
-    if (sctp_bindx(fd->get(), reinterpret_cast<sockaddr*>(packed.data()), static_cast<int>(plan->local.size()),
-                   SCTP_BINDX_ADD_ADDR) != 0) {
-      return absl::ErrnoToStatus(errno, absl::StrCat("connect: sctp_bindx ", plan->Describe()));
-    }
+  if (absl::Status s = BindLocal(fd->get(), *plan); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("connect: ", s.message()));
   }
   const ConnectionId id = next_connection_.fetch_add(1, std::memory_order_relaxed);
   uint64_t seed = o.reconnect.seed;
@@ -163,8 +158,7 @@ void DataPlane::Attempt(Outbound& out, absl::Time now) {
   const int fd = control_->server().SocketFd(out.socket);
   sctp_assoc_t id = 0;
   connect_attempts_.fetch_add(1, std::memory_order_relaxed);
-  const int ret = sctp_connectx(fd, reinterpret_cast<sockaddr*>(out.plan.packed_remote.data()),
-                                static_cast<int>(out.plan.remote.size()), &id);
+  const int ret = ConnectX(fd, out.plan, &id);
   if (ret == 0 || errno == EINPROGRESS) {
     out.machine.Started(id, now);
     if (id != 0) outbound_by_assoc_[id] = out.id;

@@ -29,6 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "control/connection.h"
 #include "dataplane/fd.h"
 #include "dataplane/sctp_parse.h"
 #include "dataplane/sctp_socket.h"
@@ -42,7 +43,8 @@ namespace sctpdp {
 namespace {
 
 struct LoadFlags {
-  std::vector<Endpoint> connect;
+  MultiEndpoint connect;            // the server's addresses (sctp_connectx), primary first
+  std::vector<std::string> local;   // sctp_bindx before connecting; empty: the kernel's choice
   int64_t associations = 1;
   int64_t streams = 4;
   uint64_t size = 1024;
@@ -116,17 +118,6 @@ absl::Status CheckSendBuffer(int fd, uint64_t max_size) {
       max_size, *got, wmem_max, SendBufferFor(max_size)));
 }
 
-// The association a one-to-many socket's connect() set up.
-absl::StatusOr<sctp_assoc_t> OnlyAssociation(int fd) {
-  alignas(sctp_assoc_ids) char buf[sizeof(sctp_assoc_ids) + sizeof(sctp_assoc_t)];
-  socklen_t blen = sizeof(buf);
-  auto* ids = reinterpret_cast<sctp_assoc_ids*>(buf);
-  if (getsockopt(fd, IPPROTO_SCTP, SCTP_GET_ASSOC_ID_LIST, ids, &blen) != 0 || ids->gaids_number_of_ids != 1) {
-    return absl::InternalError("no association on the one-to-many socket");
-  }
-  return ids->gaids_assoc_id[0];
-}
-
 // The outbound streams the server granted association `id` (0 on a
 // one-to-one socket): at most what INIT asked for, as SCTP_STATUS reports it
 // once the association is up. A send on a stream past it fails (EINVAL).
@@ -146,16 +137,19 @@ absl::StatusOr<uint16_t> OutboundStreams(int fd, sctp_assoc_t id) {
 // Errors: kFailedPrecondition, no SCTP; kInvalidArgument, a message size the
 // send buffer cannot take; others, the connect failed.
 absl::Status Connect(const LoadFlags& f, Association* a) {
-  const Endpoint& to = f.connect[0];
-  absl::StatusOr<SocketAddress> addr = MakeAddress(to.address, to.port);
-  if (!addr.ok()) return addr.status();
+  ConnectOptions options;
+  options.remote = f.connect.addresses;
+  options.port = f.connect.port;
+  options.local = f.local;
+  absl::StatusOr<ConnectPlan> plan = PlanConnect(options);  // the same addresses as DataPlane::Connect's
+  if (!plan.ok()) return absl::InvalidArgumentError(plan.status().message());
   const bool one_to_many = f.socket == "seqpacket";
   const uint64_t max_size = std::max(f.size, f.size_max);
   // A receive window big enough that the load generator is not what echoes
   // wait on, and that a server bundles its replies (the uring worker does only
   // to peers advertising >= 1 MiB: WorkerOptions::kMinBundlePeerWindow). Set
   // before connect: INIT carries it.
-  absl::StatusOr<Fd> fd = OpenSctpSocket({.family = addr->family(),
+  absl::StatusOr<Fd> fd = OpenSctpSocket({.family = plan->family,
                                           .type = one_to_many ? SOCK_SEQPACKET : SOCK_STREAM,
                                           .streams = static_cast<uint16_t>(f.streams),
                                           .nodelay = f.nodelay,
@@ -164,14 +158,11 @@ absl::Status Connect(const LoadFlags& f, Association* a) {
                                           .sndbuf = SendBufferFor(max_size)});
   if (!fd.ok()) return absl::FailedPreconditionError(fd.status().ToString());
   if (absl::Status s = CheckSendBuffer(fd->get(), max_size); !s.ok()) return s;
-  const std::string where = absl::StrFormat("connect %s:%d", to.address, to.port);
-  if (connect(fd->get(), addr->get(), addr->length) != 0) return absl::ErrnoToStatus(errno, where);
-  a->id = 0;
-  if (one_to_many) {
-    absl::StatusOr<sctp_assoc_t> id = OnlyAssociation(fd->get());
-    if (!id.ok()) return absl::InternalError(absl::StrCat(where, ": ", id.status().message()));
-    a->id = *id;
-  }
+  const std::string where = absl::StrCat("connect ", plan->Describe());
+  if (absl::Status s = BindLocal(fd->get(), *plan); !s.ok()) return absl::Status(s.code(), where + ": " + s.ToString());
+  sctp_assoc_t id = 0;
+  if (ConnectX(fd->get(), *plan, &id) != 0) return absl::ErrnoToStatus(errno, where);
+  a->id = one_to_many ? id : 0;  // a one-to-one socket names none
   absl::StatusOr<uint16_t> streams = OutboundStreams(fd->get(), a->id);
   if (!streams.ok()) return streams.status();
   a->streams = std::max<uint16_t>(1, *streams);
@@ -362,7 +353,12 @@ class Sender {
 };
 
 void DefineFlags(FlagParser& p, LoadFlags& f) {
-  p.Endpoints("connect", &f.connect, "the server's ADDR:PORT");
+  p.MultiEndpoint("connect", &f.connect,
+                  "the server's ADDR[,ADDR...]:PORT (sctp_connectx to every address, primary first; IPv6 in "
+                  "brackets: [::1]:2905)");
+  p.Addresses("local", &f.local,
+              "ADDR[,ADDR...]: bind each association to these local addresses first (sctp_bindx; IPv4 and IPv6 "
+              "mixed as needed; default: the kernel's choice)");
   p.Int("associations", &f.associations, 1, 100000, "associations to open");
   p.Int("streams", &f.streams, 1, 65535, "streams per association (messages go round-robin)");
   p.Size("size", &f.size, 1, 1 << 20, "message size (with --size-max: the smallest)");
@@ -393,8 +389,8 @@ void DefineFlags(FlagParser& p, LoadFlags& f) {
 // False (after a one-line error) when the flags contradict each other.
 bool Validate(const LoadFlags& f) {
   std::string error;
-  if (f.connect.size() != 1) {
-    error = "--connect=ADDR:PORT is required (one endpoint)";
+  if (f.connect.addresses.empty()) {
+    error = "--connect=ADDR[,ADDR...]:PORT is required";
   } else if (f.size_max != 0 && f.size_max < f.size) {
     error = absl::StrFormat("--size-max=%d is below --size=%d", f.size_max, f.size);
   } else if (f.echo && f.size < kSentAtBytes) {

@@ -165,9 +165,38 @@ exec tools/sctpvm -- bash -c '
   metrics=$(exec 7<>"/dev/tcp/127.0.0.1/$mport"; printf "GET /metrics HTTP/1.0\r\n\r\n" >&7; cat <&7)
   check "metrics endpoint serves Prometheus text" yes \
     "$(echo "$metrics" | grep -q "^sctpdp_messages_in_total{engine=\"uring\"} 0" && echo yes)"
+  check "metrics carry the kernel statistics totals" yes \
+    "$(echo "$metrics" | grep -q "^sctpdp_kernel_associations{engine=\"uring\"} 0" && echo yes)"
   kill -TERM $pid
   wait $pid
   check "serve with metrics exits 0 at SIGTERM" 0 $?
+  exec 6<&-
+  # load --local (sctp_bindx) and --connect to two addresses (sctp_connectx)
+  # against serve on both: the kernel statistics of serve see the address
+  # load bound as the only peer address of its associations.
+  "$B" serve --listen=127.0.0.1:0,127.0.0.3:0 --mode=verify --stats-interval=100ms \
+    --kernel-stats-interval=100ms > "$fifo" 2>/dev/null &
+  pid=$!
+  exec 6< "$fifo"
+  read -t 60 -r line <&6
+  port=$(echo "$line" | sed -n "s/.*port \([0-9]*\),.*/\1/p")
+  "$B" load --local=127.0.0.2 --connect=127.0.0.3,127.0.0.1:$port --associations=2 --rate=50 --duration=3s \
+    > multi.out 2> multi.err &
+  lpid=$!
+  peers=""
+  for _ in $(seq 600); do
+    read -t 60 -r line <&6 || break
+    peers=$(pyjson "\",\".join(sorted({p[\"address\"] for a in j.get(\"kernel\", {}).get(\"busiest\", []) for p in a[\"paths\"]}))" "$line")
+    [ -n "$peers" ] && break
+  done
+  check "load --local: serve sees 127.0.0.2 as the peer address" "127.0.0.2" "$peers"
+  wait $lpid
+  check "load --local --connect=ADDR,ADDR exits 0" 0 $?
+  kill -TERM $pid
+  cat <&6 > multi.serve
+  wait $pid
+  check "serve verified everything load --local sent" "$(field messages "$(cat multi.out)")" \
+    "$(field verified "$(grep summary multi.serve)")"
   exec 6<&-
   "$B" serve --mode=bogus 2>/dev/null
   check "bad --mode exits 2" 2 $?
