@@ -298,9 +298,10 @@ TEST(DataplaneSctpTest, AdoptionWokenThroughMsgRing) {
   const WorkerStats after = worker->Snapshot();
   EXPECT_EQ(after.msg_ring_wakes, before.msg_ring_wakes + 1);
   EXPECT_EQ(after.eventfd_wakes, before.eventfd_wakes);
-  // SCTP adoption: getsockopt, 8 setsockopts, the fixed-file update, and
-  // bundling's SO_SNDBUF and SCTP_STATUS; no eventfd read.
-  EXPECT_EQ(after.other_syscalls - before.other_syscalls, 12u);
+  // SCTP adoption: getsockopt, 8 setsockopts, the fixed-file update, the
+  // default PR-SCTP policy, and bundling's SO_SNDBUF and SCTP_STATUS; no
+  // eventfd read.
+  EXPECT_EQ(after.other_syscalls - before.other_syscalls, 13u);
   ASSERT_TRUE(testing::SendOn(p.client.get(), "via msg_ring", 3, 9));
   ASSERT_TRUE(handler.WaitMessages(1));
   EXPECT_EQ(handler.messages()[0].payload, "via msg_ring");
