@@ -35,6 +35,9 @@
 namespace sctpdp {
 namespace {
 
+using testing::LocalPort;
+using testing::Loopback;
+
 using testing::Pattern;
 using testing::SeqOf;
 using testing::Connect;
@@ -134,21 +137,6 @@ DataPlaneOptions SmallOptions() {
   o.hotness.window = absl::Milliseconds(500);
   o.hotness.sustain = absl::Milliseconds(200);
   return o;
-}
-
-uint16_t LocalPort(int fd) {
-  sockaddr_in a{};
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  return ntohs(a.sin_port);
-}
-
-sockaddr_in Loopback(uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
 }
 
 // Reads `count` echoes, checking per-stream order; returns false on a gap,

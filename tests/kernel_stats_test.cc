@@ -27,6 +27,9 @@
 namespace sctpdp {
 namespace {
 
+using testing::LocalPort;
+using testing::Loopback;
+
 constexpr int kStreams = 4;
 
 // Keeps what the data plane reports: ups by client port, moves, errors and
@@ -87,21 +90,6 @@ std::unique_ptr<DataPlane> Start(const DataPlaneOptions& o, Watcher* w) {
   const absl::Status s = (*dp)->Start();
   EXPECT_TRUE(s.ok()) << s;
   return s.ok() ? *std::move(dp) : nullptr;
-}
-
-sockaddr_in Loopback(uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
-
-uint16_t LocalPort(int fd) {
-  sockaddr_in a{};
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  return ntohs(a.sin_port);
 }
 
 void SendSome(int fd, uint32_t from, uint32_t count) {

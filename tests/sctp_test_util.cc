@@ -52,6 +52,21 @@ Fd Connect(const sockaddr_in& to, int streams, int rcvbuf) {
   return c;
 }
 
+sockaddr_in Loopback(uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+uint16_t LocalPort(int fd) {
+  sockaddr_in a{};
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  return ntohs(a.sin_port);
+}
+
 Received Recv(int fd) {
   Received r;
   pollfd p{fd, POLLIN, 0};

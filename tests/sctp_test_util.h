@@ -29,6 +29,11 @@ Listener MakeListener(int streams = kStreams);
 // rcvbuf > 0: SO_RCVBUFFORCE before connect (the window the peer is told).
 Fd Connect(const sockaddr_in& to, int streams = kStreams, int rcvbuf = 0);
 
+// 127.0.0.1:`port`, and the local port of a connected socket (the peer's
+// port as the data plane sees it: AssociationInfo::peer.port).
+sockaddr_in Loopback(uint16_t port);
+uint16_t LocalPort(int fd);
+
 // Waits for SCTP_COMM_UP on a one-to-many socket; returns the association id.
 sctp_assoc_t AwaitCommUp(int listener);
 
