@@ -303,33 +303,18 @@ void DataPlane::OnEnding(sctp_assoc_t id, bool abort) {
 }
 
 Peer DataPlane::PrimaryPeer(sctp_assoc_t id, std::vector<std::string>* all) {
-  Peer peer;
-  sockaddr* addrs = nullptr;
-  const int n = sctp_getpaddrs(control_->server().FdOf(id), id, &addrs);
-  if (n <= 0) return peer;
-  const char* p = reinterpret_cast<const char*>(addrs);
-  for (int i = 0; i < n; ++i) {
-    const auto* sa = reinterpret_cast<const sockaddr*>(p);
-    all->push_back(AddressString(sa));
-    if (i == 0) peer = {AddressString(sa), PortOf(sa)};
-    p += sa->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-  }
-  sctp_freepaddrs(addrs);
-  return peer;
+  absl::StatusOr<std::vector<SocketAddress>> addrs = AssociationAddresses(control_->server().FdOf(id), id, true);
+  if (!addrs.ok() || addrs->empty()) return Peer();
+  for (const SocketAddress& a : *addrs) all->push_back(AddressString(a.get()));
+  return Peer{AddressString((*addrs)[0].get()), PortOf((*addrs)[0].get())};
 }
 
 std::vector<std::string> DataPlane::LocalAddresses(sctp_assoc_t id) {
   std::vector<std::string> out;
-  sockaddr* addrs = nullptr;
-  const int n = sctp_getladdrs(control_->server().FdOf(id), id, &addrs);
-  if (n <= 0) return out;
-  const char* p = reinterpret_cast<const char*>(addrs);
-  for (int i = 0; i < n; ++i) {
-    const auto* sa = reinterpret_cast<const sockaddr*>(p);
-    out.push_back(AddressString(sa));
-    p += sa->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  absl::StatusOr<std::vector<SocketAddress>> addrs = AssociationAddresses(control_->server().FdOf(id), id, false);
+  if (addrs.ok()) {
+    for (const SocketAddress& a : *addrs) out.push_back(AddressString(a.get()));
   }
-  sctp_freeladdrs(addrs);
   return out;
 }
 

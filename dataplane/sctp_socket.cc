@@ -62,6 +62,22 @@ std::string AddressString(const sockaddr* sa) {
   return buf;
 }
 
+absl::StatusOr<std::vector<SocketAddress>> AssociationAddresses(int fd, sctp_assoc_t id, bool peer) {
+  sockaddr* addrs = nullptr;
+  const int n = peer ? sctp_getpaddrs(fd, id, &addrs) : sctp_getladdrs(fd, id, &addrs);
+  if (n < 0) return absl::ErrnoToStatus(errno, peer ? "sctp_getpaddrs" : "sctp_getladdrs");
+  std::vector<SocketAddress> out(static_cast<size_t>(n));
+  const char* at = reinterpret_cast<const char*>(addrs);
+  for (SocketAddress& a : out) {  // packed one after the other, each its family's size
+    const auto* sa = reinterpret_cast<const sockaddr*>(at);
+    a.length = sa->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    std::memcpy(&a.storage, sa, a.length);
+    at += a.length;
+  }
+  if (n > 0) peer ? sctp_freepaddrs(addrs) : sctp_freeladdrs(addrs);
+  return out;
+}
+
 uint16_t PortOf(const sockaddr* sa) {
   if (sa->sa_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(sa)->sin_port);
   if (sa->sa_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(sa)->sin6_port);

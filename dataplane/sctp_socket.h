@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -35,6 +36,10 @@ absl::StatusOr<SocketAddress> MakeAddress(const std::string& literal, uint16_t p
 // The address of `sa` as inet_ntop writes it (v4-mapped as IPv4), and its port.
 std::string AddressString(const sockaddr* sa);
 uint16_t PortOf(const sockaddr* sa);
+// Association `id`'s addresses on `fd`, with their ports: the peer's
+// (sctp_getpaddrs, `peer`) or this end's (sctp_getladdrs). The call's errno
+// on failure.
+absl::StatusOr<std::vector<SocketAddress>> AssociationAddresses(int fd, sctp_assoc_t id, bool peer);
 
 struct SctpSocketOptions {
   int family = AF_INET;

@@ -61,18 +61,15 @@ void ReadAbandoned(int fd, sctp_assoc_t id, SctpAssocCounters* out) {
 
 // Every peer address, and SCTP_GET_PEER_ADDR_INFO for each.
 absl::Status ReadPaths(int fd, sctp_assoc_t id, SctpStatus* out) {
-  sockaddr* addrs = nullptr;
-  const int n = sctp_getpaddrs(fd, id, &addrs);
+  absl::StatusOr<std::vector<SocketAddress>> addrs = AssociationAddresses(fd, id, /*peer=*/true);
   ++out->syscalls;
-  if (n < 0) return OptionError("SCTP_GET_PEER_ADDRS", id);
-  const char* at = reinterpret_cast<const char*>(addrs);
+  if (!addrs.ok()) return OptionError("SCTP_GET_PEER_ADDRS", id);  // errno is still the call's
   absl::Status status;
-  for (int i = 0; i < n && status.ok(); ++i) {
-    const auto* sa = reinterpret_cast<const sockaddr*>(at);
-    const size_t size = sa->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  for (size_t i = 0; i < addrs->size() && status.ok(); ++i) {
+    const SocketAddress& a = (*addrs)[i];
     sctp_paddrinfo info{};
     info.spinfo_assoc_id = id;
-    std::memcpy(&info.spinfo_address, sa, size);
+    std::memcpy(&info.spinfo_address, &a.storage, a.length);
     socklen_t len = sizeof(info);
     ++out->syscalls;
     if (getsockopt(fd, IPPROTO_SCTP, SCTP_GET_PEER_ADDR_INFO, &info, &len) != 0) {
@@ -83,9 +80,7 @@ absl::Status ReadPaths(int fd, sctp_assoc_t id, SctpStatus* out) {
       path.primary = path.address == out->primary.address;
       out->paths.push_back(std::move(path));
     }
-    at += size;
   }
-  if (n > 0) sctp_freepaddrs(addrs);
   return status;
 }
 
