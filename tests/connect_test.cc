@@ -30,10 +30,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -46,6 +44,7 @@
 #include "control/reply_queue.h"
 #include "dataplane/sctp_socket.h"
 #include "tests/sctp_test_util.h"
+#include "tests/waiting_handler.h"
 
 extern char** environ;
 
@@ -170,7 +169,7 @@ std::unique_ptr<Child> SocatEcho(const std::string& listen) {
 
 // --- What the application sees -------------------------------------------------
 
-class Recorder : public DataPlaneHandler {
+class Recorder : public testing::WaitingHandler {
  public:
   bool echo = false;  // echo every message (ReplyQueue)
   bool override_connect_failed = true;
@@ -192,68 +191,46 @@ class Recorder : public DataPlaneHandler {
     absl::Duration retry_in;
   };
 
-  void OnAssociationUp(DataPlane&, const AssociationInfo& info) override {
-    std::lock_guard<std::mutex> l(mu);
-    ups.push_back(info);
-    cv.notify_all();
+  void OnAssociationUp(DataPlane& dp, const AssociationInfo& info) override {
+    WaitingHandler::OnAssociationUp(dp, info);
+    Note([&] { ups.push_back(info); });
   }
   void OnMessage(DataPlane&, const MessageView& m) override {
-    {
-      std::lock_guard<std::mutex> l(mu);
+    Note([&] {
       bytes[m.assoc_id].append(m.payload.data(), m.payload.size());
       ++messages[m.assoc_id];
       auto& last = last_seq[m.assoc_id].try_emplace(m.stream, -1).first->second;
       if (int64_t{m.ppid} <= last) ++violations;
       last = m.ppid;
-      cv.notify_all();
-    }
-    if (echo && replies->Echo(m) != SendResult::kOk) {
-      std::lock_guard<std::mutex> l(mu);
-      ++echo_failures;
-    }
+    });
+    if (echo && replies->Echo(m) != SendResult::kOk) Note([&] { ++echo_failures; });
   }
   void OnWritable(DataPlane&, sctp_assoc_t id) override {
     if (echo) replies->OnWritable(id);
-    std::lock_guard<std::mutex> l(mu);
-    ++writable;
-    cv.notify_all();
+    Note([&] { ++writable; });
   }
   void OnMoved(DataPlane&, sctp_assoc_t id, int) override {
-    std::lock_guard<std::mutex> l(mu);
-    moved.insert(id);
-    cv.notify_all();
+    Note([&] { moved.insert(id); });
   }
   void OnError(DataPlane&, sctp_assoc_t id, const absl::Status& e) override {
-    std::lock_guard<std::mutex> l(mu);
-    errors.push_back(e);
-    cv.notify_all();
+    Note([&] { errors.push_back(e); });
   }
   void OnConnectFailed(DataPlane& dp, ConnectionId conn, const absl::Status& e, absl::Duration retry_in) override {
     if (!override_connect_failed) return DataPlaneHandler::OnConnectFailed(dp, conn, e, retry_in);
-    std::lock_guard<std::mutex> l(mu);
-    failures.push_back({conn, e, retry_in});
-    cv.notify_all();
+    Note([&] { failures.push_back({conn, e, retry_in}); });
   }
   void OnConnectionClosed(DataPlane&, ConnectionId conn) override {
-    std::lock_guard<std::mutex> l(mu);
-    closed.insert(conn);
-    cv.notify_all();
+    Note([&] { closed.insert(conn); });
   }
   void OnAssociationDown(DataPlane&, sctp_assoc_t id, DownReason reason, const AssocStats&) override {
     if (echo) replies->OnAssociationDown(id);
-    std::lock_guard<std::mutex> l(mu);
-    downs[id] = reason;
-    cv.notify_all();
+    Note([&] { downs[id] = reason; });
   }
 
-  bool Wait(const std::function<bool()>& done, absl::Duration timeout = kLong) {
-    std::unique_lock<std::mutex> l(mu);
-    return cv.wait_for(l, absl::ToChronoMilliseconds(timeout), done);
-  }
   // The n-th association up (0-based), once it is.
   AssociationInfo Up(size_t n = 0) {
     EXPECT_TRUE(Wait([&] { return ups.size() > n; })) << "association " << n << " never came up";
-    std::lock_guard<std::mutex> l(mu);
+    std::lock_guard<std::mutex> l(mu_);
     return ups.size() > n ? ups[n] : AssociationInfo{};
   }
   size_t FailuresOf(ConnectionId conn) {
@@ -262,8 +239,6 @@ class Recorder : public DataPlaneHandler {
     return n;
   }
 
-  std::mutex mu;
-  std::condition_variable cv;
   std::vector<AssociationInfo> ups;
   std::map<sctp_assoc_t, std::string> bytes;
   std::map<sctp_assoc_t, uint64_t> messages;
@@ -312,7 +287,7 @@ void SendAll(DataPlane& dp, Recorder& rec, sctp_assoc_t id, uint16_t stream, uin
   for (;;) {
     uint64_t writable;
     {
-      std::lock_guard<std::mutex> l(rec.mu);
+      std::lock_guard<std::mutex> l(rec.mu_);
       writable = rec.writable;
     }
     const SendResult r = dp.Send(id, stream, ppid, payload);
@@ -334,7 +309,7 @@ void ExchangeWithEcho(DataPlane& dp, Recorder& rec, sctp_assoc_t id, const std::
   }
   ASSERT_TRUE(rec.Wait([&] { return rec.bytes[id].size() >= sent.size(); }))
       << "echoed " << rec.bytes[id].size() << " of " << sent.size() << " bytes";
-  std::lock_guard<std::mutex> l(rec.mu);
+  std::lock_guard<std::mutex> l(rec.mu_);
   EXPECT_EQ(rec.bytes[id], sent);
 }
 
@@ -459,7 +434,7 @@ TEST(ConnectTest, RefusedConnectIsReportedAndRetriedWithGrowingJitteredDelays) {
   ASSERT_TRUE(rec.Wait([&] { return rec.FailuresOf(*conn) >= kFailures; }));
   ASSERT_TRUE(dp->Disconnect(*conn).ok());
   ASSERT_TRUE(rec.Wait([&] { return rec.closed.count(*conn) > 0; }));
-  std::lock_guard<std::mutex> l(rec.mu);
+  std::lock_guard<std::mutex> l(rec.mu_);
   Backoff expected(c.reconnect, c.reconnect.seed);
   size_t n = 0;
   for (const Recorder::Failure& f : rec.failures) {
@@ -498,7 +473,7 @@ TEST(ConnectTest, RefusedWithoutReconnectIsOneOnErrorAndTheConnectionCloses) {
   absl::StatusOr<ConnectionId> conn = dp->Connect(c);
   ASSERT_TRUE(conn.ok()) << conn.status();
   ASSERT_TRUE(rec.Wait([&] { return rec.closed.count(*conn) > 0; }));
-  std::lock_guard<std::mutex> l(rec.mu);
+  std::lock_guard<std::mutex> l(rec.mu_);
   ASSERT_EQ(rec.errors.size(), 1u);
   EXPECT_EQ(rec.errors[0].code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(rec.errors[0].message().find("CANT_STR_ASSOC"), absl::string_view::npos) << rec.errors[0];
@@ -517,7 +492,7 @@ TEST(ConnectTest, ConnectxRefusalIsReported) {
   absl::StatusOr<ConnectionId> conn = dp->Connect(c);
   ASSERT_TRUE(conn.ok()) << conn.status();
   ASSERT_TRUE(rec.Wait([&] { return rec.closed.count(*conn) > 0; }));
-  std::lock_guard<std::mutex> l(rec.mu);
+  std::lock_guard<std::mutex> l(rec.mu_);
   ASSERT_EQ(rec.failures.size(), 1u);
   EXPECT_NE(rec.failures[0].error.message().find("sctp_connectx"), absl::string_view::npos) << rec.failures[0].error;
   EXPECT_EQ(rec.failures[0].retry_in, absl::InfiniteDuration());
@@ -547,7 +522,7 @@ TEST(ConnectTest, AnUnansweredAttemptTimesOut) {
   absl::StatusOr<ConnectionId> conn = dp->Connect(c);
   ASSERT_TRUE(conn.ok()) << conn.status();
   ASSERT_TRUE(rec.Wait([&] { return rec.closed.count(*conn) > 0; }));
-  std::lock_guard<std::mutex> l(rec.mu);
+  std::lock_guard<std::mutex> l(rec.mu_);
   ASSERT_EQ(rec.failures.size(), 2u);
   for (const Recorder::Failure& f : rec.failures) {
     EXPECT_EQ(f.error.code(), absl::StatusCode::kDeadlineExceeded) << f.error;
@@ -656,7 +631,7 @@ TEST(ConnectTest, AHotOutboundAssociationIsPeeledAndKeepsOrderBothWays) {
   });
   for (uint32_t seq = 0; seq < 50 * kAtLeast; ++seq) {
     if (seq >= kAtLeast && seq % 50 == 0) {
-      std::lock_guard<std::mutex> l(rec.mu);
+      std::lock_guard<std::mutex> l(rec.mu_);
       if (rec.moved.count(up.id)) break;
     }
     if (!testing::SendOn(peer.conn.get(), Pattern(seq, kSize), seq % kStreams, seq)) break;
@@ -666,7 +641,7 @@ TEST(ConnectTest, AHotOutboundAssociationIsPeeledAndKeepsOrderBothWays) {
   reader.join();
   EXPECT_EQ(failure, "");
   ASSERT_TRUE(rec.Wait([&] { return rec.messages[up.id] == sent.load(); }));
-  std::lock_guard<std::mutex> l(rec.mu);
+  std::lock_guard<std::mutex> l(rec.mu_);
   EXPECT_TRUE(rec.moved.count(up.id)) << "the hot outbound association was not peeled";
   EXPECT_EQ(rec.violations, 0u);
   EXPECT_EQ(rec.echo_failures, 0u);
@@ -735,6 +710,55 @@ void OpenPeer(bool outbound, DataPlane& dp, Peer* peer, Fd* peer_fd, std::option
   *peer_fd = std::move(peer->conn);
 }
 
+// Ends `id` from the API; from then on a send and a second Shutdown are
+// refused (kNoAssociation and NotFound once it is gone).
+void EndFromTheApi(DataPlane& dp, sctp_assoc_t id, bool abort) {
+  const absl::Status ended = abort ? dp.Abort(id) : dp.Shutdown(id);
+  ASSERT_TRUE(ended.ok()) << ended;
+  const SendResult after = dp.Send(id, 0, 0, std::string("after the end"));
+  EXPECT_TRUE(after == SendResult::kClosing || after == SendResult::kNoAssociation) << SendResultName(after);
+  const absl::StatusCode again = dp.Shutdown(id).code();
+  EXPECT_TRUE(again == absl::StatusCode::kFailedPrecondition || again == absl::StatusCode::kNotFound) << again;
+}
+
+// What the data plane did with the messages it accepted: handed to the
+// kernel, or dropped and reported (OnError).
+uint64_t HandedOf(const DataPlaneStats& s) { return s.control.totals.messages_out + s.workers.totals.messages_out; }
+uint64_t ReportedOf(const DataPlaneStats& s) {
+  return s.dropped_sends + s.control.totals.send_dropped + s.workers.totals.send_dropped +
+         s.control.totals.send_errors + s.workers.totals.send_errors;
+}
+
+// After an Abort (OnAssociationDown seen): every one of the `count`
+// messages accepted was handed to the kernel or reported dropped. The end
+// does not settle all of them: the sends a cold association had on the
+// one-to-many socket's ring when the ABORT went come back (taken, failed or
+// cancelled) on the control thread after OnAssociationDown, and a message
+// the kernel took has no callback. Stop is the event that implies them: it
+// joins every thread, and none exits while a send of its own is in the
+// kernel (the control thread keeps a socket until its sends are back,
+// OneToManyServer::MaybeRelease; a worker an association's slot,
+// Worker::MaybeFinish). Stop itself must drop nothing here: the abort left
+// nothing queued.
+void ExpectEveryMessageAccounted(DataPlane& dp, Recorder& rec, uint32_t count, uint32_t got) {
+  const DataPlaneStats at_down = dp.Snapshot();
+  dp.Stop();
+  const DataPlaneStats s = dp.Snapshot();
+  const uint64_t handed = HandedOf(s);
+  const uint64_t reported = ReportedOf(s);
+  EXPECT_EQ(handed + reported, uint64_t{count}) << "handed to the kernel " << handed << ", reported " << reported;
+  EXPECT_LE(got, handed);
+  {
+    std::lock_guard<std::mutex> l(rec.mu_);
+    for (const absl::Status& e : rec.errors) {
+      EXPECT_EQ(e.message().find("stopping"), absl::string_view::npos) << "dropped by Stop, not by the abort: " << e;
+    }
+  }
+  std::printf("abort: the peer read %u, the kernel took %llu, %llu reported dropped (%llu settled after the end)\n",
+              got, (unsigned long long)handed, (unsigned long long)reported,
+              (unsigned long long)(handed + reported - HandedOf(at_down) - ReportedOf(at_down)));
+}
+
 class EndTest : public ::testing::TestWithParam<EndCase> {};
 
 // Messages accepted, then the end: with Shutdown the peer reads every one
@@ -753,8 +777,7 @@ TEST_P(EndTest, ThePeerSeesItAfterWhatWasAccepted) {
   Fd peer_fd;
   std::optional<ConnectionId> conn;
   ASSERT_NO_FATAL_FAILURE(OpenPeer(c.outbound, *dp, &peer, &peer_fd, &conn));
-  const AssociationInfo up = rec.Up();
-  const sctp_assoc_t id = up.id;
+  const sctp_assoc_t id = rec.Up().id;
   if (c.peeled) {
     ASSERT_TRUE(rec.Wait([&] { return rec.moved.count(id) > 0; }));
   }
@@ -763,54 +786,31 @@ TEST_P(EndTest, ThePeerSeesItAfterWhatWasAccepted) {
   for (uint32_t seq = 0; seq < kCount; ++seq) {
     ASSERT_NO_FATAL_FAILURE(SendAll(*dp, rec, id, static_cast<uint16_t>(seq % kStreams), seq, Pattern(seq, kSize)));
   }
-  const absl::Status ended = c.abort ? dp->Abort(id) : dp->Shutdown(id);
-  ASSERT_TRUE(ended.ok()) << ended;
-  // Refused from now on (kNoAssociation once it is gone).
-  const SendResult after = dp->Send(id, 0, 0, std::string("after the end"));
-  EXPECT_TRUE(after == SendResult::kClosing || after == SendResult::kNoAssociation) << SendResultName(after);
-  const absl::StatusCode again = dp->Shutdown(id).code();
-  EXPECT_TRUE(again == absl::StatusCode::kFailedPrecondition || again == absl::StatusCode::kNotFound) << again;
-  // The peer reads until the end.
+  ASSERT_NO_FATAL_FAILURE(EndFromTheApi(*dp, id, c.abort));
+  // The peer reads until the end; the application hears of it (and, for a
+  // connection the application ended, that it closed: no reconnect).
   uint32_t got = 0;
   int end_errno = 0;
   ASSERT_NO_FATAL_FAILURE(ReadUntilTheEnd(peer_fd.get(), kSize, &got, &end_errno));
-  ASSERT_TRUE(rec.Wait([&] { return rec.downs.count(id) > 0; }));
-  // Sends the kernel had not taken yet settle on their own thread: every
-  // message accepted ends up handed to the kernel or reported dropped
-  // (bounded wait for the counters to meet).
-  auto handed_of = [](const DataPlaneStats& s) {
-    return s.control.totals.messages_out + s.workers.totals.messages_out;
-  };
-  auto reported_of = [](const DataPlaneStats& s) {
-    return s.dropped_sends + s.control.totals.send_dropped + s.workers.totals.send_dropped +
-           s.control.totals.send_errors + s.workers.totals.send_errors;
-  };
-  DataPlaneStats s = dp->Snapshot();
-  for (const absl::Time until = absl::Now() + kLong; handed_of(s) + reported_of(s) < kCount && absl::Now() < until;) {
-    rec.Wait([] { return false; }, absl::Milliseconds(20));
-    s = dp->Snapshot();
+  ASSERT_TRUE(rec.Wait([&] { return rec.downs.count(id) > 0 && (!conn || rec.closed.count(*conn) > 0); }));
+  EXPECT_EQ(dp->Snapshot().associations, 0u);
+  if (conn) {
+    EXPECT_EQ(dp->Connection(*conn)->ups, 1u);
+    EXPECT_EQ(dp->Connection(*conn)->state, ConnectionState::kClosed);
   }
-  std::unique_lock<std::mutex> l(rec.mu);
+  DownReason down;
+  {
+    std::lock_guard<std::mutex> l(rec.mu_);
+    down = rec.downs[id];
+  }
   if (c.abort) {
     EXPECT_EQ(end_errno, ECONNRESET) << "the peer saw no ABORT: " << std::strerror(end_errno);
-    EXPECT_EQ(rec.downs[id], DownReason::kAborted) << DownReasonName(rec.downs[id]);
-    const uint64_t handed = handed_of(s);
-    const uint64_t reported = reported_of(s);
-    EXPECT_EQ(handed + reported, uint64_t{kCount}) << "handed to the kernel " << handed << ", reported " << reported;
-    EXPECT_LE(got, handed);
-    std::printf("abort: the peer read %u, the kernel took %llu, %llu reported dropped\n", got,
-                (unsigned long long)handed, (unsigned long long)reported);
+    EXPECT_EQ(down, DownReason::kAborted) << DownReasonName(down);
+    ExpectEveryMessageAccounted(*dp, rec, kCount, got);
   } else {
     EXPECT_EQ(end_errno, 0) << "the peer saw no SHUTDOWN: " << std::strerror(end_errno);
     EXPECT_EQ(got, kCount);
-    EXPECT_EQ(rec.downs[id], DownReason::kShutdown) << DownReasonName(rec.downs[id]);
-  }
-  EXPECT_EQ(s.associations, 0u);
-  if (conn) {
-    // The application ended it: no reconnect.
-    ASSERT_TRUE(rec.cv.wait_for(l, absl::ToChronoMilliseconds(kLong), [&] { return rec.closed.count(*conn) > 0; }));
-    EXPECT_EQ(dp->Connection(*conn)->ups, 1u);
-    EXPECT_EQ(dp->Connection(*conn)->state, ConnectionState::kClosed);
+    EXPECT_EQ(down, DownReason::kShutdown) << DownReasonName(down);
   }
 }
 
