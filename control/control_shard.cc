@@ -22,20 +22,33 @@ absl::Status ControlShard::Adopt(Fd, Route* route) {
   return absl::UnimplementedError(absl::StrCat("association ", route->id.load(), ": the control thread adopts none"));
 }
 
+SendResult ControlShard::Sent(Route& route, SendResult r, size_t bytes) {
+  if (r == SendResult::kOk) control_->OnSent(route.id.load(std::memory_order_relaxed), bytes);
+  return r;
+}
+
 SendResult ControlShard::SendLocal(Route& route, const SendMeta& meta, SendBuffer&& buffer) {
-  return server_->Send(route.id.load(std::memory_order_relaxed), meta.stream, meta.ppid, std::move(buffer),
-                       meta.flags, meta.ttl_ms);
+  const size_t bytes = buffer.size();
+  return Sent(route,
+              server_->Send(route.id.load(std::memory_order_relaxed), meta.stream, meta.ppid, std::move(buffer),
+                            meta.flags, meta.ttl_ms),
+              bytes);
 }
 
 SendResult ControlShard::SendLocalCopy(Route& route, const SendMeta& meta, absl::Span<const char> payload) {
-  return server_->SendCopy(route.id.load(std::memory_order_relaxed), meta.stream, meta.ppid, payload, meta.flags,
-                           meta.ttl_ms);
+  return Sent(route,
+              server_->SendCopy(route.id.load(std::memory_order_relaxed), meta.stream, meta.ppid, payload, meta.flags,
+                                meta.ttl_ms),
+              payload.size());
 }
 
 SendResult ControlShard::SendLocalRetained(Route& route, const SendMeta& meta, RetainedMessage&& message,
                                            absl::Span<const char> part) {
-  return server_->SendRetained(route.id.load(std::memory_order_relaxed), meta.stream, meta.ppid, std::move(message),
-                               part, meta.flags, meta.ttl_ms);
+  const size_t bytes = part.empty() ? message.payload.size() : part.size();
+  return Sent(route,
+              server_->SendRetained(route.id.load(std::memory_order_relaxed), meta.stream, meta.ppid,
+                                    std::move(message), part, meta.flags, meta.ttl_ms),
+              bytes);
 }
 
 SendResult ControlShard::ShutdownLocal(Route& route) {

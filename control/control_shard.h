@@ -31,6 +31,9 @@ class ControlEvents {
   // A message of an association the directory does not know (rejected, or
   // gone): not delivered.
   virtual void OnStray(sctp_assoc_t id) {}
+  // A message of `bytes` to association `id` went into the one-to-many
+  // socket's queue (the hotness policy counts what a cold one sends).
+  virtual void OnSent(sctp_assoc_t id, size_t bytes) {}
   virtual void OnTick(absl::Time now) = 0;
   // The socket is closed: its associations are gone.
   virtual void OnClosed() = 0;
@@ -76,6 +79,8 @@ class ControlShard final : public EngineShard<OneToManyServer>, private OneToMan
   void OnClosed(OneToManyServer& s) override { control_->OnClosed(); }
 
   Route* LiveRoute(sctp_assoc_t id);
+  // `r` of a send of `bytes` to `route`, told to the control plane when kOk.
+  SendResult Sent(Route& route, SendResult r, size_t bytes);
 
   Router* const router_;
   ShardEvents* const events_;

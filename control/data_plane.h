@@ -369,6 +369,9 @@ class DataPlane : private ShardEvents, private RouterHandler, private ControlEve
   void OnSocketEvent(SocketId socket, const AssociationEvent& event) override;
   void OnEnding(sctp_assoc_t id, bool abort) override;
   void OnStray(sctp_assoc_t id) override { stray_.fetch_add(1, std::memory_order_relaxed); }
+  void OnSent(sctp_assoc_t id, size_t bytes) override {
+    policy_.Observe(id, bytes, absl::Now(), HotnessPolicy::Direction::kOut);
+  }
   void OnTick(absl::Time now) override;
   void OnClosed() override;
 

@@ -86,8 +86,10 @@ HotnessPolicy::Verdict HotnessPolicy::Judge(const Peer& peer) const {
 void HotnessPolicy::Add(sctp_assoc_t id, const Peer& peer, absl::Time now) {
   Track t;
   t.verdict = Judge(peer);
-  t.messages.assign(options_.buckets, 0);
-  t.bytes.assign(options_.buckets, 0);
+  for (Counts* c : {&t.in, &t.out}) {
+    c->messages.assign(options_.buckets, 0);
+    c->bytes.assign(options_.buckets, 0);
+  }
   t.bucket_epoch = Epoch(now);
   tracked_[id] = std::move(t);
 }
@@ -111,20 +113,23 @@ void HotnessPolicy::Advance(Track& t, int64_t epoch) const {
   if (epoch <= t.bucket_epoch) return;
   const int64_t n = options_.buckets;
   for (int64_t e = std::max(t.bucket_epoch + 1, epoch - n + 1); e <= epoch; ++e) {
-    t.messages[e % n] = 0;
-    t.bytes[e % n] = 0;
+    for (Counts* c : {&t.in, &t.out}) {
+      c->messages[e % n] = 0;
+      c->bytes[e % n] = 0;
+    }
   }
   t.bucket_epoch = epoch;
 }
 
-void HotnessPolicy::Observe(sctp_assoc_t id, uint64_t bytes, absl::Time now) {
+void HotnessPolicy::Observe(sctp_assoc_t id, uint64_t bytes, absl::Time now, Direction direction) {
   auto it = tracked_.find(id);
   if (it == tracked_.end()) return;
   Track& t = it->second;
   const int64_t epoch = Epoch(now);
   Advance(t, epoch);
-  t.messages[epoch % options_.buckets] += 1;
-  t.bytes[epoch % options_.buckets] += bytes;
+  Counts& c = direction == Direction::kIn ? t.in : t.out;
+  c.messages[epoch % options_.buckets] += 1;
+  c.bytes[epoch % options_.buckets] += bytes;
 }
 
 double HotnessPolicy::Rate(const Track& t, const std::vector<uint64_t>& counts, absl::Time now) const {
@@ -137,26 +142,30 @@ double HotnessPolicy::Rate(const Track& t, const std::vector<uint64_t>& counts, 
   return double(sum) / absl::ToDoubleSeconds(options_.window);
 }
 
+double HotnessPolicy::Busier(const Track& t, std::vector<uint64_t> Counts::*which, absl::Time now) const {
+  return std::max(Rate(t, t.in.*which, now), Rate(t, t.out.*which, now));
+}
+
 double HotnessPolicy::MessagesPerSec(sctp_assoc_t id, absl::Time now) const {
   auto it = tracked_.find(id);
-  return it == tracked_.end() ? 0 : Rate(it->second, it->second.messages, now);
+  return it == tracked_.end() ? 0 : Busier(it->second, &Counts::messages, now);
 }
 
 double HotnessPolicy::BytesPerSec(sctp_assoc_t id, absl::Time now) const {
   auto it = tracked_.find(id);
-  return it == tracked_.end() ? 0 : Rate(it->second, it->second.bytes, now);
+  return it == tracked_.end() ? 0 : Busier(it->second, &Counts::bytes, now);
 }
 
 std::vector<sctp_assoc_t> HotnessPolicy::Evaluate(absl::Time now) {
   std::vector<std::pair<double, sctp_assoc_t>> hot;
   for (auto& [id, t] : tracked_) {
     if (t.verdict == Verdict::kNever) continue;
-    const double mps = Rate(t, t.messages, now);
+    const double mps = Busier(t, &Counts::messages, now);
     if (t.verdict == Verdict::kAlways) {
       hot.emplace_back(mps, id);
       continue;
     }
-    const double bps = Rate(t, t.bytes, now);
+    const double bps = Busier(t, &Counts::bytes, now);
     auto above = [&](double factor) {
       return (options_.peel_messages_per_sec > 0 && mps > factor * options_.peel_messages_per_sec) ||
              (options_.peel_bytes_per_sec > 0 && bps > factor * options_.peel_bytes_per_sec);

@@ -3,7 +3,11 @@
 // its own (every call takes `now`), so tests drive it with a fake clock.
 //
 //   rate      messages/s and bytes/s over a sliding window of `buckets`
-//             buckets covering `window`
+//             buckets covering `window`, each direction on its own: an
+//             association is as hot as the busier of what it receives and
+//             what it sends (an echo is not counted twice, and an
+//             association that mostly sends, as a load generator or an
+//             originating appliance does, turns hot too)
 //   hot       rate above a threshold for `sustain` without dropping below
 //             `hysteresis` x threshold (a short dip does not reset it, a
 //             short burst does not trigger a peel)
@@ -59,8 +63,9 @@ class HotnessPolicy {
 
   void Add(sctp_assoc_t id, const Peer& peer, absl::Time now);
   void Remove(sctp_assoc_t id);
-  // One message of `bytes` received on `id` at `now`.
-  void Observe(sctp_assoc_t id, uint64_t bytes, absl::Time now);
+  enum class Direction : uint8_t { kIn, kOut };
+  // One message of `bytes` received (kIn) or sent (kOut) on `id` at `now`.
+  void Observe(sctp_assoc_t id, uint64_t bytes, absl::Time now, Direction direction = Direction::kIn);
   // Marks `id` to move at the next Evaluate, however cold (the application
   // asked for something only a peeled association can do). False if unknown
   // or pinned to the one-to-many socket by a `never` rule.
@@ -74,10 +79,14 @@ class HotnessPolicy {
 
  private:
   enum class Verdict : uint8_t { kAuto, kAlways, kNever };
+  // Per bucket, one direction's.
+  struct Counts {
+    std::vector<uint64_t> messages;
+    std::vector<uint64_t> bytes;
+  };
   struct Track {
     Verdict verdict = Verdict::kAuto;
-    std::vector<uint64_t> messages;  // per bucket
-    std::vector<uint64_t> bytes;
+    Counts in, out;
     int64_t bucket_epoch = 0;        // absolute index of the newest bucket
     std::optional<absl::Time> hot_since;
   };
@@ -87,6 +96,8 @@ class HotnessPolicy {
   int64_t Epoch(absl::Time now) const;
   void Advance(Track& t, int64_t epoch) const;
   double Rate(const Track& t, const std::vector<uint64_t>& counts, absl::Time now) const;
+  // The busier direction's rate: `Counts::messages` or `Counts::bytes`.
+  double Busier(const Track& t, std::vector<uint64_t> Counts::*which, absl::Time now) const;
 
   HotnessOptions options_;
   absl::Duration bucket_width_;

@@ -15,10 +15,13 @@ HotnessPolicy Make(HotnessOptions o = {}) {
   return *std::move(p);
 }
 
+using Direction = HotnessPolicy::Direction;
+
 // Feeds `rate` messages/s of `bytes` each to `id` from `from` for `d`.
-void Feed(HotnessPolicy& p, sctp_assoc_t id, double rate, absl::Duration d, absl::Time from, uint64_t bytes = 100) {
+void Feed(HotnessPolicy& p, sctp_assoc_t id, double rate, absl::Duration d, absl::Time from, uint64_t bytes = 100,
+          Direction direction = Direction::kIn) {
   const int n = static_cast<int>(rate * absl::ToDoubleSeconds(d));
-  for (int i = 0; i < n; ++i) p.Observe(id, bytes, from + d * i / n);
+  for (int i = 0; i < n; ++i) p.Observe(id, bytes, from + d * i / n, direction);
 }
 
 TEST(HotnessPolicyTest, RateIsOverTheSlidingWindow) {
@@ -49,6 +52,24 @@ TEST(HotnessPolicyTest, PeelsOnlyAfterTheRateIsSustained) {
   }
   EXPECT_EQ(peeled, std::vector<sctp_assoc_t>{1});
   EXPECT_EQ(peeled_at - hot_at, absl::Milliseconds(500));
+}
+
+// An association that only sends turns hot as one that only receives does;
+// one that echoes (as much out as in) is as hot as either direction, not
+// twice as hot.
+TEST(HotnessPolicyTest, TheBusierDirectionCounts) {
+  HotnessPolicy p = Make({.peel_messages_per_sec = 100, .sustain = absl::Milliseconds(200)});
+  p.Add(1, {"10.0.0.1", 1}, kT0);  // sends 300/s
+  p.Add(2, {"10.0.0.2", 1}, kT0);  // echoes 60/s: 60 in, 60 out
+  Feed(p, 1, 300, absl::Seconds(1), kT0, 100, Direction::kOut);
+  Feed(p, 2, 60, absl::Seconds(1), kT0, 100, Direction::kIn);
+  Feed(p, 2, 60, absl::Seconds(1), kT0, 100, Direction::kOut);
+  const absl::Time t = kT0 + absl::Seconds(1);
+  EXPECT_NEAR(p.MessagesPerSec(1, t), 300, 30);
+  EXPECT_NEAR(p.MessagesPerSec(2, t), 60, 10);
+  EXPECT_NEAR(p.BytesPerSec(2, t), 60 * 100, 10 * 100);
+  EXPECT_TRUE(p.Evaluate(t).empty());  // hot from now, not yet sustained
+  EXPECT_EQ(p.Evaluate(t + absl::Milliseconds(200)), std::vector<sctp_assoc_t>{1});
 }
 
 TEST(HotnessPolicyTest, ShortBurstDoesNotPeel) {

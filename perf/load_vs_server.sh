@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The load generator's CPU per message beside the server's, in the same run:
 # serve (uring) against load at 1 KiB, 8 hot of 64 associations, echo then
-# sink; per mode one line for each side (us of CPU per message) and the
+# sink, with each of load's engines (LOAD_ENGINES, default "uring sockets");
+# per mode and engine one line for each side (us of CPU per message) and the
 # server's shared-lock acquisitions and copies per message. Run it in the
 # guest, with an optimised binary:
 #   bazel build -c opt //tools/sctpdp:sctpdp
@@ -11,6 +12,7 @@ B=$1
 secs=${2:-10}
 work=$(mktemp -d)
 for mode in echo sink; do
+for engine in ${LOAD_ENGINES:-uring sockets}; do
   fifo=/dev/shm/load_vs_server.$$.$mode
   mkfifo "$fifo"
   "$B" serve --listen=127.0.0.1:0 --mode=$mode > "$fifo" 2>/dev/null &
@@ -20,14 +22,14 @@ for mode in echo sink; do
   port=$(echo "$line" | sed -n "s/.*port \([0-9]*\),.*/\1/p")
   extra=()
   [ $mode = echo ] && extra=(--echo --window=64)
-  "$B" load --connect=127.0.0.1:$port --associations=64 --hot=8 --rate=0 --cold-rate=5 --bundle=16 \
+  "$B" load --engine=$engine --connect=127.0.0.1:$port --associations=64 --hot=8 --rate=0 --cold-rate=5 --bundle=16 \
     --size=1KiB --duration=${secs}s "${extra[@]}" > "$work/load.json" 2>/dev/null
   kill -TERM $pid
   grep summary <&3 > "$work/serve.json"
   wait $pid || true
   exec 3<&-
   rm -f "$fifo"
-  /usr/bin/python3 - "$mode" "$work/serve.json" "$work/load.json" <<'PY'
+  /usr/bin/python3 - "$mode/$engine" "$work/serve.json" "$work/load.json" <<'PY'
 import json, sys
 mode = sys.argv[1]
 s = json.loads(open(sys.argv[2]).read().splitlines()[-1])
@@ -38,5 +40,6 @@ print("%s: server %d msgs, %.1f us/msg, shared_locks/msg %.5f, copies/msg %.4f, 
       (mode, s["messages_in"], server, s["shared_locks_per_message"], s["copies_per_message"], s["syscalls_per_message"]))
 print("%s: load   %d msgs, %.1f us/msg: load/server x%.2f" % (mode, l["messages"], load, load / max(server, 1e-9)))
 PY
+done
 done
 rm -rf "$work"

@@ -9,7 +9,7 @@ void MessageSink::Handle(sctp_assoc_t id, uint16_t stream, uint32_t ppid, absl::
                          absl::FunctionRef<bool()> reply) {
   if (verify_) {
     std::lock_guard<std::mutex> l(mu_);
-    checker_.Observe(id, stream, ppid);
+    checker_.ObserveMessage(id, stream, ppid, payload, seq_in_payload_);
   }
   if (echo_ && !reply()) echo_refused_.fetch_add(1, std::memory_order_relaxed);
 }

@@ -91,7 +91,10 @@ struct EngineStats {
 // What every engine does with a message. Thread-safe.
 class MessageSink {
  public:
-  explicit MessageSink(const std::string& mode) : echo_(mode == "echo"), verify_(mode == "verify") {}
+  // `seq_in_payload` (verify, load --ppid=N): every message's PPID is N and
+  // its sequence number is in the payload (SequenceChecker::ObserveMessage).
+  explicit MessageSink(const std::string& mode, std::optional<uint32_t> seq_in_payload = std::nullopt)
+      : echo_(mode == "echo"), verify_(mode == "verify"), seq_in_payload_(seq_in_payload) {}
   // `reply` sends the payload back (echo mode); false: refused for good.
   void Handle(sctp_assoc_t id, uint16_t stream, uint32_t ppid, absl::Span<const char> payload,
               absl::FunctionRef<bool()> reply);
@@ -107,6 +110,7 @@ class MessageSink {
 
  private:
   const bool echo_, verify_;
+  const std::optional<uint32_t> seq_in_payload_;
   std::mutex mu_;
   SequenceChecker checker_;  // guarded by mu_
   std::atomic<uint64_t> echo_refused_{0};

@@ -1,6 +1,10 @@
 // `sctpdp load`: a load generator of SCTP associations. Each message carries
-// its per-(association, stream) sequence number in the PPID, so `serve
-// --mode verify` can check gaps, duplicates and reorders.
+// its per-(association, stream) sequence number in the PPID (or, with
+// --ppid, in its first 4 bytes), so `serve --mode verify` can check gaps,
+// duplicates and reorders. Its messages leave through the data plane
+// (--engine=uring, load_plane.cc) or a socket per association
+// (--engine=sockets: SocketLink below); the sending threads (Sender) keep
+// the schedule either way.
 #include "tools/sctpdp/load.h"
 
 #include <arpa/inet.h>
@@ -37,62 +41,12 @@
 #include "tools/sctpdp/flags.h"
 #include "dataplane/histogram.h"
 #include "tools/sctpdp/json_line.h"
+#include "tools/sctpdp/load_common.h"
+#include "tools/sctpdp/load_plane.h"
 #include "tools/sctpdp/second_signal.h"
 
 namespace sctpdp {
 namespace {
-
-struct LoadFlags {
-  MultiEndpoint connect;            // the server's addresses (sctp_connectx), primary first
-  std::vector<std::string> local;   // sctp_bindx before connecting; empty: the kernel's choice
-  int64_t associations = 1;
-  int64_t streams = 4;
-  uint64_t size = 1024;
-  uint64_t size_max = 0;          // > size: each message's size is uniform in [size, size_max]
-  std::string socket = "stream";  // stream: one-to-one sockets; seqpacket: one-to-many
-  double rate = 0;                // messages/s per hot association; 0: as fast as the socket takes them
-  int64_t hot = -1;               // associations at --rate; the rest at --cold-rate (-1: all hot)
-  double cold_rate = 1;
-  int64_t count = 0;  // messages per association (0: until --duration)
-  absl::Duration duration = absl::Seconds(10);
-  bool nodelay = true;
-  int64_t bundle = 1;  // messages per burst at rate 0; all but the last with MSG_MORE
-  int64_t window = 0;  // with --echo: most messages awaiting their echo per association (0: no limit)
-  int64_t threads = 2;
-  bool echo = false;  // the server echoes: measure round trips
-  absl::Duration drain = absl::Seconds(5);  // with --echo: how long the echoes still out get after sending stops
-  bool progress = isatty(STDERR_FILENO);
-};
-
-struct Association {
-  Fd fd;
-  sctp_assoc_t id = 0;  // on a one-to-many socket: the association to send on
-  uint16_t streams = 1;  // outbound streams the server granted (<= --streams)
-  double rate = 0;       // messages/s (0: as fast as possible)
-  // Paced (rate > 0): its k-th message (from 0) is due at start_ns + k *
-  // period_ns on the monotonic clock, whenever the one before it went out:
-  // an open loop, as a population of independent peers would send.
-  int64_t start_ns = 0;
-  double period_ns = 0;
-  std::vector<uint32_t> seq;  // per stream
-  uint64_t sent = 0, bytes = 0;
-  uint64_t echoed = 0;
-  // With --echo, in ns: from the send (rtt) and, paced, from when the
-  // message was due (rtt_from_schedule: coordinated omission corrected).
-  Histogram rtt, rtt_from_schedule;
-
-  bool paced() const { return period_ns > 0; }
-  int64_t Due() const { return start_ns + static_cast<int64_t>(static_cast<double>(sent) * period_ns); }
-};
-
-constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
-
-// What the senders have sent so far, for the progress line (one per thread,
-// apart so the threads do not share a cache line).
-struct alignas(64) Progress {
-  std::atomic<uint64_t> sent{0};
-  std::atomic<uint64_t> echoed{0};
-};
 
 // SO_SNDBUF for messages of up to `max_size`. The kernel refuses (EMSGSIZE) a
 // message larger than the socket's send buffer; 4 MiB keeps --bundle's bursts
@@ -170,42 +124,88 @@ absl::Status Connect(const LoadFlags& f, Association* a) {
   return absl::OkStatus();
 }
 
-int64_t MonotonicNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-}
+constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 
-// What an echo carries at the start of its payload: when it was sent and,
-// paced, when it was due (the second only where the message has room).
-constexpr size_t kSentAtBytes = sizeof(int64_t);
-constexpr size_t kStampBytes = 2 * sizeof(int64_t);
+// A sending thread's way out on plain sockets: a blocking sendmsg per
+// message (MSG_MORE within a burst) and, with --echo, ppoll + recvmsg on
+// its associations' sockets.
+class SocketLink final : public Link {
+ public:
+  SocketLink(std::vector<Association>& all, const std::vector<size_t>& mine, const LoadFlags& f, Progress& progress)
+      : all_(all), mine_(mine), layout_(f), progress_(progress), payload_(std::max(f.size, f.size_max), 'L'),
+        buf_(payload_.size() + 64) {
+    for (size_t i : mine_) fds_.push_back({all[i].fd.get(), POLLIN, 0});
+  }
+
+  Sent Send(Association& a, uint16_t stream, uint32_t ppid, size_t size, absl::Span<const char> head,
+            bool more) override {
+    std::memcpy(payload_.data(), head.data(), std::min(head.size(), size));
+    iovec iov{payload_.data(), size};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    FillSendControl(&msg, control_, stream, ppid, 0, 0, a.id);
+    if (sendmsg(a.fd.get(), &msg, MSG_NOSIGNAL | (more ? MSG_MORE : 0)) == static_cast<ssize_t>(size)) {
+      return Sent::kOk;
+    }
+    std::fprintf(stderr, "sctpdp load: sendmsg: %s\n", std::strerror(errno));
+    return Sent::kFailed;
+  }
+
+  void Wait(int64_t wait_ns) override {
+    const timespec wait = {static_cast<time_t>(wait_ns / 1000000000), static_cast<long>(wait_ns % 1000000000)};
+    if (ppoll(fds_.data(), fds_.size(), &wait, nullptr) <= 0) return;
+    for (size_t k = 0; k < fds_.size(); ++k) {
+      if (fds_[k].revents & POLLIN) ReadEchoes(all_[mine_[k]]);
+    }
+  }
+
+ private:
+  void ReadEchoes(Association& a) {
+    while (true) {
+      iovec iov{buf_.data(), buf_.size()};
+      msghdr msg{};
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      const ssize_t n = recvmsg(a.fd.get(), &msg, MSG_DONTWAIT);
+      if (n <= 0) return;
+      if (msg.msg_flags & MSG_NOTIFICATION) continue;  // one-to-many sockets may get them
+      RecordEcho(layout_, a, absl::MakeConstSpan(buf_.data(), static_cast<size_t>(n)), progress_);
+    }
+  }
+
+  std::vector<Association>& all_;
+  const std::vector<size_t> mine_;
+  const PayloadLayout layout_;
+  Progress& progress_;
+  std::string payload_;
+  std::vector<char> buf_;
+  alignas(cmsghdr) char control_[kSendControlBytes];
+  std::vector<pollfd> fds_;
+};
 
 // One sending thread: the associations first, first+step, ... Each pass sends
 // what is due (paced: every message whose time has come, in a bounded burst;
 // at rate 0 a burst of --bundle, all but the last with MSG_MORE so the kernel
-// bundles their DATA chunks into one packet) and, with --echo, reads the
-// echoes that are in, recording each round trip. With --window an
+// bundles their DATA chunks into one packet) and, with --echo, waits for the
+// echoes that are in (the Link records each round trip). With --window an
 // association has at most that many messages awaiting their echo (closed
 // loop). After `stop`, the echoes still out get --drain to come back.
 class Sender {
  public:
-  Sender(std::vector<Association>& all, size_t first, size_t step, const LoadFlags& f, std::atomic<uint64_t>& errors,
+  Sender(std::vector<Association>& all, std::vector<size_t> mine, const LoadFlags& f, std::atomic<uint64_t>& errors,
          Progress& progress)
       : all_(all),
         f_(f),
+        layout_(f),
         errors_(errors),
         progress_(progress),
+        mine_(std::move(mine)),
         max_size_(std::max(f.size, f.size_max)),
-        payload_(max_size_, 'L'),
-        sizes_(static_cast<uint32_t>(first + 1)),
-        pick_(f.size, max_size_),
-        buf_(max_size_ + 64) {
-    for (size_t i = first; i < all.size(); i += step) {
-      mine_.push_back(i);
-      fds_.push_back({all[i].fd.get(), POLLIN, 0});
-    }
-  }
+        sizes_(static_cast<uint32_t>(mine_.empty() ? 1 : mine_[0] + 1)),
+        pick_(f.size, max_size_) {}
+
+  void SetLink(std::unique_ptr<Link> link) { link_ = std::move(link); }
 
   void Run(const std::atomic<bool>& stop) {
     int64_t drain_deadline = kNever;
@@ -220,19 +220,21 @@ class Sender {
       }
       if (!f_.echo) {
         if (stopping || pass.all_done) return;
-        if (!pass.saturating && pass.soonest != kNever) {
+        if (pass.blocked && !pass.sent_any) {
+          link_->Wait(absl::ToInt64Nanoseconds(absl::Milliseconds(100)));  // for room
+        } else if (!pass.saturating && pass.soonest != kNever) {
           absl::SleepFor(std::min(absl::Nanoseconds(pass.soonest - MonotonicNs()), absl::Milliseconds(50)));
         }
         continue;
       }
-      if ((stopping || pass.all_done) && echoed_ == sent_) return;
+      if ((stopping || pass.all_done) && progress_.echoed.load() == sent_) return;
       const int64_t now = pass.sent_any ? MonotonicNs() : pass.now;  // sends take time
       if (now > drain_deadline) return;
       // Wait for echoes unless there is more to send now.
       int64_t wait = std::min<int64_t>(absl::ToInt64Nanoseconds(absl::Milliseconds(100)), drain_deadline - now);
       if (!stopping && pass.sent_any && pass.saturating) wait = 0;
       if (!stopping && pass.soonest != kNever) wait = std::clamp<int64_t>(pass.soonest - now, 0, wait);
-      ReadEchoes(wait);
+      link_->Wait(wait);
     }
   }
 
@@ -244,6 +246,7 @@ class Sender {
     bool all_done = true;
     bool sent_any = false;
     bool saturating = false;  // an association at rate 0 can send again at once
+    bool blocked = false;     // an association waits for room
     int64_t soonest = kNever;  // when the next paced message is due
   };
 
@@ -254,7 +257,12 @@ class Sender {
       Association& a = all_[i];
       if (f_.count > 0 && a.sent >= static_cast<uint64_t>(f_.count)) continue;
       pass->all_done = false;
-      const uint64_t credit = f_.window > 0 ? static_cast<uint64_t>(f_.window) - (a.sent - a.echoed) : ~uint64_t{0};
+      if (a.blocked.load(std::memory_order_relaxed)) {
+        pass->blocked = true;
+        continue;
+      }
+      const uint64_t out = a.sent - a.echoed.load(std::memory_order_relaxed);
+      const uint64_t credit = f_.window > 0 ? static_cast<uint64_t>(f_.window) - out : ~uint64_t{0};
       if (credit == 0) continue;  // its window is full: waits for echoes
       // At rate 0, a burst of --bundle; paced, everything due now in a bounded
       // burst (the schedule holds where sleeps are coarse: a TCG guest
@@ -263,96 +271,78 @@ class Sender {
       if (f_.count > 0) limit = std::min(limit, static_cast<uint64_t>(f_.count) - a.sent);
       pass->saturating |= !a.paced();
       for (uint64_t n = 0; n < limit && (!a.paced() || a.Due() <= now); ++n) {
-        if (!SendOne(a, /*more=*/!a.paced() && n + 1 < limit)) return false;
+        const Link::Sent r = SendOne(a, /*more=*/!a.paced() && n + 1 < limit);
+        if (r == Link::Sent::kFailed) return false;
+        if (r == Link::Sent::kBlocked) {
+          pass->blocked = true;
+          break;
+        }
         pass->sent_any = true;
       }
       // Its next message, unless it waits for echoes (window) or is done.
-      const bool credit_left = f_.window == 0 || a.sent - a.echoed < static_cast<uint64_t>(f_.window);
+      const bool credit_left = f_.window == 0 || a.sent - a.echoed.load() < static_cast<uint64_t>(f_.window);
       const bool count_left = f_.count == 0 || a.sent < static_cast<uint64_t>(f_.count);
       if (a.paced() && credit_left && count_left) pass->soonest = std::min(pass->soonest, a.Due());
     }
     return true;
   }
 
-  bool SendOne(Association& a, bool more) {
+  // The message's head: its sequence number (--ppid), the stamps (--echo).
+  Link::Sent SendOne(Association& a, bool more) {
     const uint16_t stream = static_cast<uint16_t>(a.sent % a.streams);
     const size_t size = max_size_ == f_.size ? f_.size : pick_(sizes_);
+    char head[PayloadLayout::kSeqBytes + 2 * sizeof(int64_t)];
+    size_t head_bytes = 0;
+    if (f_.ppid) {
+      const uint32_t seq = htonl(a.seq[stream]);
+      std::memcpy(head, &seq, sizeof(seq));
+      head_bytes = sizeof(seq);
+    }
     if (f_.echo || a.paced()) {
       const int64_t sent_at = MonotonicNs(), due = a.paced() ? a.Due() : sent_at;
       if (a.paced()) lag_.Record(static_cast<uint64_t>(std::max<int64_t>(0, sent_at - due)));
       if (f_.echo) {  // read back from the echo
-        std::memcpy(payload_.data(), &sent_at, sizeof(sent_at));
-        if (size >= kStampBytes) std::memcpy(payload_.data() + kSentAtBytes, &due, sizeof(due));
+        std::memcpy(head + layout_.sent_at, &sent_at, sizeof(sent_at));
+        std::memcpy(head + layout_.due(), &due, sizeof(due));
+        head_bytes = layout_.stamped();
       }
     }
-    iovec iov{payload_.data(), size};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    FillSendControl(&msg, control_, stream, a.seq[stream], 0, 0, a.id);
-    if (sendmsg(a.fd.get(), &msg, MSG_NOSIGNAL | (more ? MSG_MORE : 0)) != static_cast<ssize_t>(size)) {
-      errors_.fetch_add(1);
-      std::fprintf(stderr, "sctpdp load: sendmsg: %s\n", std::strerror(errno));
-      return false;
-    }
+    const uint32_t ppid = f_.ppid ? *f_.ppid : a.seq[stream];
+    const Link::Sent r = link_->Send(a, stream, ppid, size, absl::MakeConstSpan(head, head_bytes), more);
+    if (r == Link::Sent::kFailed) errors_.fetch_add(1);
+    if (r != Link::Sent::kOk) return r;
     ++a.seq[stream];
     ++a.sent;
     ++sent_;
     a.bytes += size;
     progress_.sent.fetch_add(1, std::memory_order_relaxed);
-    return true;
-  }
-
-  void ReadEchoes(int64_t wait_ns) {
-    const timespec wait = {static_cast<time_t>(wait_ns / 1000000000), static_cast<long>(wait_ns % 1000000000)};
-    if (ppoll(fds_.data(), fds_.size(), &wait, nullptr) <= 0) return;
-    for (size_t k = 0; k < fds_.size(); ++k) {
-      if (!(fds_[k].revents & POLLIN)) continue;
-      Association& a = all_[mine_[k]];
-      while (true) {
-        iovec iov{buf_.data(), buf_.size()};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        const ssize_t n = recvmsg(a.fd.get(), &msg, MSG_DONTWAIT);
-        if (n <= 0) break;
-        if (msg.msg_flags & MSG_NOTIFICATION) continue;  // one-to-many sockets may get them
-        if (static_cast<size_t>(n) >= kSentAtBytes) Stamped(a, static_cast<size_t>(n));
-        ++a.echoed;
-        ++echoed_;
-        progress_.echoed.fetch_add(1, std::memory_order_relaxed);
-      }
-    }
-  }
-
-  // The round trips of the echo in buf_ (`n` bytes, at least kSentAtBytes).
-  void Stamped(Association& a, size_t n) {
-    const int64_t now = MonotonicNs();
-    int64_t sent_at = 0, due = 0;
-    std::memcpy(&sent_at, buf_.data(), sizeof(sent_at));
-    a.rtt.Record(static_cast<uint64_t>(std::max<int64_t>(0, now - sent_at)));
-    if (!a.paced() || n < kStampBytes) return;
-    std::memcpy(&due, buf_.data() + kSentAtBytes, sizeof(due));
-    a.rtt_from_schedule.Record(static_cast<uint64_t>(std::max<int64_t>(0, now - due)));
+    return r;
   }
 
   std::vector<Association>& all_;
   const LoadFlags& f_;
+  const PayloadLayout layout_;
   std::atomic<uint64_t>& errors_;
   Progress& progress_;
+  const std::vector<size_t> mine_;
   const uint64_t max_size_;
-  std::string payload_;
   std::minstd_rand sizes_;  // deterministic per thread
   std::uniform_int_distribution<uint64_t> pick_;
-  std::vector<char> buf_;
-  alignas(cmsghdr) char control_[kSendControlBytes];
-  std::vector<size_t> mine_;
-  std::vector<pollfd> fds_;
-  uint64_t sent_ = 0, echoed_ = 0;
+  std::unique_ptr<Link> link_;
+  uint64_t sent_ = 0;
   Histogram lag_;  // ns, paced messages: how late each went out against its schedule
 };
 
-void DefineFlags(FlagParser& p, LoadFlags& f) {
+void DefineFlags(FlagParser& p, LoadFlags& f, int64_t* ppid) {
+  p.Choice("engine", &f.engine, {"uring", "sockets"},
+           "sockets: a socket per association, a blocking sendmsg per message (the cheaper today); uring: the "
+           "associations live on the data plane (DataPlane::Connect; hot ones on io_uring workers, messages "
+           "built in place, handed to their worker across threads)");
+  p.Int("workers", &f.workers, 1, 254,
+        "--engine=uring: the data plane's io_uring workers (not pinned), beside the sending threads");
+  p.Int("ppid", ppid, 0, 0xffffffff,
+        "every message's PPID; the sequence number then rides in the payload's first 4 bytes (network order: "
+        "serve --mode=verify --ppid=N reads it there). Default: the PPID is the sequence number");
   p.MultiEndpoint("connect", &f.connect,
                   "the server's ADDR[,ADDR...]:PORT (sctp_connectx to every address, primary first; IPv6 in "
                   "brackets: [::1]:2905)");
@@ -387,18 +377,27 @@ void DefineFlags(FlagParser& p, LoadFlags& f) {
 }
 
 // False (after a one-line error) when the flags contradict each other.
-bool Validate(const LoadFlags& f) {
+bool Validate(const LoadFlags& f, bool socket_given) {
+  const PayloadLayout layout(f);
   std::string error;
   if (f.connect.addresses.empty()) {
     error = "--connect=ADDR[,ADDR...]:PORT is required";
   } else if (f.size_max != 0 && f.size_max < f.size) {
     error = absl::StrFormat("--size-max=%d is below --size=%d", f.size_max, f.size);
-  } else if (f.echo && f.size < kSentAtBytes) {
-    error = "--echo needs --size of at least 8 (the send time rides in the payload)";
-  } else if (f.echo && f.rate > 0 && f.size < kStampBytes) {
-    error = "--echo with --rate needs --size of at least 16 (the send time and the time it was due ride in the payload)";
+  } else if (f.ppid && f.size < PayloadLayout::kSeqBytes) {
+    error = "--ppid needs --size of at least 4 (the sequence number rides in the payload)";
+  } else if (f.echo && f.size < layout.due()) {
+    error = absl::StrFormat("--echo needs --size of at least %d (the send time rides in the payload%s)", layout.due(),
+                            f.ppid ? ", after the sequence number" : "");
+  } else if (f.echo && f.rate > 0 && f.size < layout.stamped()) {
+    error = absl::StrFormat(
+        "--echo with --rate needs --size of at least %d (the send time and the time it was due ride in the "
+        "payload%s)",
+        layout.stamped(), f.ppid ? ", after the sequence number" : "");
   } else if (f.window > 0 && !f.echo) {
     error = "--window needs --echo (it counts messages awaiting their echo)";
+  } else if (socket_given && f.engine != "sockets") {
+    error = "--socket needs --engine=sockets (the data plane keeps its own sockets)";
   } else if (f.hot > f.associations) {
     error = absl::StrFormat("--hot=%d is more than --associations=%d", f.hot, f.associations);
   }
@@ -406,25 +405,35 @@ bool Validate(const LoadFlags& f) {
   return error.empty();
 }
 
-// Opens every association; an exit code when one cannot be.
-std::optional<int> OpenAll(const LoadFlags& f, std::vector<Association>& all) {
-  const int64_t hot = f.hot < 0 ? f.associations : f.hot;
-  bool warned = false;
-  for (int64_t i = 0; i < f.associations; ++i) {
+// Opens every association on sockets of its own; an exit code when one
+// cannot be.
+std::optional<int> OpenSockets(const LoadFlags& f, std::vector<Association>& all) {
+  for (size_t i = 0; i < all.size(); ++i) {
     if (absl::Status s = Connect(f, &all[i]); !s.ok()) {
-      std::fprintf(stderr, "sctpdp load: association %lld: %s\n", (long long)i, s.ToString().c_str());
+      std::fprintf(stderr, "sctpdp load: association %zu: %s\n", i, s.ToString().c_str());
       if (s.code() == absl::StatusCode::kInvalidArgument) return kExitUsage;
       return s.code() == absl::StatusCode::kFailedPrecondition ? kExitNoSctp : kExitAddress;
     }
+  }
+  return std::nullopt;
+}
+
+// Once every association is up: its rate, its streams' numbering and its
+// sending thread (of `threads`); says once when the server granted fewer
+// streams than asked.
+void Prepare(const LoadFlags& f, std::vector<Association>& all, size_t threads) {
+  const int64_t hot = f.hot < 0 ? f.associations : f.hot;
+  bool warned = false;
+  for (size_t i = 0; i < all.size(); ++i) {
     if (all[i].streams < f.streams && !warned) {  // once: a server grants every association the same
       std::fprintf(stderr, "sctpdp load: --streams=%lld: the server granted %u outbound streams; sending on %u\n",
                    (long long)f.streams, all[i].streams, all[i].streams);
       warned = true;
     }
-    all[i].rate = i < hot ? f.rate : f.cold_rate;
+    all[i].rate = static_cast<int64_t>(i) < hot ? f.rate : f.cold_rate;
     all[i].seq.assign(all[i].streams, 0);
+    all[i].sender = i % threads;
   }
-  return std::nullopt;
 }
 
 // Each paced association's schedule from `start_ns`: its phases spread
@@ -522,7 +531,7 @@ Json PerAssociation(const std::vector<Association>& all) {
   for (size_t i = 0; i < all.size(); ++i) {
     const Association& a = all[i];
     Json one = {{"association", i},        {"rate", Rounded(a.rate, 3)}, {"messages", a.sent},
-                {"echoed", a.echoed},      {"rtt_us", PercentilesUs(a.rtt)}};
+                {"echoed", a.echoed.load()}, {"rtt_us", PercentilesUs(a.rtt)}};
     if (a.paced()) one["rtt_from_schedule_us"] = PercentilesUs(a.rtt_from_schedule);
     out.push_back(std::move(one));
   }
@@ -531,8 +540,9 @@ Json PerAssociation(const std::vector<Association>& all) {
 
 // The summary line; the exit code. `stop_ns`: when sending stopped, on the
 // schedules' clock.
+// `peeled`: the uring engine's associations its data plane moved to a worker.
 int Report(const LoadFlags& f, const std::vector<Association>& all, const Histogram& lag, absl::Duration elapsed,
-           int64_t stop_ns, double cpu_s, uint64_t errors) {
+           int64_t stop_ns, double cpu_s, uint64_t errors, std::optional<uint64_t> peeled) {
   uint64_t sent = 0, bytes = 0, echoed = 0;
   uint16_t granted = static_cast<uint16_t>(f.streams);
   Histogram rtt;
@@ -540,7 +550,7 @@ int Report(const LoadFlags& f, const std::vector<Association>& all, const Histog
     granted = std::min(granted, a.streams);
     sent += a.sent;
     bytes += a.bytes;
-    echoed += a.echoed;
+    echoed += a.echoed.load();
     rtt.Merge(a.rtt);
   }
   const double secs = absl::ToDoubleSeconds(elapsed);
@@ -558,7 +568,9 @@ int Report(const LoadFlags& f, const std::vector<Association>& all, const Histog
             {"messages_per_s", Rounded(secs > 0 ? sent / secs : 0, 1)},
             {"gbit_per_s", Rounded(secs > 0 ? bytes * 8 / secs / 1e9 : 0, 6)},
             {"cpu_s", Rounded(cpu_s, 3)},
-            {"errors", errors}};
+            {"errors", errors},
+            {"engine", f.engine}};
+  if (peeled) j["peeled"] = *peeled;
   if (f.echo) {
     j["echoed"] = echoed;
     j["rtt_us"] = PercentilesUs(rtt);
@@ -574,31 +586,33 @@ int Report(const LoadFlags& f, const std::vector<Association>& all, const Histog
   return errors == 0 && echo_complete ? kExitOk : kExitFailure;
 }
 
-}  // namespace
+// The sending threads, each with its link (sockets: its own; uring: the
+// data plane's, `plane`).
+std::vector<std::unique_ptr<Sender>> MakeSenders(const LoadFlags& f, std::vector<Association>& all,
+                                                 std::vector<Progress>& progress, LoadPlane* plane,
+                                                 std::atomic<uint64_t>& errors) {
+  std::vector<std::unique_ptr<Sender>> senders;
+  for (size_t t = 0; t < progress.size(); ++t) {
+    std::vector<size_t> mine;
+    for (size_t i = t; i < all.size(); i += progress.size()) mine.push_back(i);
+    auto link = plane != nullptr ? plane->LinkFor(t) : std::make_unique<SocketLink>(all, mine, f, progress[t]);
+    senders.push_back(std::make_unique<Sender>(all, std::move(mine), f, errors, progress[t]));
+    senders.back()->SetLink(std::move(link));
+  }
+  return senders;
+}
 
-int RunLoad(int argc, char** argv) {
-  LoadFlags f;
-  FlagParser p(
-      "usage: sctpdp load --connect=ADDR:PORT [flags]\n"
-      "Opens SCTP associations and sends sequence-numbered messages (PPID = per-stream sequence).");
-  DefineFlags(p, f);
-  if (std::optional<int> exit = p.ParseCommand(argc, argv, 2, "sctpdp load")) return *exit;
-  if (!Validate(f)) return kExitUsage;
-  BlockStopSignals();
-  std::vector<Association> all(f.associations);
-  if (std::optional<int> exit = OpenAll(f, all)) return *exit;
+// Sends until --duration, --count or a signal; the summary line; the exit code.
+int Run(const LoadFlags& f, std::vector<Association>& all, std::vector<Progress>& progress, LoadPlane* plane) {
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> errors{0};
   const absl::Time start = absl::Now();
   const int64_t start_ns = MonotonicNs();
   StartSchedules(f, all, start_ns);
   const Cpu cpu0 = Cpu::Now();
-  const size_t n = static_cast<size_t>(std::min<int64_t>(f.threads, f.associations));
-  std::vector<Progress> progress(n);
-  std::vector<std::unique_ptr<Sender>> senders;
+  std::vector<std::unique_ptr<Sender>> senders = MakeSenders(f, all, progress, plane, errors);
   std::vector<std::thread> threads;
-  for (size_t t = 0; t < n; ++t) senders.push_back(std::make_unique<Sender>(all, t, n, f, errors, progress[t]));
-  for (size_t t = 0; t < n; ++t) threads.emplace_back([&stop, s = senders[t].get()] { s->Run(stop); });
+  for (auto& sender : senders) threads.emplace_back([&stop, s = sender.get()] { s->Run(stop); });
   std::atomic<int64_t> stopped_ns{0};  // since start: when sending stopped (--duration or a signal)
   std::optional<SecondSignal> stopping;  // after a first signal; destroyed after the summary
   std::thread timer([&] { stopped_ns = absl::ToInt64Nanoseconds(Timer(f, start, progress, stop, stopping)); });
@@ -610,15 +624,46 @@ int RunLoad(int argc, char** argv) {
   pthread_kill(timer.native_handle(), SIGUSR1);  // ends its sigtimedwait
   timer.join();
   elapsed = std::min(elapsed, absl::Nanoseconds(stopped_ns.load()));
+  if (plane != nullptr) plane->Stop();  // what is still queued leaves first
   Histogram lag;
   for (const auto& sender : senders) lag.Merge(sender->pacing_lag());
+  const uint64_t plane_errors = plane != nullptr ? plane->errors() : 0;
+  const std::optional<uint64_t> peeled =
+      plane != nullptr ? std::optional<uint64_t>(plane->Snapshot().peeled) : std::nullopt;
   const int exit = Report(f, all, lag, elapsed, start_ns + absl::ToInt64Nanoseconds(elapsed),
-                          (Cpu::Now() - cpu0).total(), errors.load());
+                          (Cpu::Now() - cpu0).total(), errors.load() + plane_errors, peeled);
   // The summary leaves while `stopping` still takes a second signal: left in
   // stdio's buffer, exit()'s flush would block on a full pipe with no one
   // waiting for that signal.
   std::fflush(stdout);
   return exit;
+}
+
+}  // namespace
+
+int RunLoad(int argc, char** argv) {
+  LoadFlags f;
+  f.progress = isatty(STDERR_FILENO);
+  int64_t ppid = -1;
+  FlagParser p(
+      "usage: sctpdp load --connect=ADDR:PORT [flags]\n"
+      "Opens SCTP associations and sends sequence-numbered messages (PPID = per-stream sequence, or --ppid).");
+  DefineFlags(p, f, &ppid);
+  if (std::optional<int> exit = p.ParseCommand(argc, argv, 2, "sctpdp load")) return *exit;
+  if (p.given("ppid")) f.ppid = static_cast<uint32_t>(ppid);
+  if (!Validate(f, p.given("socket"))) return kExitUsage;
+  BlockStopSignals();
+  std::vector<Association> all(f.associations);
+  std::vector<Progress> progress(static_cast<size_t>(std::min<int64_t>(f.threads, f.associations)));
+  std::unique_ptr<LoadPlane> plane;
+  if (f.engine == "uring") {
+    int exit = kExitOk;
+    if ((plane = LoadPlane::Open(f, all, progress, &exit)) == nullptr) return exit;
+  } else if (std::optional<int> exit = OpenSockets(f, all)) {
+    return *exit;
+  }
+  Prepare(f, all, progress.size());
+  return Run(f, all, progress, plane.get());
 }
 
 }  // namespace sctpdp

@@ -14,10 +14,11 @@ exec tools/sctpvm -- bash -c '
   verify_engine() {
     local engine=$1 peeled=$2 fifo=/dev/shm/serve.$1.$$.$RANDOM
     shift 2
-    local label="$engine${1:+ $*}"
+    local label="$engine${1:+ $*}" serve_extra=() a
+    for a in "$@"; do case $a in --ppid=*) serve_extra+=("$a");; esac; done  # where the numbers are
     mkfifo "$fifo"
     "$B" serve --engine=$engine --listen=127.0.0.1:0 --mode=verify --peel-rate=100 --sustain=200ms \
-      > "$fifo" 2> serve.$engine.err &
+      "${serve_extra[@]}" > "$fifo" 2> serve.$engine.err &
     local pid=$!
     exec 3< "$fifo"
     read -t 60 -r line <&3 || { echo "FAIL: serve --engine=$engine did not start"; cat serve.$engine.err; return; }
@@ -39,15 +40,23 @@ exec tools/sctpvm -- bash -c '
     echo "$summary"
     check "$label: every message sent was verified" "$(field messages "$load")" "$(field verified "$summary")"
     check "$label: every byte sent arrived" "$(field bytes "$load")" "$(field bytes_in "$summary")"
-    check "$label: no gaps, duplicates or reorders" "0 0 0" \
-      "$(field gaps "$summary") $(field duplicates "$summary") $(field reorders "$summary")"
+    check "$label: no gaps, duplicates, reorders or malformed" "0 0 0 0" \
+      "$(field gaps "$summary") $(field duplicates "$summary") $(field reorders "$summary") $(field malformed "$summary")"
     check "$label: associations on their own sockets" "$peeled" "$(field peeled "$summary")"
+    case " $* " in *" --engine=uring "*)  # the loader's 2 hot ones, hot by what they send
+      check "$label: load peeled its hot associations" 2 "$(field peeled "$load")";; esac
   }
   verify_engine uring 2
   verify_engine epoll 0
   verify_engine threads 8
   # One-to-many client sockets, message sizes spread over 16..4000 bytes.
-  verify_engine uring 2 --socket=seqpacket --size=16 --size-max=4000
+  verify_engine uring 2 --engine=sockets --socket=seqpacket --size=16 --size-max=4000
+  # The load generator on the data plane (its hot associations peeled to
+  # its own worker by what they send), a real PPID with the sequence
+  # number in the payload, sizes spread over 4..70000 bytes (past one
+  # send buffer: a message in several segments).
+  verify_engine uring 2 --engine=uring --ppid=46 --size=4 --size-max=70000
+  verify_engine epoll 0 --engine=uring --ppid=0
 
   # lksctp-tools sctp_test (a client no one here wrote) against serve --mode
   # sink: its case 4 x 3 is 30 messages of 1..32768 bytes, 341307 bytes.
@@ -101,6 +110,11 @@ exec tools/sctpvm -- bash -c '
     check "$engine: load --echo --window --bundle exits 0 (every echo came back)" 0 $?
     echo "$closed"
     check "$engine: closed loop echoed what it sent" "$(field messages "$closed")" "$(field echoed "$closed")"
+    # The same through load's data plane: echoes read on its threads.
+    closed=$("$B" load --engine=uring --connect=127.0.0.1:$port --echo --window=16 --associations=4 --size=300 \
+      --duration=2s)
+    check "$engine: load --engine=uring --echo exits 0 (every echo came back)" 0 $?
+    check "$engine: load --engine=uring echoed what it sent" "$(field messages "$closed")" "$(field echoed "$closed")"
     kill -TERM $pid
     wait $pid
     exec 5<&-
@@ -204,6 +218,14 @@ exec tools/sctpvm -- bash -c '
   check "missing --connect exits 2" 2 $?
   "$B" load --connect=127.0.0.1:1 --duration=1s 2>/dev/null
   check "refused connect exits 3" 3 $?
+  "$B" load --engine=uring --connect=127.0.0.1:1 --duration=1s 2>/dev/null
+  check "load --engine=uring: refused connect exits 3" 3 $?
+  "$B" load --connect=127.0.0.1:1 --ppid=46 --echo --size=8 2>/dev/null
+  check "load --ppid --echo with 8-byte messages exits 2 (12 needed)" 2 $?
+  "$B" load --engine=uring --connect=127.0.0.1:1 --socket=seqpacket 2>/dev/null
+  check "load --socket without --engine=sockets exits 2" 2 $?
+  "$B" serve --mode=sink --ppid=46 2>/dev/null
+  check "serve --ppid without --mode=verify exits 2" 2 $?
   "$B" load --connect=127.0.0.1:1 --size=100 --size-max=50 2>/dev/null
   check "load --size-max below --size exits 2" 2 $?
   "$B" load --connect=127.0.0.1:1 --echo --size=4 2>/dev/null

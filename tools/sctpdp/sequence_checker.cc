@@ -1,5 +1,9 @@
 #include "tools/sctpdp/sequence_checker.h"
 
+#include <arpa/inet.h>
+
+#include <cstring>
+
 namespace sctpdp {
 
 void SequenceChecker::Observe(int32_t association, uint16_t stream, uint64_t seq) {
@@ -21,6 +25,19 @@ void SequenceChecker::Observe(int32_t association, uint16_t stream, uint64_t seq
     ++counts_.reorders;
     if (counts_.gaps > 0) --counts_.gaps;
   }
+}
+
+void SequenceChecker::ObserveMessage(int32_t association, uint16_t stream, uint32_t ppid,
+                                     absl::Span<const char> payload, std::optional<uint32_t> in_payload) {
+  if (!in_payload) return Observe(association, stream, ppid);
+  uint32_t seq = 0;
+  if (ppid != *in_payload || payload.size() < sizeof(seq)) {
+    ++counts_.messages;
+    ++counts_.malformed;
+    return;
+  }
+  std::memcpy(&seq, payload.data(), sizeof(seq));
+  Observe(association, stream, ntohl(seq));
 }
 
 }  // namespace sctpdp

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace sctpdp {
 namespace {
 
@@ -38,6 +40,29 @@ TEST(SequenceCheckerTest, ARestartedAssociationStartsAgain) {
   c.Observe(8, 0, 1);                                   // others go on
   EXPECT_TRUE(c.counts().clean());
   EXPECT_EQ(c.counts().messages, 10u);
+}
+
+// load --ppid=N: the PPID is N on every message, the number in the payload.
+TEST(SequenceCheckerTest, TheNumberInThePayload) {
+  SequenceChecker c;
+  auto message = [](uint32_t seq) {
+    std::string p(16, 'L');
+    p[0] = static_cast<char>(seq >> 24);
+    p[1] = static_cast<char>(seq >> 16);
+    p[2] = static_cast<char>(seq >> 8);
+    p[3] = static_cast<char>(seq);
+    return p;
+  };
+  for (uint32_t i = 0; i < 300; ++i) c.ObserveMessage(1, 0, 46, message(i), 46);  // 300: past one byte
+  EXPECT_TRUE(c.counts().clean());
+  c.ObserveMessage(1, 0, 46, message(301), 46);  // 300 skipped
+  EXPECT_EQ(c.counts().gaps, 1u);
+  c.ObserveMessage(1, 0, 3, message(302), 46);  // another PPID
+  c.ObserveMessage(1, 0, 46, std::string("abc"), 46);        // too short to hold one
+  EXPECT_EQ(c.counts().malformed, 2u);
+  EXPECT_EQ(c.counts().messages, 303u);
+  c.ObserveMessage(2, 0, 5, std::string(), std::nullopt);  // without: the PPID is the number
+  EXPECT_EQ(c.counts().gaps, 6u);
 }
 
 TEST(SequenceCheckerTest, CountsAdd) {

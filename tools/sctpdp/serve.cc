@@ -32,6 +32,7 @@ namespace {
 struct ServeFlags {
   std::vector<Endpoint> listen = {{"127.0.0.1", 2905}};
   std::string mode = "sink";
+  int64_t ppid = 0;  // verify: the PPID of every message, its sequence number in the payload (--ppid given)
   std::string engine = "uring";
   std::vector<int> cpus;
   int64_t workers = 0;
@@ -93,6 +94,7 @@ Json StatsJson(const char* kind, const Engine& engine, MessageSink& sink, const 
     j["gaps"] = c.gaps;
     j["duplicates"] = c.duplicates;
     j["reorders"] = c.reorders;
+    j["malformed"] = c.malformed;
   }
   if (connecting) {
     j["connects"] = s.connects;
@@ -131,6 +133,8 @@ std::string Metrics(const Engine& engine, MessageSink& sink, const std::string& 
     metric("verify_gaps_total", "counter", "Sequence numbers skipped.", c.gaps);
     metric("verify_duplicates_total", "counter", "Messages seen twice.", c.duplicates);
     metric("verify_reorders_total", "counter", "Messages after a later one.", c.reorders);
+    metric("verify_malformed_total", "counter", "Messages without a sequence number where one should be.",
+           c.malformed);
   }
   if (connecting) {
     metric("connects_total", "counter", "Associations set up by --connect.", s.connects);
@@ -144,6 +148,9 @@ void DefineFlags(FlagParser& p, ServeFlags& f) {
   p.Endpoints("listen", &f.listen, "ADDR:PORT[,ADDR:PORT...]: local addresses (one port; 0 picks one)");
   p.Choice("mode", &f.mode, {"sink", "echo", "verify"},
            "sink counts, echo sends every message back, verify checks per-stream sequence numbers (PPID)");
+  p.Int("ppid", &f.ppid, 0, 0xffffffff,
+        "verify: every message's PPID is this and its sequence number is in the payload's first 4 bytes, "
+        "network order (load --ppid=N); default: the PPID is the sequence number");
   p.Choice("engine", &f.engine, {"uring", "epoll", "threads"},
            "uring: the data plane; epoll: one thread, epoll + recvmsg on the one-to-many socket; "
            "threads: every association peeled to a thread with blocking recvmsg");
@@ -311,7 +318,11 @@ int RunServe(int argc, char** argv) {
   if (!config) return kExitUsage;
   const sigset_t stop = BlockStopSignals();  // SIGINT/SIGTERM: blocked in every thread, taken by sigtimedwait
   const bool connecting = !f.connect.addresses.empty();
-  MessageSink sink(f.mode);
+  if (p.given("ppid") && f.mode != "verify") {
+    std::fprintf(stderr, "sctpdp serve: --ppid is for --mode=verify (where the sequence numbers are)\n");
+    return kExitUsage;
+  }
+  MessageSink sink(f.mode, p.given("ppid") ? std::optional<uint32_t>(static_cast<uint32_t>(f.ppid)) : std::nullopt);
   auto engine = MakeEngine(f.engine, *config, &sink);
   if (!engine.ok()) {
     std::fprintf(stderr, "sctpdp serve: %s\n", std::string(engine.status().message()).c_str());

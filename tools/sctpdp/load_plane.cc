@@ -1,0 +1,179 @@
+#include "tools/sctpdp/load_plane.h"
+
+#include <cstdio>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace sctpdp {
+namespace {
+
+// A sending thread's way out through the data plane: each message is built
+// in a send buffer (its owner's own memory when this thread owns the
+// association, else a shared parcel) and handed over without a copy; the
+// owner's worker bundles what queues up. Echoes arrive on the data plane's
+// threads (LoadPlane::OnMessage), which wake this sender.
+class PlaneLink final : public Link {
+ public:
+  PlaneLink(DataPlane& dp, Waker& waker) : dp_(dp), waker_(waker) {}
+
+  Sent Send(Association& a, uint16_t stream, uint32_t ppid, size_t size, absl::Span<const char> head,
+            bool) override {
+    SendBuffer buffer = dp_.AcquireSendBuffer(a.id, size);
+    if (!buffer.valid()) return Refused(a, SendResult::kNoBuffers);
+    buffer.Write(0, head.subspan(0, std::min(head.size(), size)));
+    // Raised before the send: an OnWritable that follows a refusal lowers
+    // it, wherever it runs.
+    a.blocked.store(true, std::memory_order_seq_cst);
+    const SendResult r = dp_.Send(a.id, stream, ppid, std::move(buffer));
+    if (r == SendResult::kOk) {
+      a.blocked.store(false, std::memory_order_relaxed);
+      return Sent::kOk;
+    }
+    return Refused(a, r);
+  }
+
+  void Wait(int64_t wait_ns) override { waker_.Sleep(wait_ns); }
+
+ private:
+  Sent Refused(Association& a, SendResult r) {
+    if (IsBackpressure(r)) {
+      a.blocked.store(true, std::memory_order_seq_cst);
+      return Sent::kBlocked;
+    }
+    a.blocked.store(false, std::memory_order_relaxed);
+    std::fprintf(stderr, "sctpdp load: association %d: send refused: %s\n", a.id, SendResultName(r));
+    return Sent::kFailed;
+  }
+
+  DataPlane& dp_;
+  Waker& waker_;
+};
+
+}  // namespace
+
+std::unique_ptr<LoadPlane> LoadPlane::Open(const LoadFlags& f, std::vector<Association>& all,
+                                           std::vector<Progress>& progress, int* exit) {
+  std::unique_ptr<LoadPlane> plane(new LoadPlane(f, all, progress));
+  absl::StatusOr<std::unique_ptr<DataPlane>> dp = DataPlane::Create(plane->Options(), plane.get());
+  absl::Status started = dp.ok() ? (*dp)->Start() : dp.status();
+  if (!started.ok()) {
+    std::fprintf(stderr, "sctpdp load: the data plane: %s\n", started.ToString().c_str());
+    *exit = kExitFailure;
+    return nullptr;
+  }
+  plane->dp_ = *std::move(dp);
+  if (std::optional<int> failed = plane->ConnectAll()) {
+    *exit = *failed;
+    plane->Stop();
+    return nullptr;
+  }
+  return plane;
+}
+
+LoadPlane::~LoadPlane() { Stop(); }
+
+DataPlaneOptions LoadPlane::Options() const {
+  DataPlaneOptions o;
+  o.listen = false;
+  o.worker_cpus.assign(static_cast<size_t>(f_.workers), -1);
+  o.listener.streams = static_cast<uint16_t>(f_.streams);
+  o.listener.nodelay = f_.nodelay;
+  // As the sockets engine's: a receive window big enough that a server
+  // bundles its replies, and a send buffer for the largest message.
+  o.listener.rcvbuf = 4 << 20;
+  o.listener.sndbuf = static_cast<int>(std::max<uint64_t>(4 << 20, 2 * std::max(f_.size, f_.size_max)));
+  o.max_connections = static_cast<unsigned>(f_.associations);
+  o.max_associations = static_cast<size_t>(f_.associations);
+  o.worker.max_message_size = std::max<size_t>(o.worker.max_message_size, std::max(f_.size, f_.size_max));
+  o.control.max_message_size = o.worker.max_message_size;
+  o.kernel_stats.interval = absl::ZeroDuration();  // the loader reads none
+  return o;
+}
+
+std::optional<int> LoadPlane::ConnectAll() {
+  ConnectOptions options;
+  options.remote = f_.connect.addresses;
+  options.port = f_.connect.port;
+  options.local = f_.local;
+  options.reconnect.enabled = false;  // a lost association is an error of the run
+  for (size_t i = 0; i < all_.size(); ++i) {
+    absl::StatusOr<ConnectionId> conn = dp_->Connect(options);
+    if (!conn.ok()) {
+      std::fprintf(stderr, "sctpdp load: association %zu: %s\n", i, conn.status().ToString().c_str());
+      if (conn.status().code() == absl::StatusCode::kInvalidArgument) return kExitUsage;
+      return conn.status().code() == absl::StatusCode::kUnimplemented ? kExitNoSctp : kExitAddress;
+    }
+    std::lock_guard<std::mutex> l(mu_);
+    connections_.push_back(*conn);
+  }
+  std::unique_lock<std::mutex> l(mu_);
+  changed_.wait(l, [&] { return failed_.has_value() || up_.size() == all_.size(); });
+  if (failed_) {
+    std::fprintf(stderr, "sctpdp load: connect: %s\n", failed_->ToString().c_str());
+    return kExitAddress;
+  }
+  for (size_t i = 0; i < all_.size(); ++i) {
+    const AssociationInfo& info = up_.at(connections_[i]);
+    all_[i].id = info.id;
+    all_[i].streams = std::max<uint16_t>(1, info.outbound_streams);
+    index_[info.id] = i;
+  }
+  ready_.store(true, std::memory_order_release);
+  return std::nullopt;
+}
+
+void LoadPlane::OnAssociationUp(DataPlane&, const AssociationInfo& info) {
+  std::lock_guard<std::mutex> l(mu_);
+  up_[info.connection] = info;
+  changed_.notify_all();
+}
+
+void LoadPlane::OnConnectFailed(DataPlane&, ConnectionId, const absl::Status& error, absl::Duration) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!failed_) failed_ = error;
+  changed_.notify_all();
+}
+
+Association* LoadPlane::Find(sctp_assoc_t id) const {
+  if (!ready_.load(std::memory_order_acquire)) return nullptr;
+  auto it = index_.find(id);
+  return it == index_.end() ? nullptr : &all_[it->second];
+}
+
+// The association travels with its slot (Context) from thread to thread:
+// one lookup each.
+void LoadPlane::OnMessage(DataPlane& dp, const MessageView& m) {
+  void** slot = dp.Context(m.assoc_id);
+  if (slot == nullptr) return;
+  if (*slot == nullptr) *slot = Find(m.assoc_id);
+  auto* a = static_cast<Association*>(*slot);
+  if (a != nullptr) RecordEcho(layout_, *a, m.payload, progress_[a->sender]);
+}
+
+void LoadPlane::OnWritable(DataPlane&, sctp_assoc_t id) {
+  Association* a = Find(id);
+  if (a == nullptr) return;
+  a->blocked.store(false, std::memory_order_seq_cst);
+  progress_[a->sender].waker.Wake();
+}
+
+// Before Stop, any end (the server's shutdown too) cuts the run short.
+void LoadPlane::OnAssociationDown(DataPlane&, sctp_assoc_t id, DownReason reason, const AssocStats&) {
+  Error(id, absl::UnavailableError(absl::StrCat("association down: ", DownReasonName(reason))));
+}
+
+void LoadPlane::Error(sctp_assoc_t id, const absl::Status& error) {
+  if (stopping_.load()) return;
+  errors_.fetch_add(1);
+  std::fprintf(stderr, "sctpdp load: association %d: %s\n", id, error.ToString().c_str());
+}
+
+std::unique_ptr<Link> LoadPlane::LinkFor(size_t t) { return std::make_unique<PlaneLink>(*dp_, progress_[t].waker); }
+
+void LoadPlane::Stop() {
+  if (dp_ == nullptr || stopping_.exchange(true)) return;
+  dp_->Stop();
+}
+
+}  // namespace sctpdp
