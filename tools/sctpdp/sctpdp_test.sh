@@ -43,7 +43,7 @@ exec tools/sctpvm -- bash -c '
     check "$label: no gaps, duplicates, reorders or malformed" "0 0 0 0" \
       "$(field gaps "$summary") $(field duplicates "$summary") $(field reorders "$summary") $(field malformed "$summary")"
     check "$label: associations on their own sockets" "$peeled" "$(field peeled "$summary")"
-    case " $* " in *" --engine=uring "*)  # the loader's 2 hot ones, hot by what they send
+    case " $* " in *" --engine=uring "*)  # the 2 hot ones of the loader, hot by what they send
       check "$label: load peeled its hot associations" 2 "$(field peeled "$load")";; esac
   }
   verify_engine uring 2
@@ -110,7 +110,7 @@ exec tools/sctpvm -- bash -c '
     check "$engine: load --echo --window --bundle exits 0 (every echo came back)" 0 $?
     echo "$closed"
     check "$engine: closed loop echoed what it sent" "$(field messages "$closed")" "$(field echoed "$closed")"
-    # The same through load's data plane: echoes read on its threads.
+    # The same through the data plane of load: echoes read on its threads.
     closed=$("$B" load --engine=uring --connect=127.0.0.1:$port --echo --window=16 --associations=4 --size=300 \
       --duration=2s)
     check "$engine: load --engine=uring --echo exits 0 (every echo came back)" 0 $?
