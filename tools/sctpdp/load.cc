@@ -340,6 +340,9 @@ void DefineFlags(FlagParser& p, LoadFlags& f, int64_t* ppid) {
            "built in place, handed to their worker across threads)");
   p.Int("workers", &f.workers, 1, 254,
         "--engine=uring: the data plane's io_uring workers (not pinned), beside the sending threads");
+  p.Double("peel-rate", &f.peel_rate, 0.001, 1e9,
+           "--engine=uring: messages/s (sent or echoed) that make an association hot: it moves to a worker");
+  p.Duration("sustain", &f.sustain, "--engine=uring: how long above --peel-rate before it moves");
   p.Int("ppid", ppid, 0, 0xffffffff,
         "every message's PPID; the sequence number then rides in the payload's first 4 bytes (network order: "
         "serve --mode=verify --ppid=N reads it there). Default: the PPID is the sequence number");

@@ -42,6 +42,8 @@ struct LoadFlags {
   int64_t window = 0;  // with --echo: most messages awaiting their echo per association (0: no limit)
   int64_t threads = 2;
   int64_t workers = 1;  // uring engine: the data plane's workers, not pinned
+  double peel_rate = 500;  // uring engine: messages/s (either way) that make an association hot
+  absl::Duration sustain = absl::Milliseconds(500);
   bool echo = false;  // the server echoes: measure round trips
   absl::Duration drain = absl::Seconds(5);  // with --echo: how long the echoes still out get after sending stops
   bool progress = false;

@@ -77,6 +77,8 @@ DataPlaneOptions LoadPlane::Options() const {
   DataPlaneOptions o;
   o.listen = false;
   o.worker_cpus.assign(static_cast<size_t>(f_.workers), -1);
+  o.hotness.peel_messages_per_sec = f_.peel_rate;
+  o.hotness.sustain = f_.sustain;
   o.listener.streams = static_cast<uint16_t>(f_.streams);
   o.listener.nodelay = f_.nodelay;
   // As the sockets engine's: a receive window big enough that a server

@@ -55,8 +55,8 @@ exec tools/sctpvm -- bash -c '
   # its own worker by what they send), a real PPID with the sequence
   # number in the payload, sizes spread over 4..70000 bytes (past one
   # send buffer: a message in several segments).
-  verify_engine uring 2 --engine=uring --ppid=46 --size=4 --size-max=70000
-  verify_engine epoll 0 --engine=uring --ppid=0
+  verify_engine uring 2 --engine=uring --peel-rate=100 --sustain=200ms --ppid=46 --size=4 --size-max=70000
+  verify_engine epoll 0 --engine=uring --peel-rate=100 --sustain=200ms --ppid=0
 
   # lksctp-tools sctp_test (a client no one here wrote) against serve --mode
   # sink: its case 4 x 3 is 30 messages of 1..32768 bytes, 341307 bytes.
