@@ -442,6 +442,21 @@ void DataPlane::PeelFailed(sctp_assoc_t id, const absl::Status& why, absl::Time 
 absl::Status DataPlane::PauseReceive(sctp_assoc_t id) { return SetReceive(id, true); }
 absl::Status DataPlane::ResumeReceive(sctp_assoc_t id) { return SetReceive(id, false); }
 
+absl::Status DataPlane::RunOn(sctp_assoc_t id, absl::AnyInvocable<void()> fn,
+                              absl::AnyInvocable<void(const absl::Status&)> failed) {
+  if (!running()) return absl::FailedPreconditionError("run on: data plane not running");
+  Router::OwnerTask task;
+  task.run = [fn = std::move(fn)](Shard&, Route&) mutable { fn(); };
+  task.failed = [this, id, failed = std::move(failed)](const absl::Status& why) mutable {
+    if (failed) return failed(why);
+    app_->OnError(*this, id, why);
+  };
+  if (!router_->RunOnOwner(id, std::move(task))) {
+    return absl::NotFoundError(absl::StrCat("run on: association ", id, ": unknown"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status DataPlane::SetReceive(sctp_assoc_t id, bool paused) {
   if (!running()) return absl::FailedPreconditionError("data plane not running");
   const std::optional<AssociationInfo> info = table_.SetReceivePaused(id, paused);

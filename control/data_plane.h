@@ -50,6 +50,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "control/association_table.h"
@@ -295,6 +296,16 @@ class DataPlane : private ShardEvents, private RouterHandler, private ControlEve
   // Association(id).paths shows it primary. From any thread.
   absl::Status SetPrimary(sctp_assoc_t id, const std::string& address);
   absl::Status ResumeReceive(sctp_assoc_t id);
+  // Runs `fn` on the thread that owns association `id`, as one of its
+  // callbacks: a send from it is the owner's (no lock, no parcel, the
+  // owner's own send buffers) and Context(id) works. At once when called
+  // there, else posted. If it cannot run, `failed` hears why (null: OnError
+  // for `id`): NotFound when the association ended first, Unavailable when
+  // it is between owners (OnMoved follows: run it again from there).
+  // Errors here: FailedPrecondition (not running), NotFound (unknown id).
+  // From any thread.
+  absl::Status RunOn(sctp_assoc_t id, absl::AnyInvocable<void()> fn,
+                     absl::AnyInvocable<void(const absl::Status&)> failed = nullptr);
 
   // The application's own slot for association `id` (null: unknown id),
   // carried with it from thread to thread: per-association state without a

@@ -492,10 +492,7 @@ SendResult OneToManyServer::Send(sctp_assoc_t to, uint16_t stream, uint32_t ppid
     return admitted;
   }
   const uint32_t desc = memory_->Attach(buffer);
-  if (desc == kNoDesc) {
-    AddOnce(s->refused, to);
-    return SendResult::kNoBuffers;
-  }
+  if (desc == kNoDesc) return NoBuffers(*s, to);
   return Enqueue(*s, desc, to, stream, ppid, flags, ttl_ms);
 }
 
@@ -505,10 +502,7 @@ SendResult OneToManyServer::SendCopy(sctp_assoc_t to, uint16_t stream, uint32_t 
   if (const SendResult r = Admit(s, to, payload.size()); r != SendResult::kOk) return r;
   if (payload.size() > send_pool_->max_message_size()) return SendResult::kTooBig;
   const uint32_t desc = memory_->Copy(payload);
-  if (desc == kNoDesc) {
-    AddOnce(s->refused, to);
-    return SendResult::kNoBuffers;
-  }
+  if (desc == kNoDesc) return NoBuffers(*s, to);
   totals_.send_copied_bytes.Add(payload.size());
   totals_.send_copies.Add(1);
   return Enqueue(*s, desc, to, stream, ppid, flags, ttl_ms);
@@ -525,10 +519,7 @@ SendResult OneToManyServer::SendRetained(sctp_assoc_t to, uint16_t stream, uint3
     return admitted;
   }
   const uint32_t desc = memory_->AttachRetained(message, part);
-  if (desc == kNoDesc) {
-    AddOnce(s->refused, to);
-    return SendResult::kNoBuffers;
-  }
+  if (desc == kNoDesc) return NoBuffers(*s, to);
   return Enqueue(*s, desc, to, stream, ppid, flags, ttl_ms);
 }
 
@@ -539,10 +530,7 @@ SendResult OneToManyServer::Shutdown(sctp_assoc_t id) {
   // behind everything already there for the association: the kernel sends
   // SHUTDOWN once all of it is out and acknowledged.
   const uint32_t desc = memory_->Copy({});
-  if (desc == kNoDesc) {
-    AddOnce(s->refused, id);
-    return SendResult::kNoBuffers;
-  }
+  if (desc == kNoDesc) return NoBuffers(*s, id);
   AddOnce(s->ending, id);
   return Enqueue(*s, desc, id, 0, 0, SCTP_EOF, 0);
 }
@@ -615,6 +603,30 @@ void OneToManyServer::FinishChain(Socket& s) {
   }
   if (s.queue.queued() > 0) s.dirty = true;
   MaybeWritable(s);
+  WakeBufferWaiters();
+}
+
+SendResult OneToManyServer::NoBuffers(Socket& s, sctp_assoc_t to) {
+  AddOnce(s.refused, to);
+  const std::pair<SocketId, uint16_t> me{s.id, s.generation};
+  if (std::find(buffer_waiters_.begin(), buffer_waiters_.end(), me) == buffer_waiters_.end()) {
+    buffer_waiters_.push_back(me);
+  }
+  return SendResult::kNoBuffers;
+}
+
+// After completions freed send memory: the sockets refused for it hear
+// (each sender retries; one refused again waits again).
+void OneToManyServer::WakeBufferWaiters() {
+  if (buffer_waiters_.empty() || !send_pool_->has_free_desc() ||
+      send_pool_->buffers_in_use() >= send_pool_->buffer_count()) {
+    return;
+  }
+  std::vector<std::pair<SocketId, uint16_t>> waiters;
+  waiters.swap(buffer_waiters_);
+  for (const auto& [id, generation] : waiters) {
+    if (Socket* s = Find(id, generation)) MaybeWritable(*s);
+  }
 }
 
 // Senders refused for room hear once the queue is down to half.

@@ -227,6 +227,11 @@ class OneToManyServer final : private EventLoop::Client {
   void OnSendComplete(Socket& s, uint32_t desc, const Completion& c);
   void FinishChain(Socket& s);
   void MaybeWritable(Socket& s);
+  // `to` on `s` was refused because the send memory (buffers or
+  // descriptors), shared by every socket, is spent: it hears when another
+  // socket's completions free some, not only at its own (it may have none).
+  SendResult NoBuffers(Socket& s, sctp_assoc_t to);
+  void WakeBufferWaiters();
   void FreeDesc(uint32_t desc);
   void DropQueued(Socket& s, sctp_assoc_t id, const char* why);
 
@@ -244,6 +249,7 @@ class OneToManyServer final : private EventLoop::Client {
   std::unique_ptr<SendMemory> memory_;
   msghdr recv_template_{};
   std::vector<std::unique_ptr<Socket>> sockets_;  // by id; null: free
+  std::vector<std::pair<SocketId, uint16_t>> buffer_waiters_;  // sockets (id, generation) refused for send memory
   std::vector<uint16_t> generations_;             // by id, across reuses
   std::vector<SocketId> served_;                  // ids in use, in no order
   std::unordered_map<sctp_assoc_t, SocketId> assoc_socket_;  // learnt from each association's COMM_UP

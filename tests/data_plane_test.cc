@@ -23,6 +23,7 @@
 #include <tuple>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <atomic>
 #include <set>
 #include <thread>
@@ -90,6 +91,7 @@ class Recorder : public testing::WaitingHandler {
     replies->OnWritable(id);
     std::lock_guard<std::mutex> l(mu_);
     ++writable_;
+    ++writable_by_[id];
     cv_.notify_all();
   }
   void OnMoved(DataPlane&, sctp_assoc_t id, int worker) override {
@@ -112,6 +114,7 @@ class Recorder : public testing::WaitingHandler {
   std::map<sctp_assoc_t, std::map<uint16_t, int64_t>> last_seq_;
   std::map<sctp_assoc_t, uint64_t> messages_;
   std::set<sctp_assoc_t> moved_;
+  std::map<sctp_assoc_t, uint64_t> writable_by_;
   std::map<sctp_assoc_t, DownReason> downs_;
   std::vector<absl::Status> errors_;
   uint64_t total_ = 0, violations_ = 0, echo_failures_ = 0, writable_ = 0;
@@ -729,6 +732,78 @@ TEST(DataPlaneTest, ThousandIdleStayWhileFourHotAreMoved) {
   EXPECT_EQ(s.on_control, 1000u);
   std::lock_guard<std::mutex> l(rec.mu_);
   EXPECT_EQ(rec.violations_, 0u);
+}
+
+// Sends `payload` to `id` on the thread that owns it (DataPlane::RunOn)
+// and waits for the result.
+SendResult SendOnOwner(DataPlane& dp, Recorder& rec, sctp_assoc_t id, const std::string& payload) {
+  std::optional<SendResult> result;
+  const absl::Status run = dp.RunOn(id, [&] {
+    const SendResult r = dp.Send(id, 0, 0, payload);
+    std::lock_guard<std::mutex> l(rec.mu_);
+    result = r;
+    rec.cv_.notify_all();
+  });
+  EXPECT_TRUE(run.ok()) << run;
+  EXPECT_TRUE(rec.Wait([&] { return result.has_value(); }));
+  return result.value_or(SendResult::kNoAssociation);
+}
+
+// The control thread's send memory is shared by its one-to-many sockets
+// (here two connections'): an association refused because another socket's
+// sends spent it hears OnWritable once they complete, although its own
+// socket has nothing in flight to complete. (It used to wait for ever, and
+// what the router held for it was dropped at Stop.)
+TEST(DataPlaneTest, SendMemorySpentByAnotherSocketIsWaitedForNotForever) {
+  Recorder rec;
+  rec.echo = false;
+  DataPlaneOptions o = SmallOptions();
+  o.listen = false;
+  o.hotness.peel_messages_per_sec = 1e9;  // both stay on the control thread
+  o.control.send_buffer_count = 8;        // both sockets' messages in flight or queued, together
+  o.cross_thread_limit = 32;
+  std::unique_ptr<DataPlane> dp = rec.Start(o);
+  ASSERT_NE(dp, nullptr);
+  testing::Listener stalled = testing::MakeListener(), reader = testing::MakeListener();
+  ConnectOptions c;
+  c.remote = {"127.0.0.1"};
+  c.sndbuf = 16 << 10;
+  c.reconnect.enabled = false;
+  for (const testing::Listener* l : {&stalled, &reader}) {
+    c.port = ntohs(l->addr.sin_port);
+    ASSERT_TRUE(dp->Connect(c).ok());
+  }
+  const sctp_assoc_t a = rec.IdForPort(ntohs(stalled.addr.sin_port)), b = rec.IdForPort(ntohs(reader.addr.sin_port));
+  ASSERT_NE(a, 0);
+  ASSERT_NE(b, 0);
+  // The stalled peer reads nothing: its association's sends fill the
+  // kernel, then the shared send memory, until a send to the other one is
+  // refused for memory.
+  const std::string payload(4000, 'a');
+  uint64_t to_a = 0, to_b = 0;
+  SendResult r = SendResult::kOk;
+  for (int round = 0; round < 200 && r != SendResult::kNoBuffers; ++round) {
+    while (dp->Send(a, 0, 0, payload) == SendResult::kOk) ++to_a;
+    r = SendOnOwner(*dp, rec, b, "b");
+    if (r == SendResult::kOk) ++to_b;
+  }
+  const DataPlaneStats st = dp->Snapshot();
+  ASSERT_EQ(r, SendResult::kNoBuffers) << SendResultName(r) << " after " << to_a << " to a, " << to_b
+                                        << " to b; control send buffers in use " << st.control.send_buffers_in_use
+                                        << ", out " << st.control.totals.messages_out;
+  // The stalled peer reads it all: the memory comes back, and b hears.
+  for (uint64_t got = 0; got < to_a; ++got) {
+    testing::Received m = testing::Recv(stalled.fd.get());
+    ASSERT_TRUE(m.has_rcvinfo || (m.flags & MSG_NOTIFICATION)) << "message " << got << " of " << to_a;
+    if (m.flags & MSG_NOTIFICATION) --got;
+  }
+  ASSERT_TRUE(rec.Wait([&] { return rec.writable_by_[b] > 0; }, absl::Seconds(60))) << "b never heard OnWritable";
+  ASSERT_EQ(SendOnOwner(*dp, rec, b, "b"), SendResult::kOk);
+  for (uint64_t got = 0; got <= to_b; ++got) {
+    testing::Received m = testing::Recv(reader.fd.get());
+    ASSERT_TRUE(m.has_rcvinfo || (m.flags & MSG_NOTIFICATION)) << "b's message " << got << " of " << to_b + 1;
+    if (m.flags & MSG_NOTIFICATION) --got;
+  }
 }
 
 }  // namespace

@@ -200,10 +200,7 @@ class Sender {
         layout_(f),
         errors_(errors),
         progress_(progress),
-        mine_(std::move(mine)),
-        max_size_(std::max(f.size, f.size_max)),
-        sizes_(static_cast<uint32_t>(mine_.empty() ? 1 : mine_[0] + 1)),
-        pick_(f.size, max_size_) {}
+        mine_(std::move(mine)) {}
 
   void SetLink(std::unique_ptr<Link> link) { link_ = std::move(link); }
 
@@ -220,14 +217,16 @@ class Sender {
       }
       if (!f_.echo) {
         if (stopping || pass.all_done) return;
-        if (pass.blocked && !pass.sent_any) {
-          link_->Wait(absl::ToInt64Nanoseconds(absl::Milliseconds(100)));  // for room
+        if (!pass.sent_any && (pass.blocked || pass.soonest == kNever)) {
+          // For room, or nothing of its own to send (driven associations):
+          // woken by the data plane, or back at `stop` within 100 ms.
+          link_->Wait(absl::ToInt64Nanoseconds(absl::Milliseconds(100)));
         } else if (!pass.saturating && pass.soonest != kNever) {
           absl::SleepFor(std::min(absl::Nanoseconds(pass.soonest - MonotonicNs()), absl::Milliseconds(50)));
         }
         continue;
       }
-      if ((stopping || pass.all_done) && progress_.echoed.load() == sent_) return;
+      if ((stopping || pass.all_done) && progress_.echoed.load() == progress_.sent.load()) return;
       const int64_t now = pass.sent_any ? MonotonicNs() : pass.now;  // sends take time
       if (now > drain_deadline) return;
       // Wait for echoes unless there is more to send now.
@@ -257,6 +256,7 @@ class Sender {
       Association& a = all_[i];
       if (f_.count > 0 && a.sent >= static_cast<uint64_t>(f_.count)) continue;
       pass->all_done = false;
+      if (a.driven) continue;  // sent from its owner's callbacks (LoadPlane::Pump)
       if (a.blocked.load(std::memory_order_relaxed)) {
         pass->blocked = true;
         continue;
@@ -287,35 +287,21 @@ class Sender {
     return true;
   }
 
-  // The message's head: its sequence number (--ppid), the stamps (--echo).
   Link::Sent SendOne(Association& a, bool more) {
     const uint16_t stream = static_cast<uint16_t>(a.sent % a.streams);
-    const size_t size = max_size_ == f_.size ? f_.size : pick_(sizes_);
-    char head[PayloadLayout::kSeqBytes + 2 * sizeof(int64_t)];
-    size_t head_bytes = 0;
-    if (f_.ppid) {
-      const uint32_t seq = htonl(a.seq[stream]);
-      std::memcpy(head, &seq, sizeof(seq));
-      head_bytes = sizeof(seq);
-    }
+    const size_t size = NextSize(f_, a);
+    int64_t sent_at = 0, due = 0;
     if (f_.echo || a.paced()) {
-      const int64_t sent_at = MonotonicNs(), due = a.paced() ? a.Due() : sent_at;
+      sent_at = MonotonicNs();
+      due = a.paced() ? a.Due() : sent_at;
       if (a.paced()) lag_.Record(static_cast<uint64_t>(std::max<int64_t>(0, sent_at - due)));
-      if (f_.echo) {  // read back from the echo
-        std::memcpy(head + layout_.sent_at, &sent_at, sizeof(sent_at));
-        std::memcpy(head + layout_.due(), &due, sizeof(due));
-        head_bytes = layout_.stamped();
-      }
     }
-    const uint32_t ppid = f_.ppid ? *f_.ppid : a.seq[stream];
+    char head[PayloadLayout::kHeadBytes];
+    uint32_t ppid = 0;
+    const size_t head_bytes = MessageHead(f_, layout_, a, stream, sent_at, due, head, &ppid);
     const Link::Sent r = link_->Send(a, stream, ppid, size, absl::MakeConstSpan(head, head_bytes), more);
     if (r == Link::Sent::kFailed) errors_.fetch_add(1);
-    if (r != Link::Sent::kOk) return r;
-    ++a.seq[stream];
-    ++a.sent;
-    ++sent_;
-    a.bytes += size;
-    progress_.sent.fetch_add(1, std::memory_order_relaxed);
+    if (r == Link::Sent::kOk) CountSent(a, stream, size, progress_);
     return r;
   }
 
@@ -325,11 +311,7 @@ class Sender {
   std::atomic<uint64_t>& errors_;
   Progress& progress_;
   const std::vector<size_t> mine_;
-  const uint64_t max_size_;
-  std::minstd_rand sizes_;  // deterministic per thread
-  std::uniform_int_distribution<uint64_t> pick_;
   std::unique_ptr<Link> link_;
-  uint64_t sent_ = 0;
   Histogram lag_;  // ns, paced messages: how late each went out against its schedule
 };
 
@@ -436,6 +418,8 @@ void Prepare(const LoadFlags& f, std::vector<Association>& all, size_t threads) 
     all[i].rate = static_cast<int64_t>(i) < hot ? f.rate : f.cold_rate;
     all[i].seq.assign(all[i].streams, 0);
     all[i].sender = i % threads;
+    all[i].sizes.seed(static_cast<uint32_t>(i + 1));  // deterministic per association
+    all[i].driven = f.engine == "uring" && all[i].rate == 0 && f.count == 0;
   }
 }
 
@@ -543,9 +527,9 @@ Json PerAssociation(const std::vector<Association>& all) {
 
 // The summary line; the exit code. `stop_ns`: when sending stopped, on the
 // schedules' clock.
-// `peeled`: the uring engine's associations its data plane moved to a worker.
+// `plane`: the uring engine's data plane, what it did.
 int Report(const LoadFlags& f, const std::vector<Association>& all, const Histogram& lag, absl::Duration elapsed,
-           int64_t stop_ns, double cpu_s, uint64_t errors, std::optional<uint64_t> peeled) {
+           int64_t stop_ns, double cpu_s, uint64_t errors, const Json& plane) {
   uint64_t sent = 0, bytes = 0, echoed = 0;
   uint16_t granted = static_cast<uint16_t>(f.streams);
   Histogram rtt;
@@ -573,7 +557,7 @@ int Report(const LoadFlags& f, const std::vector<Association>& all, const Histog
             {"cpu_s", Rounded(cpu_s, 3)},
             {"errors", errors},
             {"engine", f.engine}};
-  if (peeled) j["peeled"] = *peeled;
+  if (!plane.is_null()) j["plane"] = plane;
   if (f.echo) {
     j["echoed"] = echoed;
     j["rtt_us"] = PercentilesUs(rtt);
@@ -587,6 +571,21 @@ int Report(const LoadFlags& f, const std::vector<Association>& all, const Histog
                  (unsigned long long)sent);
   }
   return errors == 0 && echo_complete ? kExitOk : kExitFailure;
+}
+
+// What the uring engine's data plane did (null for the sockets engine):
+// associations moved to a worker, messages it handed to the kernel (on
+// the control thread and on the workers), sends handed across threads,
+// payload copies, and sends accepted then dropped.
+Json PlaneJson(const LoadPlane* plane) {
+  if (plane == nullptr) return nullptr;
+  const DataPlaneStats s = plane->Snapshot();
+  return {{"peeled", s.peeled},
+          {"messages_out_control", s.control.totals.messages_out},
+          {"messages_out_workers", s.workers.totals.messages_out},
+          {"cross_thread_sends", s.cross_thread_sends},
+          {"send_copies", s.send_copies},
+          {"dropped_sends", s.dropped_sends}};
 }
 
 // The sending threads, each with its link (sockets: its own; uring: the
@@ -614,6 +613,7 @@ int Run(const LoadFlags& f, std::vector<Association>& all, std::vector<Progress>
   StartSchedules(f, all, start_ns);
   const Cpu cpu0 = Cpu::Now();
   std::vector<std::unique_ptr<Sender>> senders = MakeSenders(f, all, progress, plane, errors);
+  if (plane != nullptr) plane->Start(stop);
   std::vector<std::thread> threads;
   for (auto& sender : senders) threads.emplace_back([&stop, s = sender.get()] { s->Run(stop); });
   std::atomic<int64_t> stopped_ns{0};  // since start: when sending stopped (--duration or a signal)
@@ -627,14 +627,15 @@ int Run(const LoadFlags& f, std::vector<Association>& all, std::vector<Progress>
   pthread_kill(timer.native_handle(), SIGUSR1);  // ends its sigtimedwait
   timer.join();
   elapsed = std::min(elapsed, absl::Nanoseconds(stopped_ns.load()));
-  if (plane != nullptr) plane->Stop();  // what is still queued leaves first
+  if (plane != nullptr) {
+    plane->Finish(f.drain);  // what is still queued leaves first
+    plane->Stop();
+  }
   Histogram lag;
   for (const auto& sender : senders) lag.Merge(sender->pacing_lag());
   const uint64_t plane_errors = plane != nullptr ? plane->errors() : 0;
-  const std::optional<uint64_t> peeled =
-      plane != nullptr ? std::optional<uint64_t>(plane->Snapshot().peeled) : std::nullopt;
   const int exit = Report(f, all, lag, elapsed, start_ns + absl::ToInt64Nanoseconds(elapsed),
-                          (Cpu::Now() - cpu0).total(), errors.load() + plane_errors, peeled);
+                          (Cpu::Now() - cpu0).total(), errors.load() + plane_errors, PlaneJson(plane));
   // The summary leaves while `stopping` still takes a second signal: left in
   // stdio's buffer, exit()'s flush would block on a full pipe with no one
   // waiting for that signal.

@@ -1,5 +1,6 @@
 #include "tools/sctpdp/load_common.h"
 
+#include <arpa/inet.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -35,6 +36,35 @@ void Waker::Sleep(int64_t wait_ns) {
   uint64_t drained = 0;
   (void)!read(fd_, &drained, sizeof(drained));
   seen_ = events_.load(std::memory_order_seq_cst);
+}
+
+size_t MessageHead(const LoadFlags& f, const PayloadLayout& layout, const Association& a, uint16_t stream,
+                   int64_t sent_at, int64_t due, char (&head)[PayloadLayout::kHeadBytes], uint32_t* ppid) {
+  size_t bytes = 0;
+  *ppid = f.ppid ? *f.ppid : a.seq[stream];
+  if (f.ppid) {
+    const uint32_t seq = htonl(a.seq[stream]);
+    std::memcpy(head, &seq, sizeof(seq));
+    bytes = sizeof(seq);
+  }
+  if (f.echo) {  // read back from the echo
+    std::memcpy(head + layout.sent_at, &sent_at, sizeof(sent_at));
+    std::memcpy(head + layout.due(), &due, sizeof(due));
+    bytes = layout.stamped();
+  }
+  return bytes;
+}
+
+size_t NextSize(const LoadFlags& f, Association& a) {
+  if (f.size_max <= f.size) return f.size;
+  return std::uniform_int_distribution<uint64_t>(f.size, f.size_max)(a.sizes);
+}
+
+void CountSent(Association& a, uint16_t stream, size_t size, Progress& progress) {
+  ++a.seq[stream];
+  ++a.sent;
+  a.bytes += size;
+  progress.sent.fetch_add(1, std::memory_order_relaxed);
 }
 
 void RecordEcho(const PayloadLayout& layout, Association& a, absl::Span<const char> payload, Progress& progress) {

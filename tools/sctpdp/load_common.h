@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,8 @@
 #include "tools/sctpdp/flags.h"
 
 namespace sctpdp {
+
+struct Progress;
 
 struct LoadFlags {
   MultiEndpoint connect;            // the server's addresses (sctp_connectx), primary first
@@ -56,6 +59,7 @@ struct LoadFlags {
 // --ppid), then, with --echo, when it was sent and, paced, when it was due.
 struct PayloadLayout {
   static constexpr size_t kSeqBytes = sizeof(uint32_t);
+  static constexpr size_t kHeadBytes = kSeqBytes + 2 * sizeof(int64_t);  // the most a head holds
   size_t sent_at = 0;  // offset of the send time (int64 ns, host order)
   explicit PayloadLayout(const LoadFlags& f) : sent_at(f.ppid ? kSeqBytes : 0) {}
   size_t due() const { return sent_at + sizeof(int64_t); }
@@ -68,6 +72,11 @@ struct Association {
   uint16_t streams = 1;  // outbound streams the server granted (<= --streams)
   size_t sender = 0;     // the sending thread it belongs to
   double rate = 0;       // messages/s (0: as fast as possible)
+  // uring engine, rate 0 and no --count: its messages are sent on the
+  // thread that owns it, from the data plane's callbacks (LoadPlane::Pump),
+  // not by its sending thread.
+  bool driven = false;
+  std::minstd_rand sizes;  // --size-max: its messages' sizes (whoever sends them)
   // Paced (rate > 0): its k-th message (from 0) is due at start_ns + k *
   // period_ns on the monotonic clock, whenever the one before it went out:
   // an open loop, as a population of independent peers would send.
@@ -89,6 +98,16 @@ struct Association {
   bool paced() const { return period_ns > 0; }
   int64_t Due() const { return start_ns + static_cast<int64_t>(static_cast<double>(sent) * period_ns); }
 };
+
+// The next message of `a` on `stream`: its head in `head` (the sequence
+// number with --ppid; with --echo the send time `sent_at` and the time it
+// was due), returning how many bytes of it to write; its PPID in `*ppid`.
+size_t MessageHead(const LoadFlags& f, const PayloadLayout& layout, const Association& a, uint16_t stream,
+                   int64_t sent_at, int64_t due, char (&head)[PayloadLayout::kHeadBytes], uint32_t* ppid);
+// Its size: --size, or uniform up to --size-max.
+size_t NextSize(const LoadFlags& f, Association& a);
+// Counts a message of `size` bytes sent on `stream` of `a`.
+void CountSent(Association& a, uint16_t stream, size_t size, Progress& progress);
 
 inline int64_t MonotonicNs() {
   timespec ts{};

@@ -1,6 +1,7 @@
 #include "tools/sctpdp/load_plane.h"
 
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -49,6 +50,25 @@ class PlaneLink final : public Link {
   DataPlane& dp_;
   Waker& waker_;
 };
+
+// A message of `size` bytes starting with `head`, built in a buffer of the
+// owner's (this thread's) and sent from there. With the owner's send
+// memory spent it goes through Send(payload), whose refusal (kNoBuffers)
+// is what arms OnWritable.
+SendResult SendBuilt(DataPlane& dp, sctp_assoc_t id, uint16_t stream, uint32_t ppid, size_t size,
+                     absl::Span<const char> head) {
+  SendBuffer buffer = dp.AcquireSendBuffer(id, size);
+  if (!buffer.valid()) {
+    thread_local std::vector<char> scratch;
+    scratch.resize(size);
+    std::memcpy(scratch.data(), head.data(), std::min(head.size(), size));
+    return dp.Send(id, stream, ppid, absl::MakeConstSpan(scratch.data(), size));
+  }
+  buffer.Write(0, head.subspan(0, std::min(head.size(), size)));
+  const SendResult r = dp.Send(id, stream, ppid, std::move(buffer));
+  if (IsBackpressure(r)) dp.Release(std::move(buffer));  // not consumed
+  return r;
+}
 
 }  // namespace
 
@@ -150,19 +170,102 @@ void LoadPlane::OnMessage(DataPlane& dp, const MessageView& m) {
   if (slot == nullptr) return;
   if (*slot == nullptr) *slot = Find(m.assoc_id);
   auto* a = static_cast<Association*>(*slot);
-  if (a != nullptr) RecordEcho(layout_, *a, m.payload, progress_[a->sender]);
+  if (a == nullptr) return;
+  RecordEcho(layout_, *a, m.payload, progress_[a->sender]);
+  if (a->driven) Pump(dp, *a);  // its window has room again
 }
 
 void LoadPlane::OnWritable(DataPlane&, sctp_assoc_t id) {
   Association* a = Find(id);
   if (a == nullptr) return;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (finishing_) {
+      retry_shutdown_.push_back(id);
+      return changed_.notify_all();
+    }
+  }
+  if (a->driven) return Kick(*a);
   a->blocked.store(false, std::memory_order_seq_cst);
   progress_[a->sender].waker.Wake();
 }
 
-// Before Stop, any end (the server's shutdown too) cuts the run short.
+void LoadPlane::OnMoved(DataPlane& dp, sctp_assoc_t id, int) {
+  Association* a = Find(id);
+  if (a != nullptr && a->driven) Pump(dp, *a);  // on its new owner
+}
+
+void LoadPlane::Start(const std::atomic<bool>& stop) {
+  stop_ = &stop;
+  running_.store(true, std::memory_order_release);
+  for (Association& a : all_) {
+    if (a.driven) Kick(a);
+  }
+}
+
+void LoadPlane::Kick(Association& a) {
+  Association* p = &a;
+  dp_->RunOn(a.id, [this, p] { Pump(*dp_, *p); }, [](const absl::Status&) {}).IgnoreError();
+}
+
+void LoadPlane::Pump(DataPlane& dp, Association& a) {
+  if (!running_.load(std::memory_order_acquire)) return;
+  Progress& progress = progress_[a.sender];
+  while (!stop_->load(std::memory_order_relaxed) &&
+         (f_.window == 0 || a.sent - a.echoed.load(std::memory_order_relaxed) < static_cast<uint64_t>(f_.window))) {
+    const uint16_t stream = static_cast<uint16_t>(a.sent % a.streams);
+    const size_t size = NextSize(f_, a);
+    const int64_t sent_at = f_.echo ? MonotonicNs() : 0;
+    char head[PayloadLayout::kHeadBytes];
+    uint32_t ppid = 0;
+    const size_t head_bytes = MessageHead(f_, layout_, a, stream, sent_at, sent_at, head, &ppid);
+    const SendResult r = SendBuilt(dp, a.id, stream, ppid, size, absl::MakeConstSpan(head, head_bytes));
+    if (r != SendResult::kOk) {
+      // Backpressure: OnWritable pumps again. Closing after the run's end:
+      // Finish's SHUTDOWN came first, the message was not sent (nor counted).
+      const bool ending = r == SendResult::kClosing && stop_->load();
+      if (!IsBackpressure(r) && !ending) Error(a.id, absl::UnavailableError(absl::StrCat("send: ", SendResultName(r))));
+      return;
+    }
+    CountSent(a, stream, size, progress);
+  }
+}
+
+// Before Finish, any end (the server's shutdown too) cuts the run short.
 void LoadPlane::OnAssociationDown(DataPlane&, sctp_assoc_t id, DownReason reason, const AssocStats&) {
-  Error(id, absl::UnavailableError(absl::StrCat("association down: ", DownReasonName(reason))));
+  std::lock_guard<std::mutex> l(mu_);
+  if (!finishing_ || reason != DownReason::kShutdown) {
+    Error(id, absl::UnavailableError(absl::StrCat("association down: ", DownReasonName(reason))));
+  }
+  ++ended_;
+  changed_.notify_all();
+}
+
+void LoadPlane::Finish(absl::Duration limit) {
+  if (dp_ == nullptr || stopping_.load()) return;
+  const absl::Time deadline = absl::Now() + limit;
+  std::unique_lock<std::mutex> l(mu_);
+  finishing_ = true;
+  std::vector<sctp_assoc_t> pending;
+  for (const Association& a : all_) pending.push_back(a.id);
+  while (true) {
+    for (sctp_assoc_t id : pending) {
+      l.unlock();
+      const absl::Status s = dp_->Shutdown(id);  // Unavailable: again at OnWritable
+      l.lock();
+      if (absl::IsUnavailable(s)) retry_shutdown_.push_back(id);
+    }
+    pending.clear();
+    changed_.wait_until(l, absl::ToChronoTime(deadline),
+                        [&] { return ended_ >= all_.size() || !retry_shutdown_.empty(); });
+    if (ended_ >= all_.size() || absl::Now() >= deadline) break;
+    pending.swap(retry_shutdown_);
+  }
+  if (ended_ < all_.size()) {
+    l.unlock();
+    Error(0, absl::DeadlineExceededError(absl::StrCat(all_.size() - ended_, " associations not ended within ",
+                                                      absl::FormatDuration(limit))));
+  }
 }
 
 void LoadPlane::Error(sctp_assoc_t id, const absl::Status& error) {
