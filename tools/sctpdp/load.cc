@@ -576,7 +576,8 @@ int Report(const LoadFlags& f, const std::vector<Association>& all, const Histog
 // What the uring engine's data plane did (null for the sockets engine):
 // associations moved to a worker, messages it handed to the kernel (on
 // the control thread and on the workers), sends handed across threads,
-// payload copies, and sends accepted then dropped.
+// payload copies, sends accepted then dropped, and sendmsg EAGAINs (a
+// full socket: the chain waits for POLLOUT).
 Json PlaneJson(const LoadPlane* plane) {
   if (plane == nullptr) return nullptr;
   const DataPlaneStats s = plane->Snapshot();
@@ -585,7 +586,8 @@ Json PlaneJson(const LoadPlane* plane) {
           {"messages_out_workers", s.workers.totals.messages_out},
           {"cross_thread_sends", s.cross_thread_sends},
           {"send_copies", s.send_copies},
-          {"dropped_sends", s.dropped_sends}};
+          {"dropped_sends", s.dropped_sends},
+          {"send_eagain", s.control.totals.send_eagain + s.workers.totals.send_eagain}};
 }
 
 // The sending threads, each with its link (sockets: its own; uring: the
