@@ -547,6 +547,8 @@ DataPlaneStats DataPlane::Snapshot() const {
   s.cross_thread_sends = r.cross_thread_sends;
   s.cross_thread_copies = r.cross_thread_copies;
   s.send_copies = s.control.totals.send_copies + s.workers.totals.send_copies + r.cross_thread_copies;
+  s.move_copies = s.control.totals.move_copies + s.workers.totals.move_copies + r.move_copies;
+  s.retain_refused = s.control.retain_refused + s.workers.retain_refused;
   s.dropped_sends = r.dropped;
   s.moves = r.moves;
   s.path_changes = path_changes_.load(std::memory_order_relaxed);

@@ -36,9 +36,13 @@
 //
 // Zero-copy: a received message is read in place (MessageView::payload
 // points into the buffer the kernel wrote). Retain keeps it past the
-// handler, to read later or to send on from where it arrived; a reply built
+// handler, to read later or to send on from where it arrived (on the
+// one-to-many socket as on a worker, also behind a backlog); a reply built
 // in an AcquireSendBuffer buffer is sent from there. Send(payload) copies the
 // payload once. The kernel's own copy at sendmsg stays (SCTP has no SEND_ZC).
+// Two copies remain, counted apart: a kept message whose association moves
+// before it is sent is copied once to follow it (move_copies), and past a
+// thread's retain_budget Retain refuses (retain_refused), so an echo copies.
 #ifndef SCTPDP_CONTROL_DATA_PLANE_H_
 #define SCTPDP_CONTROL_DATA_PLANE_H_
 
@@ -172,6 +176,15 @@ struct DataPlaneStats {
   uint64_t cross_thread_sends = 0;   // sends handed to another thread's owner (parcels)
   uint64_t cross_thread_copies = 0;  // of those, copied into their parcel (Send(payload) off the owner)
   uint64_t send_copies = 0;          // every payload copy on the way out (owner copies + cross-thread)
+  // Copies the data plane cannot avoid, kept apart from send_copies:
+  // messages waiting for an association when it moved, in memory that
+  // cannot leave the old owner's thread (its receive buffers, its send
+  // pool), copied once to go with it (handoff/router.h).
+  uint64_t move_copies = 0;
+  // Retain refused, every thread together: the thread already kept
+  // retain_budget receive buffers. An application that must keep such a
+  // message copies it (ReplyQueue: Send(payload), counted in send_copies).
+  uint64_t retain_refused = 0;
   uint64_t dropped_sends = 0;        // accepted, then dropped (association gone): OnError said so
   uint64_t moves = 0;                // hand-overs to a worker completed
   uint64_t table_locks = 0;          // AssociationTable mutex acquisitions

@@ -170,6 +170,7 @@ WorkerStats OneToManyServer::Snapshot() const {
   s.partials_dropped = partials_dropped_.Get();
   s.associations_active = open_gauge_.Get();  // the sockets
   s.retained_buffers = retained_gauge_.Get();
+  s.retain_refused = retain_refused_.Get();
   s.send_buffers_in_use = send_in_use_.Get();
   s.other_syscalls = other_syscalls_.Get();
   loop_->Stats().AddTo(&s);
@@ -419,6 +420,7 @@ void OneToManyServer::Deliver(const RecvParts& parts, int32_t bid, absl::Span<co
   handler_->OnMessage(*this, m);
   if (retention_->End()) buffers_->Recycle(static_cast<uint16_t>(bid));
   retained_gauge_.Set(retention_->retained());
+  retain_refused_.Set(retention_->refused());  // Retain works only inside the handler
 }
 
 void OneToManyServer::DeliverNotification(Socket& s, absl::Span<const char> bytes) {
@@ -698,7 +700,7 @@ absl::StatusOr<OneToManyServer::Detached> OneToManyServer::Detach(
   std::vector<uint32_t> ids;
   s->queue.TakeIf(*send_pool_, [id](const SendDesc& d) { return d.to == id; }, &ids);
   for (uint32_t desc : ids) out.queued.push_back(memory_->TakeCopy(desc));
-  totals_.send_copies.Add(ids.size());
+  totals_.move_copies.Add(ids.size());
   totals_.send_queue_depth.Set(s->queue.queued());
   send_in_use_.Set(send_pool_->buffers_in_use());
   retained_gauge_.Set(retention_->retained());

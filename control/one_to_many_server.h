@@ -149,7 +149,7 @@ class OneToManyServer final : private EventLoop::Client {
   // for another try). Otherwise `peel` branches the association off (its
   // errors come back as they are), every completion already posted is
   // handled first and after, and the messages still queued for it come back
-  // copied, oldest first, with the new socket.
+  // copied once (move_copies), oldest first, with the new socket.
   struct Detached {
     Fd fd;
     std::vector<OutgoingMessage> queued;
@@ -258,8 +258,8 @@ class OneToManyServer final : private EventLoop::Client {
 
   // Stats (the control thread writes them).
   AssocCounters totals_;
-  Counter enobufs_, recv_rearms_, recv_errors_, oversize_, partials_dropped_, retained_gauge_, send_in_use_,
-      other_syscalls_, chains_gauge_, open_gauge_;  // open_gauge_: sockets open
+  Counter enobufs_, recv_rearms_, recv_errors_, oversize_, partials_dropped_, retained_gauge_, retain_refused_,
+      send_in_use_, other_syscalls_, chains_gauge_, open_gauge_;  // open_gauge_: sockets open
 };
 
 }  // namespace sctpdp

@@ -61,6 +61,7 @@ void ReplyQueue::Hold(sctp_assoc_t id, Waiting& w, uint16_t stream, uint32_t ppi
     r.kept = std::move(*kept);
   } else {
     r.copy.assign(payload.begin(), payload.end());
+    copies_.fetch_add(1, std::memory_order_relaxed);
   }
   w.replies.push_back(std::move(r));
   waiting_.fetch_add(1, std::memory_order_relaxed);

@@ -5,8 +5,10 @@
 // the reply waits with every later one until OnWritable says there is room.
 // A reply to a received message goes from the buffer it arrived in
 // (DataPlane::Retain, no copy) while the thread's retain budget lasts, as a
-// copy after that. A long wait can pause the association's receive, so its
-// peer slows down instead of this process queueing without bound.
+// copy after that (DataPlaneStats::retain_refused counts those; such a copy
+// that must wait is copied once more here: copies()). A long wait can pause
+// the association's receive, so its peer slows down instead of this process
+// queueing without bound.
 //
 // No lock: an association's waiting replies live in its DataPlane::Context
 // slot, touched only from its callbacks. So ReplyQueue must be the only user
@@ -46,6 +48,9 @@ class ReplyQueue {
   size_t OnAssociationDown(sctp_assoc_t id);
   // Replies waiting now, every association together (any thread).
   uint64_t waiting() const { return waiting_.load(std::memory_order_relaxed); }
+  // Replies copied to wait here (not kept in their receive buffer), so far
+  // (any thread); the data plane counts its own copy when each is sent.
+  uint64_t copies() const { return copies_.load(std::memory_order_relaxed); }
 
  private:
   struct Waiting;
@@ -58,6 +63,7 @@ class ReplyQueue {
   DataPlane* const dp_;
   const size_t pause_at_;
   std::atomic<uint64_t> waiting_{0};  // written only when a reply waits or leaves the wait
+  std::atomic<uint64_t> copies_{0};   // written only when a copy waits
 };
 
 }  // namespace sctpdp

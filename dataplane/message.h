@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/types/span.h"
@@ -47,14 +48,19 @@ struct MessageView {
   int32_t buffer_id = -1;
 };
 
-// A message to send that owns its payload (one that waits: in an outbox, or
-// handed from one queue to another). `ppid` in host byte order.
+// A queued message handed from one owner's queue to the next one's (a move):
+// its payload copied once, out of memory that cannot leave its thread (a
+// receive buffer, the owner's send pool), into memory of its own, which the
+// next owner sends from as it is (Router: no second copy). `ppid` in host
+// byte order.
 struct OutgoingMessage {
   uint16_t stream = 0;
   uint32_t ppid = 0;
-  uint16_t flags = 0;   // SCTP_UNORDERED, ...
+  uint16_t flags = 0;   // SCTP_UNORDERED, ...; SCTP_EOF: a Shutdown, no payload
   uint32_t ttl_ms = 0;  // 0: reliable
-  std::string payload;
+  std::unique_ptr<char[]> data;
+  size_t size = 0;
+  absl::Span<const char> payload() const { return {data.get(), size}; }
 };
 
 // Why an association ended.

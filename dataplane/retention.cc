@@ -33,6 +33,7 @@ absl::StatusOr<RetainedMessage> Retention::Retain(const MessageView& m) {
   }
   if (current_retained_) return absl::FailedPreconditionError("Retain: already retained");
   if (retained_ >= budget_) {
+    ++refused_;
     return absl::ResourceExhaustedError(absl::StrCat("Retain: retain_budget of ", budget_, " buffers spent"));
   }
   ++retained_;

@@ -52,11 +52,14 @@ class Retention {
   void ReleaseBuffer(uint16_t buffer_id);
 
   unsigned retained() const { return retained_; }
+  // Retains refused because the budget was spent.
+  uint64_t refused() const { return refused_; }
 
  private:
   BufferRing* const buffers_;
   const unsigned budget_;
   unsigned retained_ = 0;
+  uint64_t refused_ = 0;
   const MessageView* current_ = nullptr;
   std::unique_ptr<char[]>* current_reassembly_ = nullptr;
   bool current_retained_ = false;

@@ -78,10 +78,13 @@ void SendMemory::Free(uint32_t desc) {
 
 OutgoingMessage SendMemory::TakeCopy(uint32_t desc) {
   const SendDesc& d = pool_->desc(desc);
-  OutgoingMessage m{d.stream, d.ppid, d.sctp_flags, d.ttl_ms, std::string()};
-  m.payload.reserve(d.length);
+  OutgoingMessage m{d.stream, d.ppid, d.sctp_flags, d.ttl_ms, std::unique_ptr<char[]>(new char[d.length]),
+                    d.length};
+  size_t at = 0;
   for (unsigned i = 0; i < d.segments; ++i) {
-    m.payload.append(static_cast<const char*>(d.iov[i].iov_base), d.iov[i].iov_len);
+    ABSL_RAW_CHECK(at + d.iov[i].iov_len <= d.length, "SendMemory::TakeCopy: segments past the length");
+    std::memcpy(m.data.get() + at, d.iov[i].iov_base, d.iov[i].iov_len);
+    at += d.iov[i].iov_len;
   }
   Free(desc);
   return m;

@@ -51,8 +51,8 @@ class SendMemory {
                bool sctp);
   // A descriptor's end (sent, failed, dropped): its memory goes back.
   void Free(uint32_t desc);
-  // The message of a descriptor, copied out (a queue handed to another
-  // owner), then freed.
+  // The message of a descriptor, copied out once into memory of its own (a
+  // queue handed to another owner, which sends it from there), then freed.
   OutgoingMessage TakeCopy(uint32_t desc);
 
  private:

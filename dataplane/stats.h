@@ -22,7 +22,11 @@ struct AssocStats {
   uint64_t messages_in = 0, bytes_in = 0, messages_out = 0, bytes_out = 0;
   uint64_t notifications = 0, reassemblies = 0, copied_bytes = 0;
   uint64_t send_copied_bytes = 0;  // SendCopy: payloads not built in place
-  uint64_t send_copies = 0;        // messages copied on the way out (SendCopy, a moved queue)
+  uint64_t send_copies = 0;        // messages copied on the way out (SendCopy)
+  // Queued messages copied out to go with their association to its next
+  // owner (a move: the one copy a message whose destination moved away
+  // needs; not in send_copies).
+  uint64_t move_copies = 0;
   uint64_t send_eagain = 0, send_errors = 0, send_dropped = 0;
   uint64_t send_queue_depth = 0;
 
@@ -36,6 +40,7 @@ struct AssocStats {
     copied_bytes += o.copied_bytes;
     send_copied_bytes += o.send_copied_bytes;
     send_copies += o.send_copies;
+    move_copies += o.move_copies;
     send_eagain += o.send_eagain;
     send_errors += o.send_errors;
     send_dropped += o.send_dropped;
@@ -46,14 +51,14 @@ struct AssocStats {
 
 struct AssocCounters {
   Counter messages_in, bytes_in, messages_out, bytes_out;
-  Counter notifications, reassemblies, copied_bytes, send_copied_bytes, send_copies;
+  Counter notifications, reassemblies, copied_bytes, send_copied_bytes, send_copies, move_copies;
   Counter send_eagain, send_errors, send_dropped, send_queue_depth;
 
   // REQUIRES: writer thread (a slot being reused).
   void Reset() {
-    for (Counter* c : {&messages_in, &bytes_in, &messages_out, &bytes_out, &notifications,
-                       &reassemblies, &copied_bytes, &send_copied_bytes, &send_copies, &send_eagain, &send_errors, &send_dropped,
-                       &send_queue_depth}) {
+    for (Counter* c : {&messages_in, &bytes_in, &messages_out, &bytes_out, &notifications, &reassemblies,
+                       &copied_bytes, &send_copied_bytes, &send_copies, &move_copies, &send_eagain, &send_errors,
+                       &send_dropped, &send_queue_depth}) {
       c->Set(0);
     }
   }
@@ -69,6 +74,7 @@ struct AssocCounters {
     s.copied_bytes = copied_bytes.Get();
     s.send_copied_bytes = send_copied_bytes.Get();
     s.send_copies = send_copies.Get();
+    s.move_copies = move_copies.Get();
     s.send_eagain = send_eagain.Get();
     s.send_errors = send_errors.Get();
     s.send_dropped = send_dropped.Get();
@@ -94,6 +100,10 @@ struct WorkerStats {
   uint64_t associations_detached = 0;
   uint64_t associations_active = 0;
   uint64_t retained_buffers = 0;
+  // Retain refused: retain_budget buffers were kept already. An application
+  // that must keep such a message copies it (ReplyQueue: Send(payload),
+  // counted in send_copies).
+  uint64_t retain_refused = 0;
   uint64_t send_buffers_in_use = 0;
   uint64_t inbox_commands = 0;    // Post()ed closures run
   uint64_t mail = 0;              // Mail() items handed to the handler

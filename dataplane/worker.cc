@@ -231,6 +231,7 @@ WorkerStats Worker::Snapshot() const {
   s.associations_detached = detached_.Get();
   s.associations_active = active_.Get();
   s.retained_buffers = retained_gauge_.Get();
+  s.retain_refused = retain_refused_.Get();
   s.send_buffers_in_use = send_in_use_.Get();
   s.other_syscalls = other_syscalls_.Get();
   loop_->Stats().AddTo(&s);

@@ -121,7 +121,8 @@ enum class ZcSupport : uint8_t { kUnknown, kYes, kNo };
 std::vector<int> AllowedCpus();
 
 // An association handed back by Worker::Detach: its socket, still open, and
-// the messages that were queued for it, oldest first (copied out).
+// the messages that were queued for it, oldest first (copied out once:
+// move_copies).
 struct DetachedAssociation {
   Fd fd;
   sctp_assoc_t assoc_id = 0;
@@ -345,7 +346,8 @@ class Worker final : private EventLoop::Client {
   // Stats (written by the worker thread only).
   AssocCounters totals_;
   Counter enobufs_, recv_rearms_, recv_errors_, oversize_, partials_dropped_, adopted_, closed_, detached_, active_;
-  Counter retained_gauge_, send_in_use_, other_syscalls_, zc_sends_, recv_pauses_, held_flushes_, chains_gauge_;
+  Counter retained_gauge_, retain_refused_, send_in_use_, other_syscalls_, zc_sends_, recv_pauses_, held_flushes_,
+      chains_gauge_;
 };
 
 }  // namespace sctpdp

@@ -266,6 +266,7 @@ void Worker::DeliverMessage(Assoc& a, const RecvParts& parts, int32_t bid, absl:
   handler_->OnMessage(*this, m);
   if (retention_->End()) buffers_->Recycle(static_cast<uint16_t>(bid));
   retained_gauge_.Set(retention_->retained());
+  retain_refused_.Set(retention_->refused());  // Retain works only inside the handler
 }
 
 void Worker::DeliverNotification(Assoc& a, absl::Span<const char> bytes) {

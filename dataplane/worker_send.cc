@@ -354,8 +354,8 @@ std::vector<OutgoingMessage> Worker::TakeQueued(Assoc& a) {
   std::vector<OutgoingMessage> out;
   out.reserve(ids.size());
   for (uint32_t id : ids) {
-    a.stats.send_copies.Add(1);
-    totals_.send_copies.Add(1);
+    a.stats.move_copies.Add(1);
+    totals_.move_copies.Add(1);
     out.push_back(memory_->TakeCopy(id));
   }
   retained_gauge_.Set(retention_->retained());

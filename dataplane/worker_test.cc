@@ -435,6 +435,7 @@ TEST_F(WorkerTest, RetainKeepsTheBufferWithinBudget) {
     EXPECT_EQ(w.Snapshot().retained_buffers, 0u);
   });
   EXPECT_EQ(refused, 3);
+  EXPECT_EQ(worker_->Snapshot().retain_refused, 3u);
 }
 
 TEST_F(WorkerTest, OversizeDatagramAbortsTheAssociation) {
@@ -591,9 +592,12 @@ TEST_F(WorkerTest, DetachHandsTheSocketAndItsQueueBackInOrder) {
   ASSERT_TRUE(next_handler.WaitAdopted(1));
   const AssocHandle h2 = next_handler.adopted(0);
   std::vector<OutgoingMessage> queued = std::move(d.queued);
+  // What was queued came out copied once, counted apart from the sends' copies.
+  EXPECT_EQ(worker_->Snapshot().totals.move_copies, queued.size());
+  EXPECT_EQ(worker_->Snapshot().totals.send_copies, 5u);
   Notification sent;
   ASSERT_TRUE((*next)->Post([&](Worker& w) {
-    for (const OutgoingMessage& m : queued) ASSERT_EQ(w.SendCopy(h2, 0, 0, m.payload), SendResult::kOk);
+    for (const OutgoingMessage& m : queued) ASSERT_EQ(w.SendCopy(h2, 0, 0, m.payload()), SendResult::kOk);
     ASSERT_EQ(w.SendCopy(h2, 0, 0, Payload(5, 40)), SendResult::kOk);
     sent.Notify();
   }).ok());

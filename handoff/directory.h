@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "dataplane/message.h"
+#include "dataplane/retention.h"
 #include "dataplane/send_buffer.h"
 #include "dataplane/stats.h"
 
@@ -47,17 +48,23 @@ struct RouteOwner {
 
 // A message the owner accepted but could not queue yet (its engine's queue
 // was full, or the association is between owners): a parcel another thread
-// built, a buffer of the owner's own pool, or an owned copy (a queue taken
-// from the previous owner at a move). With SCTP_EOF in `flags` and no
-// payload it is no message but the application's Shutdown (Router::Shutdown),
-// which keeps its place behind the sends accepted before it.
+// built, a buffer of the owner's own pool, a received message the owner kept
+// (Router::SendRetained: sent from its receive buffer), or memory of its
+// own (a queue taken from the previous owner at a move). A buffer of the
+// owner's pool and a receive buffer never leave its thread: at a move they
+// are copied once (Router::Carry). With SCTP_EOF in `flags` and no payload
+// it is no message but the application's Shutdown (Router::Shutdown), which
+// keeps its place behind the sends accepted before it.
 struct PendingSend {
   uint16_t stream = 0;
   uint32_t ppid = 0;
   uint16_t flags = 0;
   uint32_t ttl_ms = 0;
   SendBuffer buffer;       // valid: a parcel or the owner's own buffer
-  std::string owned;       // else: the payload
+  // Else: a receive buffer of the thread whose backlog holds it
+  // (buffer_id >= 0), or memory of its own (`reassembled`); `payload` is
+  // what to send.
+  RetainedMessage owned;
   bool cross_thread = false;  // counted in Route::parcels until queued
 };
 

@@ -31,14 +31,25 @@ PendingSend Pending(const SendMeta& m, SendBuffer buffer, bool cross_thread) {
   return p;
 }
 
-std::string Bytes(const SendBuffer& b) {
-  std::string out;
-  out.reserve(b.size());
-  for (unsigned i = 0; i < b.segments(); ++i) {
+// Calls put(offset, bytes) for each segment of `b`'s message, in order.
+template <typename Put>
+void EachSegment(const SendBuffer& b, Put put) {
+  size_t at = 0;
+  for (unsigned i = 0; i < b.segments() && at < b.size(); ++i) {
     const absl::Span<char> s = b.segment(i);
-    out.append(s.data(), s.size());
+    const size_t n = std::min(s.size(), b.size() - at);
+    put(at, absl::Span<const char>(s.data(), n));
+    at += n;
   }
-  return out.substr(0, b.size());
+}
+
+// Memory of its own for `size` bytes: a kept message any thread can send
+// (SendLocalRetained) or drop.
+RetainedMessage OwnedMessage(size_t size) {
+  RetainedMessage m;
+  m.reassembled.reset(new char[size]);
+  m.payload = absl::Span<const char>(m.reassembled.get(), size);
+  return m;
 }
 
 }  // namespace
@@ -163,7 +174,7 @@ SendResult Router::Send(sctp_assoc_t id, const SendMeta& meta, SendBuffer&& buff
       NoteWaiter(o.shard, *r);
       return SendResult::kNoBuffers;
     }
-    parcel.Write(0, Bytes(buffer));
+    EachSegment(buffer, [&](size_t at, absl::Span<const char> s) { parcel.Write(at, s); });
     cross_thread_copies_.fetch_add(1, std::memory_order_relaxed);
     Release(std::move(buffer));
     buffer = std::move(parcel);
@@ -183,26 +194,43 @@ SendResult Router::SendHere(Shard& here, Route& route, RouteOwner owner, const S
   if (owner.state == RouteState::kLive && !route.leaving && route.backlog.empty()) {
     return Pushback(route, here.SendLocal(route, meta, std::move(buffer)));
   }
-  // Between owners, or behind a backlog: waits in order, bounded.
-  if (route.backlog.size() >= options_.cross_thread_limit) {
-    route.want_writable_local = true;
-    return SendResult::kQueueFull;
-  }
-  // A buffer of this thread's pool cannot follow the association away.
-  PendingSend p = Pending(meta, SendBuffer(), false);
-  if (route.leaving && buffer.parcels() == nullptr) {
-    p.owned = OwnedCopy(here, buffer);
-  } else {
-    p.buffer = std::move(buffer);
-  }
-  route.backlog.push_back(std::move(p));
+  // Between owners, or behind a backlog: waits in order, bounded. (A buffer
+  // of this thread's pool is copied only if the association leaves: Carry.)
+  if (BacklogFull(route)) return SendResult::kQueueFull;
+  route.backlog.push_back(Pending(meta, std::move(buffer), false));
   return SendResult::kOk;
 }
 
-std::string Router::OwnedCopy(Shard& here, SendBuffer& buffer) {
-  std::string bytes = Bytes(buffer);
-  here.ReleaseLocal(std::move(buffer));
-  return bytes;
+// The owner's backlog holds at most cross_thread_limit; past it the sender
+// hears OnWritable once the backlog has drained (FlushBacklog).
+bool Router::BacklogFull(Route& route) {
+  if (route.backlog.size() < options_.cross_thread_limit) return false;
+  route.want_writable_local = true;
+  return true;
+}
+
+// Step 3 of a move, for one send of the backlog: in `from`'s own memory (a
+// buffer of its send pool, a receive buffer) it cannot leave `from`'s
+// thread, so it is copied once into memory of its own, and `from` has its
+// buffer back. Parcels and memory of its own go as they are.
+void Router::Carry(Shard& from, PendingSend& pending) {
+  RetainedMessage copy;
+  if (pending.buffer.valid() && pending.buffer.parcels() == nullptr) {
+    copy = OwnedMessage(pending.buffer.size());
+    EachSegment(pending.buffer, [&](size_t at, absl::Span<const char> s) {
+      std::memcpy(copy.reassembled.get() + at, s.data(), s.size());
+    });
+    from.ReleaseLocal(std::move(pending.buffer));
+  } else if (pending.owned.buffer_id >= 0) {
+    copy = OwnedMessage(pending.owned.payload.size());
+    std::memcpy(copy.reassembled.get(), pending.owned.payload.data(), pending.owned.payload.size());
+    from.ReleaseRetained(std::move(pending.owned));
+  } else {
+    return;
+  }
+  pending.buffer = SendBuffer();
+  pending.owned = std::move(copy);
+  move_copies_.fetch_add(1, std::memory_order_relaxed);
 }
 
 SendResult Router::SendAcross(Route& route, sctp_assoc_t id, const SendMeta& meta, SendBuffer&& parcel) {
@@ -257,18 +285,31 @@ SendResult Router::HandParcel(Route& route, sctp_assoc_t id, RouteOwner o, const
 SendResult Router::SendRetained(sctp_assoc_t id, const SendMeta& meta, Retained&& retained,
                                 absl::Span<const char> part) {
   if (part.empty()) part = retained.message.payload;
+  SendResult refused;
+  Route* r = Lookup(id, meta.stream, &refused);
+  if (r == nullptr) {
+    ReleaseRetained(std::move(retained));
+    return refused;
+  }
   Shard* here = current_shard;
-  Route* r = directory_.Find(id);
-  if (r != nullptr && here != nullptr && here->index() == retained.shard) {
-    const RouteOwner o = r->Owner();
-    const uint16_t streams = r->outbound_streams.load(std::memory_order_relaxed);
-    if (o.shard == here->index() && o.state == RouteState::kLive && !r->leaving && r->backlog.empty() &&
-        (streams == 0 || meta.stream < streams)) {
-      // From its receive buffer.
+  const RouteOwner o = r->Owner();
+  if (here != nullptr && here->index() == retained.shard && o.shard == here->index() &&
+      (o.state == RouteState::kLive || o.state == RouteState::kMoving)) {
+    // From its receive buffer: now, or behind what waits here (a backlog
+    // under backpressure, a move under way), in order, still in its buffer.
+    if (o.state == RouteState::kLive && !r->leaving && r->backlog.empty()) {
       return Pushback(*r, here->SendLocalRetained(*r, meta, std::move(retained.message), part));
     }
+    if (BacklogFull(*r)) return SendResult::kQueueFull;
+    PendingSend p = Pending(meta, SendBuffer(), false);
+    p.owned = std::move(retained.message);
+    p.owned.payload = part;
+    r->backlog.push_back(std::move(p));
+    return SendResult::kOk;
   }
-  // Elsewhere: copied once, and the receive buffer goes back to its ring.
+  // Its destination lives on another thread (or the message was kept on
+  // another): copied once (cross_thread_copies, or the owner's
+  // send_copies), and the receive buffer goes back to its ring.
   const SendResult result = Send(id, meta, part);
   if (!IsBackpressure(result)) ReleaseRetained(std::move(retained));
   return result;
@@ -302,8 +343,7 @@ SendResult Router::Shutdown(sctp_assoc_t id) {
   } else if (here != nullptr && o.shard == here->index() &&
              (o.state == RouteState::kLive || o.state == RouteState::kMoving)) {
     // Behind what waits here (or goes with the move), bounded like a send.
-    if (r->backlog.size() >= options_.cross_thread_limit) {
-      r->want_writable_local = true;
+    if (BacklogFull(*r)) {
       result = SendResult::kQueueFull;
     } else {
       r->backlog.push_back(Pending(meta, SendBuffer(), false));
@@ -459,8 +499,10 @@ SendResult Router::ToEngine(Shard& here, Route& route, PendingSend& p) {
     if (!IsBackpressure(r)) Release(std::move(p.buffer));  // a marker's empty parcel
     return r;
   }
+  // A kept message (a receive buffer of this thread's, or memory of its
+  // own) goes from where it is, as a buffer does.
   return p.buffer.valid() ? here.SendLocal(route, MetaOf(p), std::move(p.buffer))
-                          : here.SendLocalCopy(route, MetaOf(p), p.owned);
+                          : here.SendLocalRetained(route, MetaOf(p), std::move(p.owned), {});
 }
 
 // A cross-thread message left the router's hands: the sender refused for
@@ -475,6 +517,10 @@ void Router::Taken(Route& route) {
 
 void Router::Drop(Route& route, PendingSend& pending, sctp_assoc_t id, const char* why) {
   if (pending.buffer.valid()) Release(std::move(pending.buffer));
+  // A receive buffer in a backlog is the ring's of the thread that holds it.
+  if (pending.owned.buffer_id >= 0 && current_shard != nullptr) {
+    current_shard->ReleaseRetained(std::move(pending.owned));
+  }
   if (pending.cross_thread) route.parcels.fetch_sub(1, std::memory_order_acq_rel);
   dropped_.fetch_add(1, std::memory_order_relaxed);
   handler_->OnSendDropped(id, absl::UnavailableError(absl::StrCat("send dropped: ", why)));
@@ -526,15 +572,17 @@ void Router::Move(Shard& from, Route& route, int to, absl::AnyInvocable<void(con
 }
 
 void Router::HandOver(Shard& from, Route& route, int to, DetachedSocket socket) {
-  // Step 3: everything accepted so far, oldest first.
+  // Step 3: everything accepted so far, oldest first. The engine's queue
+  // comes copied out once already (its move_copies); the backlog is carried.
   Outgoing move{&route, to, std::move(socket.fd), {}};
   for (OutgoingMessage& q : socket.queued) {
     PendingSend p = Pending(SendMeta{q.stream, q.ppid, q.flags, q.ttl_ms}, SendBuffer(), false);
-    p.owned = std::move(q.payload);
+    p.owned.payload = q.payload();
+    p.owned.reassembled = std::move(q.data);
     move.list.push_back(std::move(p));
   }
   for (PendingSend& p : route.backlog) {
-    if (p.buffer.valid() && p.buffer.parcels() == nullptr) p.owned = OwnedCopy(from, p.buffer);
+    Carry(from, p);
     move.list.push_back(std::move(p));
   }
   route.backlog.clear();
@@ -655,6 +703,7 @@ RouterStats Router::Stats() const {
   RouterStats s;
   s.cross_thread_sends = cross_thread_sends_.load(std::memory_order_relaxed);
   s.cross_thread_copies = cross_thread_copies_.load(std::memory_order_relaxed);
+  s.move_copies = move_copies_.load(std::memory_order_relaxed);
   s.dropped = dropped_.load(std::memory_order_relaxed);
   s.waiter_locks = waiter_locks_.load(std::memory_order_relaxed);
   s.moves = moves_.load(std::memory_order_relaxed);

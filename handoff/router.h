@@ -40,6 +40,14 @@
 // backlog (it read B), and everything it sent to A precedes everything it
 // sent to B; the list goes first. The receive side is the shards' business
 // (a socket is read by one owner at a time; Detach delivers what was read).
+//
+// Copies. A message waits where it was written: a parcel, the owner's own
+// send buffer, or the receive buffer it arrived in (an echo). Only a move
+// copies, and only what cannot leave A's thread: in step 3 each message of
+// A's queue or backlog that lies in A's send pool or receive buffers is
+// copied once into memory of its own, which B sends from as it is
+// (move_copies, kept apart from send_copies: the copy is inherent, A's
+// buffers are A's ring's and pool's). Parcels go as they are.
 #ifndef SCTPDP_HANDOFF_ROUTER_H_
 #define SCTPDP_HANDOFF_ROUTER_H_
 
@@ -80,6 +88,9 @@ struct RouterOptions {
 struct RouterStats {
   uint64_t cross_thread_sends = 0;   // handed over as a parcel
   uint64_t cross_thread_copies = 0;  // of those, copied into the parcel (not built in it)
+  // Sends waiting in a backlog, in the owner's own memory (its send pool, a
+  // receive buffer), copied once to go with their association at a move.
+  uint64_t move_copies = 0;
   uint64_t dropped = 0;              // accepted, then dropped (association gone)
   uint64_t waiter_locks = 0;         // mutex acquisitions to register or serve a refused sender
   uint64_t moves = 0;                // hand-overs completed
@@ -121,8 +132,9 @@ class Router {
   SendResult Send(sctp_assoc_t id, const SendMeta& meta, SendBuffer&& buffer);
   void Release(SendBuffer buffer);
   // Sends `part` of a retained message (all when empty): from its receive
-  // buffer when this thread owns both, else copied once. Consumed unless
-  // backpressure.
+  // buffer when this thread owns both (behind a backlog too: it waits there
+  // in its buffer, copied once only if the association then moves away),
+  // else copied once. Consumed unless backpressure.
   SendResult SendRetained(sctp_assoc_t id, const SendMeta& meta, Retained&& retained, absl::Span<const char> part);
   void ReleaseRetained(Retained retained);
 
@@ -204,6 +216,7 @@ class Router {
   void PostAbort(Route& route, sctp_assoc_t id);
   Route* Lookup(sctp_assoc_t id, uint16_t stream, SendResult* refused) const;
   SendResult Pushback(Route& route, SendResult result);
+  bool BacklogFull(Route& route);
   SendResult SendHere(Shard& here, Route& route, RouteOwner owner, const SendMeta& meta, SendBuffer&& buffer);
   SendResult SendAcross(Route& route, sctp_assoc_t id, const SendMeta& meta, SendBuffer&& parcel);
   SendResult HandParcel(Route& route, sctp_assoc_t id, RouteOwner owner, const SendMeta& meta, SendBuffer& parcel);
@@ -216,7 +229,7 @@ class Router {
   void NoteWaiter(int shard, Route& route);
   void ServeWaiters(Shard& here);
   void OnParcelsAvailable();
-  std::string OwnedCopy(Shard& here, SendBuffer& buffer);
+  void Carry(Shard& from, PendingSend& pending);
 
   const RouterOptions options_;
   RouterHandler* const handler_;
@@ -225,8 +238,8 @@ class Router {
   static constexpr size_t kMaxShards = 256;  // 254 workers and the control thread fit
   std::vector<std::unique_ptr<PerShard>> shards_;
   std::atomic<size_t> added_{0};  // shards_ entries complete
-  std::atomic<uint64_t> cross_thread_sends_{0}, cross_thread_copies_{0}, dropped_{0}, waiter_locks_{0},
-      moves_{0};
+  std::atomic<uint64_t> cross_thread_sends_{0}, cross_thread_copies_{0}, move_copies_{0}, dropped_{0},
+      waiter_locks_{0}, moves_{0};
 };
 
 }  // namespace sctpdp

@@ -300,6 +300,60 @@ TEST(DataPlaneTest, EchoOnWorkersTakesNoSharedLockAndCopiesNothingPerMessage) {
   EXPECT_LE(locks_per_message, 0.01);
 }
 
+// Echo of cold associations on the one-to-many socket (never peeled): within
+// the control thread's retain budget every echo goes from its receive
+// buffer, no copy; past it (a burst) Retain refuses and each refused echo is
+// copied once, which is all that is copied (retain_refused == send_copies).
+TEST(DataPlaneTest, EchoOnTheOneToManySocketCopiesOnlyPastTheRetainBudget) {
+  Recorder rec;
+  DataPlaneOptions o = SmallOptions();
+  o.hotness.peel_messages_per_sec = 1e9;  // none is ever hot
+  std::unique_ptr<DataPlane> dp = rec.Start(o);
+  ASSERT_NE(dp, nullptr);
+  constexpr int kAssocs = 4, kWindow = 2;  // 8 in flight, within retain_budget (16)
+  constexpr uint32_t kEach = 500, kBurst = 300;
+  constexpr size_t kSize = 300;
+  std::vector<Fd> clients;
+  for (int i = 0; i < kAssocs; ++i) {
+    clients.push_back(testing::Connect(Loopback(dp->port()), kStreams));
+    rec.IdForPort(LocalPort(clients.back().get()));
+  }
+  const DataPlaneStats before = dp->Snapshot();
+  std::vector<std::thread> threads;
+  std::vector<std::string> failures(kAssocs);
+  for (int i = 0; i < kAssocs; ++i) {
+    threads.emplace_back([&, i] {
+      uint32_t echoed = 0;
+      for (uint32_t seq = 0; seq < kEach; ++seq) {
+        if (!testing::SendOn(clients[i].get(), Pattern(seq, kSize), 0, seq)) return void(failures[i] = "send failed");
+        for (; seq + 1 - echoed >= kWindow || (seq + 1 == kEach && echoed < kEach); ++echoed) {
+          if (SeqOf(testing::Recv(clients[i].get()).data) != echoed) return void(failures[i] = "echo out of order");
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const std::string& f : failures) EXPECT_EQ(f, "");
+  const DataPlaneStats within = dp->Snapshot();
+  EXPECT_EQ(within.control.totals.messages_in - before.control.totals.messages_in, uint64_t{kAssocs} * kEach);
+  EXPECT_EQ(within.on_control, size_t{kAssocs});
+  EXPECT_EQ(within.send_copies - before.send_copies, 0u);
+  EXPECT_EQ(within.move_copies - before.move_copies, 0u);
+  EXPECT_EQ(within.retain_refused - before.retain_refused, 0u);
+  // A burst with no window: the replies wait for the socket's send chain
+  // longer than the budget lasts.
+  for (uint32_t seq = 0; seq < kBurst; ++seq) ASSERT_TRUE(testing::SendOn(clients[0].get(), Pattern(seq, kSize), 0, seq));
+  std::string why;
+  EXPECT_TRUE(ReadEchoes(clients[0].get(), kBurst, kSize, &why)) << why;
+  const DataPlaneStats after = dp->Snapshot();
+  const uint64_t refused = after.retain_refused - within.retain_refused;
+  EXPECT_GT(refused, 0u) << "the burst never outran the retain budget";
+  EXPECT_EQ(after.send_copies - within.send_copies, refused);
+  EXPECT_EQ(after.move_copies, 0u);
+  std::printf("%u echoes within the budget: 0 copies; a burst of %u: %llu refused, %llu copies\n",
+              kAssocs * kEach, kBurst, (unsigned long long)refused, (unsigned long long)(after.send_copies - within.send_copies));
+}
+
 TEST(DataPlaneTest, PeerAbortDuringTrafficEndsItCleanly) {
   Recorder rec;
   rec.echo = false;

@@ -76,6 +76,8 @@ struct EngineStats {
   uint64_t syscalls = 0;       // every syscall on the serving path
   uint64_t copied_bytes = 0;   // user-space copies of received payload
   uint64_t copies = 0;         // messages copied in user space (reassembled, or copied on the way out)
+  uint64_t move_copies = 0;    // of those, waiting for an association that moved (uring)
+  uint64_t retain_refused = 0; // echoes of messages not kept in their receive buffer: copied (uring)
   uint64_t shared_locks = 0;   // shared mutex acquisitions by the serving path (data plane only)
   uint64_t errors = 0;
   uint64_t oversize_messages = 0;  // over max_message: association aborted, none of it delivered

@@ -80,6 +80,8 @@ Json StatsJson(const char* kind, const Engine& engine, MessageSink& sink, const 
             {"syscalls_per_message", Rounded(PerMessage(s.syscalls, s.messages_in), 4)},
             {"copied_bytes", s.copied_bytes},
             {"copies_per_message", Rounded(PerMessage(s.copies, s.messages_in), 4)},
+            {"move_copies", s.move_copies},
+            {"retain_refused", s.retain_refused},
             {"shared_locks_per_message", Rounded(PerMessage(s.shared_locks, s.messages_in), 5)},
             {"errors", s.errors},
             {"echo_refused", sink.echo_refused()},
@@ -120,6 +122,9 @@ std::string Metrics(const Engine& engine, MessageSink& sink, const std::string& 
   metric("syscalls_total", "counter", "System calls on the serving path.", s.syscalls);
   metric("copied_bytes_total", "counter", "Received bytes copied in user space (reassembly).", s.copied_bytes);
   metric("copies_total", "counter", "Messages copied in user space (reassembled or copied out).", s.copies);
+  metric("move_copies_total", "counter", "Of those, waiting for an association that moved.", s.move_copies);
+  metric("retain_refused_total", "counter", "Echoes not kept in their receive buffer (retain budget): copied.",
+         s.retain_refused);
   metric("shared_locks_total", "counter", "Shared mutex acquisitions by the data plane.", s.shared_locks);
   metric("errors_total", "counter", "Errors.", s.errors);
   metric("oversize_messages_total", "counter", "Messages over --max-message: association aborted.",

@@ -1,8 +1,8 @@
 // --engine uring: the data plane, accepting (the listener) and/or originating
 // (--connect: DataPlane::Connect, reconnecting unless --no-reconnect). Echo replies go from the receive buffer
-// (ReplyQueue: no copy while the retain budget lasts), in order under
-// backpressure; an association with 1024 replies waiting stops being read
-// until they are out.
+// (ReplyQueue: no copy while the retain budget lasts; past it, counted as
+// retain_refused), in order under backpressure; an association with 1024
+// replies waiting stops being read until they are out.
 #include <mutex>
 #include <string>
 
@@ -50,7 +50,12 @@ class UringEngine : public Engine, public DataPlaneHandler {
     e.messages_out = s.control.totals.messages_out + s.workers.totals.messages_out;
     e.syscalls = s.control.Syscalls() + s.workers.Syscalls();
     e.copied_bytes = s.control.totals.copied_bytes + s.workers.totals.copied_bytes;
-    e.copies = s.send_copies + s.control.totals.reassemblies + s.workers.totals.reassemblies;
+    // Every copy: on the way out, at moves, reassemblies, and replies that
+    // waited in the ReplyQueue as copies.
+    e.copies = s.send_copies + s.move_copies + s.control.totals.reassemblies + s.workers.totals.reassemblies +
+               replies_->copies();
+    e.move_copies = s.move_copies;
+    e.retain_refused = s.retain_refused;
     e.shared_locks = s.shared_locks;
     e.errors = errors_.load(std::memory_order_relaxed);
     e.oversize_messages = s.control.oversize_messages + s.workers.oversize_messages;
