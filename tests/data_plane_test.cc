@@ -247,6 +247,31 @@ TEST(DataPlaneTest, HotAreMovedSporadicStayAndNothingIsLostOrReorderedEitherWay)
               (unsigned long long)s.peeled, (unsigned long long)(s.control.held_flushes + s.workers.held_flushes));
 }
 
+// Each client sends `each` messages of `size` bytes (Pattern) round-robin
+// over `streams` streams, at most `window` awaiting their echo, and checks
+// the echoes come back in order; one thread per client. What failed, per
+// client ("" for none).
+std::vector<std::string> EchoInWindows(std::vector<Fd>& clients, uint32_t each, uint32_t window, size_t size,
+                                       uint16_t streams) {
+  std::vector<std::thread> threads;
+  std::vector<std::string> failures(clients.size());
+  for (size_t i = 0; i < clients.size(); ++i) {
+    threads.emplace_back([&, i] {
+      uint32_t echoed = 0;
+      for (uint32_t seq = 0; seq < each; ++seq) {
+        if (!testing::SendOn(clients[i].get(), Pattern(seq, size), seq % streams, seq / streams)) {
+          return void(failures[i] = "send failed");
+        }
+        for (; seq + 1 - echoed >= window || (seq + 1 == each && echoed < each); ++echoed) {
+          if (SeqOf(testing::Recv(clients[i].get()).data) != echoed) return void(failures[i] = "echo out of order");
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return failures;
+}
+
 // Echo on workers (every association peeled at once), in a closed loop that
 // keeps each worker's retained buffers within budget: the per-message path
 // takes no shared lock, copies no payload in user space and hands nothing
@@ -269,23 +294,7 @@ TEST(DataPlaneTest, EchoOnWorkersTakesNoSharedLockAndCopiesNothingPerMessage) {
   }
   ASSERT_TRUE(rec.Wait([&] { return rec.moved_.size() == kAssocs; }));
   const DataPlaneStats before = dp->Snapshot();
-  std::vector<std::thread> threads;
-  std::vector<std::string> failures(kAssocs);
-  for (int i = 0; i < kAssocs; ++i) {
-    threads.emplace_back([&, i] {
-      uint32_t echoed = 0;
-      for (uint32_t seq = 0; seq < kEach; ++seq) {
-        if (!testing::SendOn(clients[i].get(), Pattern(seq, kSize), seq % kStreams, seq / kStreams)) {
-          return void(failures[i] = "send failed");
-        }
-        for (; seq + 1 - echoed >= kWindow || (seq + 1 == kEach && echoed < kEach); ++echoed) {
-          if (SeqOf(testing::Recv(clients[i].get()).data) != echoed) return void(failures[i] = "echo out of order");
-        }
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  for (const std::string& f : failures) EXPECT_EQ(f, "");
+  for (const std::string& f : EchoInWindows(clients, kEach, kWindow, kSize, kStreams)) EXPECT_EQ(f, "");
   const DataPlaneStats after = dp->Snapshot();
   const uint64_t messages = uint64_t{kAssocs} * kEach;
   // Counted when received (before its echo left): every echo came back above.
@@ -319,21 +328,7 @@ TEST(DataPlaneTest, EchoOnTheOneToManySocketCopiesOnlyPastTheRetainBudget) {
     rec.IdForPort(LocalPort(clients.back().get()));
   }
   const DataPlaneStats before = dp->Snapshot();
-  std::vector<std::thread> threads;
-  std::vector<std::string> failures(kAssocs);
-  for (int i = 0; i < kAssocs; ++i) {
-    threads.emplace_back([&, i] {
-      uint32_t echoed = 0;
-      for (uint32_t seq = 0; seq < kEach; ++seq) {
-        if (!testing::SendOn(clients[i].get(), Pattern(seq, kSize), 0, seq)) return void(failures[i] = "send failed");
-        for (; seq + 1 - echoed >= kWindow || (seq + 1 == kEach && echoed < kEach); ++echoed) {
-          if (SeqOf(testing::Recv(clients[i].get()).data) != echoed) return void(failures[i] = "echo out of order");
-        }
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  for (const std::string& f : failures) EXPECT_EQ(f, "");
+  for (const std::string& f : EchoInWindows(clients, kEach, kWindow, kSize, 1)) EXPECT_EQ(f, "");
   const DataPlaneStats within = dp->Snapshot();
   EXPECT_EQ(within.control.totals.messages_in - before.control.totals.messages_in, uint64_t{kAssocs} * kEach);
   EXPECT_EQ(within.on_control, size_t{kAssocs});
