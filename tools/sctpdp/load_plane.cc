@@ -9,6 +9,16 @@
 namespace sctpdp {
 namespace {
 
+// Writes `head` at the start of `buffer` (acquired for `id`) and sends it;
+// a buffer the send did not consume (backpressure) goes back to its pool.
+SendResult SendInPlace(DataPlane& dp, sctp_assoc_t id, uint16_t stream, uint32_t ppid, SendBuffer buffer,
+                       absl::Span<const char> head) {
+  buffer.Write(0, head.subspan(0, std::min(head.size(), buffer.size())));
+  const SendResult r = dp.Send(id, stream, ppid, std::move(buffer));
+  if (IsBackpressure(r)) dp.Release(std::move(buffer));  // not consumed
+  return r;
+}
+
 // A sending thread's way out through the data plane: each message is built
 // in a send buffer (its owner's own memory when this thread owns the
 // association, else a shared parcel) and handed over without a copy; the
@@ -22,11 +32,10 @@ class PlaneLink final : public Link {
             bool) override {
     SendBuffer buffer = dp_.AcquireSendBuffer(a.id, size);
     if (!buffer.valid()) return Refused(a, SendResult::kNoBuffers);
-    buffer.Write(0, head.subspan(0, std::min(head.size(), size)));
     // Raised before the send: an OnWritable that follows a refusal lowers
     // it, wherever it runs.
     a.blocked.store(true, std::memory_order_seq_cst);
-    const SendResult r = dp_.Send(a.id, stream, ppid, std::move(buffer));
+    const SendResult r = SendInPlace(dp_, a.id, stream, ppid, std::move(buffer), head);
     if (r == SendResult::kOk) {
       a.blocked.store(false, std::memory_order_relaxed);
       return Sent::kOk;
@@ -64,10 +73,7 @@ SendResult SendBuilt(DataPlane& dp, sctp_assoc_t id, uint16_t stream, uint32_t p
     std::memcpy(scratch.data(), head.data(), std::min(head.size(), size));
     return dp.Send(id, stream, ppid, absl::MakeConstSpan(scratch.data(), size));
   }
-  buffer.Write(0, head.subspan(0, std::min(head.size(), size)));
-  const SendResult r = dp.Send(id, stream, ppid, std::move(buffer));
-  if (IsBackpressure(r)) dp.Release(std::move(buffer));  // not consumed
-  return r;
+  return SendInPlace(dp, id, stream, ppid, std::move(buffer), head);
 }
 
 }  // namespace
