@@ -25,7 +25,6 @@
 #include <limits>
 #include <memory>
 #include <optional>
-#include <random>
 #include <thread>
 #include <vector>
 
@@ -193,16 +192,15 @@ class SocketLink final : public Link {
 // loop). After `stop`, the echoes still out get --drain to come back.
 class Sender {
  public:
-  Sender(std::vector<Association>& all, std::vector<size_t> mine, const LoadFlags& f, std::atomic<uint64_t>& errors,
-         Progress& progress)
+  Sender(std::vector<Association>& all, std::vector<size_t> mine, std::unique_ptr<Link> link, const LoadFlags& f,
+         std::atomic<uint64_t>& errors, Progress& progress)
       : all_(all),
         f_(f),
         layout_(f),
         errors_(errors),
         progress_(progress),
-        mine_(std::move(mine)) {}
-
-  void SetLink(std::unique_ptr<Link> link) { link_ = std::move(link); }
+        mine_(std::move(mine)),
+        link_(std::move(link)) {}
 
   void Run(const std::atomic<bool>& stop) {
     int64_t drain_deadline = kNever;
@@ -600,8 +598,7 @@ std::vector<std::unique_ptr<Sender>> MakeSenders(const LoadFlags& f, std::vector
     std::vector<size_t> mine;
     for (size_t i = t; i < all.size(); i += progress.size()) mine.push_back(i);
     auto link = plane != nullptr ? plane->LinkFor(t) : std::make_unique<SocketLink>(all, mine, f, progress[t]);
-    senders.push_back(std::make_unique<Sender>(all, std::move(mine), f, errors, progress[t]));
-    senders.back()->SetLink(std::move(link));
+    senders.push_back(std::make_unique<Sender>(all, std::move(mine), std::move(link), f, errors, progress[t]));
   }
   return senders;
 }
