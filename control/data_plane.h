@@ -226,7 +226,8 @@ class DataPlane : private ShardEvents, private RouterHandler, private ControlEve
 
   // Opens the listener and starts the control thread and the workers.
   absl::Status Start();
-  // Stops accepting, drains queued sends (per stop_deadline), ends every
+  // Stops accepting, drains queued sends and reads every message the kernel
+  // already acknowledged to a peer (up to stop_deadline), ends every
   // association (OnAssociationDown) and joins every thread.
   void Stop();
 

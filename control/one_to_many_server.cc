@@ -147,7 +147,11 @@ bool OneToManyServer::StopStep(bool late) {
   stopping_ = true;
   for (size_t i = 0; i < served_.size();) {
     Socket& s = *sockets_[served_[i]];
-    if (s.open && (late || (s.queue.queued() == 0 && !s.queue.in_flight()))) Close(s, "stopping");
+    // Drained both ways: its sends out, and what peers sent that the kernel
+    // holds read (not dropped with the socket); past the deadline, at once.
+    if (s.open && (late || (s.queue.queued() == 0 && !s.queue.in_flight() && ReceivedAll(s.fd.get())))) {
+      Close(s, "stopping");
+    }
     if (!s.open && MaybeRelease(s)) continue;
     ++i;
   }
@@ -156,6 +160,11 @@ bool OneToManyServer::StopStep(bool late) {
     handler_->OnClosed(*this);
   }
   return served_.empty();
+}
+
+bool OneToManyServer::ReceivedAll(int fd) {
+  other_syscalls_.Add(1);
+  return ReceiveQueueEmpty(fd);
 }
 
 void OneToManyServer::OnExit() { buffers_->Unregister(); }

@@ -107,8 +107,9 @@ class OneToManyServer final : private EventLoop::Client {
   // --- Any thread.
   absl::Status Post(absl::AnyInvocable<void()> fn) { return loop_->Post(std::move(fn)); }
   Inbox::Push Mail(uint64_t item) { return loop_->Mail(item); }
-  // Drains queued sends (up to stop_deadline), closes every socket
-  // (OnClosed) and joins the thread. Idempotent.
+  // Drains queued sends and reads what the kernel already holds (up to
+  // stop_deadline), closes every socket (OnClosed) and joins the thread.
+  // Idempotent.
   void Stop();
   WorkerStats Snapshot() const;
   bool OnThread() const { return loop_->OnLoopThread(); }
@@ -199,6 +200,8 @@ class OneToManyServer final : private EventLoop::Client {
   void BeforeWait() override;
   void OnTick(absl::Time now) override { handler_->OnTick(*this, now); }
   bool StopStep(bool late) override;
+  // Stopping: the kernel holds nothing more to read on `fd` (counted).
+  bool ReceivedAll(int fd);
   void OnExit() override;
 
   // Sockets.

@@ -2,6 +2,8 @@
 
 #include <netinet/in.h>
 #include <netinet/sctp.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
@@ -202,6 +204,11 @@ int SendSctpFlag(int fd, uint16_t sctp_flag, sctp_assoc_t assoc_id) {
   msghdr msg{};
   FillSendControl(&msg, control, 0, 0, sctp_flag, 0, assoc_id);
   return sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+bool ReceiveQueueEmpty(int fd) {
+  int next = 0;
+  return ioctl(fd, SIOCINQ, &next) != 0 || next == 0;
 }
 
 }  // namespace sctpdp

@@ -92,6 +92,12 @@ ssize_t SendWithInfo(int fd, absl::Span<const char> payload, uint16_t stream, ui
 // where shutdown(2) does nothing for SCTP). Non-blocking. 0 or -errno.
 int SendSctpFlag(int fd, uint16_t sctp_flag, sctp_assoc_t assoc_id);
 
+// Whether the kernel holds nothing more for a reader of `fd` (SIOCINQ: the
+// length of the next message or notification in its receive queue). A
+// stopping reader closes only once it is: data the kernel acknowledged to
+// the peer is read, not dropped. An error (no queue to ask) counts as empty.
+bool ReceiveQueueEmpty(int fd);
+
 }  // namespace sctpdp
 
 #endif  // SCTPDP_DATAPLANE_SCTP_SOCKET_H_

@@ -190,11 +190,19 @@ bool Worker::StopStep(bool late) {
   for (uint16_t s = 0; s < slots_->size(); ++s) {
     if (!slots_->used(s)) continue;
     Assoc& a = (*slots_)[s];
-    // Associations whose sends have drained (or all, past the deadline) end.
-    if (a.live() && (late || (a.queue.queued() == 0 && !a.queue.in_flight()))) BeginTeardown(a, DownReason::kStopped);
+    // Associations whose sends have drained, and whose peer's messages the
+    // kernel already holds have been read, end; past the deadline, all.
+    if (a.live() && (late || (a.queue.queued() == 0 && !a.queue.in_flight() && ReceivedAll(a.fd.get())))) {
+      BeginTeardown(a, DownReason::kStopped);
+    }
     done = false;
   }
   return done;
+}
+
+bool Worker::ReceivedAll(int fd) {
+  other_syscalls_.Add(1);
+  return ReceiveQueueEmpty(fd);
 }
 
 void Worker::OnExit() {

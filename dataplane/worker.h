@@ -100,7 +100,9 @@ struct WorkerOptions {
   // DEFER_TASKRUN ring (logged otherwise).
   absl::Duration coalesce_delay = absl::ZeroDuration();
   unsigned coalesce_min_batch = 2;
-  absl::Duration stop_deadline = absl::Seconds(2);  // for draining sends at Stop
+  // Stop: how long to go on sending what is queued and reading what the
+  // kernel already holds (the peer's acknowledged messages) before closing.
+  absl::Duration stop_deadline = absl::Seconds(2);
   // Calls WorkerHandler::OnTick this often (0: only when asked, RequestTick).
   absl::Duration tick_interval = absl::ZeroDuration();
   // Shared send memory: parcels another thread built (SendBuffer from a
@@ -186,7 +188,8 @@ class Worker final : private EventLoop::Client {
   // Hands `item` to WorkerHandler::OnMail (the router's parcels). kFull or
   // kClosed: not taken.
   Inbox::Push Mail(uint64_t item) { return loop_->Mail(item); }
-  // Drains queued sends (up to stop_deadline), ends every association
+  // Drains queued sends and reads what the kernel holds (up to
+  // stop_deadline), ends every association
   // (OnAssociationDown(kStopped)) and joins the thread. Idempotent.
   void Stop();
   WorkerStats Snapshot() const;
@@ -272,6 +275,8 @@ class Worker final : private EventLoop::Client {
   bool MayNap() override;
   void OnTick(absl::Time now) override { handler_->OnTick(*this, now); }
   bool StopStep(bool late) override;
+  // Stopping: the kernel holds nothing more to read on `fd` (counted).
+  bool ReceivedAll(int fd);
   void OnExit() override;
 
   // Adoption, teardown, detach (worker.cc).

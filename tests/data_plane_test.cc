@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "control/reply_queue.h"
 #include "tests/sctp_test_util.h"
 #include "tests/waiting_handler.h"
@@ -854,6 +855,83 @@ TEST(DataPlaneTest, SendMemorySpentByAnotherSocketIsWaitedForNotForever) {
     if (m.flags & MSG_NOTIFICATION) --got;
   }
 }
+
+// A handler that holds the first message until told, so the peer's
+// messages pile up in the kernel behind a small buffer ring.
+class HoldingRecorder : public Recorder {
+ public:
+  void OnMessage(DataPlane& dp, const MessageView& m) override {
+    {
+      std::unique_lock<std::mutex> l(hold_mu_);
+      hold_cv_.wait(l, [&] { return released_; });
+    }
+    Recorder::OnMessage(dp, m);
+  }
+  void Release() {
+    std::lock_guard<std::mutex> l(hold_mu_);
+    released_ = true;
+    hold_cv_.notify_all();
+  }
+
+ private:
+  std::mutex hold_mu_;
+  std::condition_variable hold_cv_;
+  bool released_ = false;
+};
+
+// Waits until the kernel of `fd` has every message it was given acknowledged
+// by the peer: SCTP_SENDER_DRY_EVENT (sent at once if already dry).
+bool AwaitSenderDry(int fd) {
+  sctp_event e{};
+  e.se_type = SCTP_SENDER_DRY_EVENT;
+  e.se_on = 1;
+  if (setsockopt(fd, IPPROTO_SCTP, SCTP_EVENT, &e, sizeof(e)) != 0) return false;
+  for (int i = 0; i < 16; ++i) {
+    const testing::Received r = testing::Recv(fd);
+    if (!(r.flags & MSG_NOTIFICATION) || r.data.size() < sizeof(sctp_sender_dry_event)) continue;
+    const auto* sn = reinterpret_cast<const sctp_notification*>(r.data.data());
+    if (sn->sn_header.sn_type == SCTP_SENDER_DRY_EVENT) return true;
+  }
+  return false;
+}
+
+// Stop with messages the kernel acknowledged to the peer still unread: each
+// reaches OnMessage before its socket closes. (Stop used to close a socket as soon
+// as its sends had drained, and what the kernel held was lost.)
+void StopReadsWhatTheKernelAcknowledged(bool peeled) {
+  HoldingRecorder rec;
+  rec.echo = false;
+  DataPlaneOptions o = SmallOptions();
+  o.worker.buffer_count = o.control.buffer_count = 8;  // the rest waits in the kernel
+  o.worker.retain_budget = o.control.retain_budget = 2;
+  o.hotness.peel_all = peeled;
+  o.hotness.peel_messages_per_sec = peeled ? o.hotness.peel_messages_per_sec : 1e9;
+  o.worker.stop_deadline = o.control.stop_deadline = absl::Seconds(60);  // a bound: done once read
+  std::unique_ptr<DataPlane> dp = rec.Start(o);
+  ASSERT_NE(dp, nullptr);
+  absl::Cleanup release = [&] { rec.Release(); };  // a failed assertion must not leave Stop waiting
+  Fd client;
+  const sctp_assoc_t id = ConnectOne(*dp, rec, &client);
+  ASSERT_NE(id, 0);
+  if (peeled) ASSERT_TRUE(rec.Wait([&] { return rec.moved_.count(id) > 0; }));
+  constexpr uint32_t kMessages = 200;
+  for (uint32_t seq = 0; seq < kMessages; ++seq) ASSERT_TRUE(testing::SendOn(client.get(), Pattern(seq, 1024), 0, seq));
+  ASSERT_TRUE(AwaitSenderDry(client.get()));  // the server's kernel has every message
+  std::thread stopper([&] { dp->Stop(); });
+  // Stop has begun once sends are refused as closing; then the handler goes on.
+  while (dp->Send(id + 1000, 0, 0, std::string()) != SendResult::kClosing) std::this_thread::yield();
+  std::move(release).Invoke();
+  stopper.join();
+  std::lock_guard<std::mutex> l(rec.mu_);
+  EXPECT_EQ(rec.messages_[id], kMessages);
+  EXPECT_EQ(rec.violations_, 0u);
+}
+
+TEST(DataPlaneTest, StopReadsWhatTheKernelAcknowledgedOnTheOneToManySocket) {
+  StopReadsWhatTheKernelAcknowledged(/*peeled=*/false);
+}
+
+TEST(DataPlaneTest, StopReadsWhatTheKernelAcknowledgedOnAWorker) { StopReadsWhatTheKernelAcknowledged(/*peeled=*/true); }
 
 }  // namespace
 }  // namespace sctpdp

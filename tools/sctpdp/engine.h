@@ -44,6 +44,9 @@ struct ServeConfig {
   absl::Duration coalesce = absl::Milliseconds(2);
   unsigned coalesce_batch = 2;
   bool bundle_sends = true;  // uring: WorkerOptions::bundle_sends
+  // uring: at Stop, how long to go on sending what is queued and reading what
+  // the kernel already acknowledged to peers before closing (stop_deadline).
+  absl::Duration drain = absl::Seconds(2);
   // Accept associations on `listener`. uring may only originate (false).
   bool listen = true;
   // uring: originate one association (DataPlane::Connect) to `connect` on

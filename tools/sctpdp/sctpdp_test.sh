@@ -17,7 +17,9 @@ exec tools/sctpvm -- bash -c '
     local label="$engine${1:+ $*}" serve_extra=() a
     for a in "$@"; do case $a in --ppid=*) serve_extra+=("$a");; esac; done  # where the numbers are
     mkfifo "$fifo"
-    "$B" serve --engine=$engine --listen=127.0.0.1:0 --mode=verify --peel-rate=100 --sustain=200ms \
+    # --drain: stopping, serve reads what the kernel already acknowledged
+    # (the load has ended when it is stopped); generous for a slow guest.
+    "$B" serve --engine=$engine --listen=127.0.0.1:0 --mode=verify --peel-rate=100 --sustain=200ms --drain=60s \
       "${serve_extra[@]}" > "$fifo" 2> serve.$engine.err &
     local pid=$!
     exec 3< "$fifo"

@@ -44,6 +44,7 @@ struct ServeFlags {
   bool bundle_sends = true;
   absl::Duration stats_interval = absl::InfiniteDuration();
   absl::Duration duration = absl::InfiniteDuration();
+  absl::Duration drain = absl::Seconds(2);
   int64_t max_associations = 100000;
   uint64_t max_message = 1 << 20;
   int64_t streams = 16;
@@ -172,6 +173,10 @@ void DefineFlags(FlagParser& p, ServeFlags& f) {
          "bundles them into full packets (see WorkerOptions::bundle_sends); --no-bundle-sends: a packet each");
   p.Duration("stats-interval", &f.stats_interval, "print a JSON stats line this often");
   p.Duration("duration", &f.duration, "stop after this long (default: at SIGINT/SIGTERM)");
+  p.Duration("drain", &f.drain, absl::ZeroDuration(), absl::Hours(1),
+             "uring: stopping, go on this long at most sending what is queued and reading what peers already "
+             "sent (acknowledged by the kernel) before closing; a second signal exits at once (the baselines read "
+             "until the kernel holds nothing more)");
   p.Int("max-associations", &f.max_associations, 1, 10000000, "more are aborted, counted");
   p.Size("max-message", &f.max_message, 1, 1 << 30, "largest message; bigger aborts its association");
   p.Int("streams", &f.streams, 1, 65535, "inbound and outbound streams");
@@ -247,6 +252,7 @@ std::optional<ServeConfig> ConfigOf(const ServeFlags& f, bool listen_given) {
   config.coalesce = f.coalesce;
   config.coalesce_batch = static_cast<unsigned>(f.coalesce_batch);
   config.bundle_sends = f.bundle_sends;
+  config.drain = f.drain;
   config.listen = !connecting || listen_given;
   config.connect = f.connect.addresses;
   config.connect_port = f.connect.port;

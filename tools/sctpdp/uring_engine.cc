@@ -130,6 +130,8 @@ class UringEngine : public Engine, public DataPlaneHandler {
     o.worker.bundle_sends = config_.bundle_sends;  // the one-to-many socket never bundles
     o.listen = config_.listen;
     o.kernel_stats = config_.kernel_stats;
+    o.worker.stop_deadline = config_.drain;
+    o.control.stop_deadline = config_.drain;
     return o;
   }
 
