@@ -49,7 +49,9 @@ bool Erase(std::vector<T>& v, T x) {
 }  // namespace
 
 OneToManyServer::OneToManyServer(Fd socket, const OneToManyOptions& options, OneToManyHandler* handler)
-    : options_(options), handler_(handler), first_(std::move(socket)) {}
+    : options_(options), handler_(handler), first_(std::move(socket)) {
+  reassembly_.limit = std::max(options.max_reassembly_bytes, options.max_message_size);
+}
 
 absl::StatusOr<std::unique_ptr<OneToManyServer>> OneToManyServer::Create(Fd socket, const OneToManyOptions& options,
                                                                          OneToManyHandler* handler) {
@@ -176,6 +178,8 @@ WorkerStats OneToManyServer::Snapshot() const {
   s.recv_rearms = recv_rearms_.Get();
   s.recv_errors = recv_errors_.Get();
   s.oversize_messages = oversize_.Get();
+  s.reassembly_refused = reassembly_refused_.Get();
+  s.reassembly_bytes = reassembly_.used.load(std::memory_order_relaxed);
   s.partials_dropped = partials_dropped_.Get();
   s.associations_active = open_gauge_.Get();  // the sockets
   s.retained_buffers = retained_gauge_.Get();
@@ -216,7 +220,7 @@ absl::StatusOr<SocketId> OneToManyServer::Install(Fd fd) {
   s->id = id;
   s->generation = ++generations_[id];
   s->default_pr = DefaultPrFlags(s->fd.get(), SCTP_FUTURE_ASSOC);  // the endpoint's: what its associations start with
-  s->partial = Reassembler(options_.max_message_size, 2 * options_.buffer_size);
+  s->partial = Reassembler(options_.max_message_size, 2 * options_.buffer_size, &reassembly_);
   sockets_[id] = std::move(s);
   served_.push_back(id);
   open_gauge_.Set(open_gauge_.Get() + 1);
@@ -384,6 +388,9 @@ void OneToManyServer::OnPiece(Socket& s, const RecvParts& parts, bool eor, sctp_
     case Reassembler::Result::kOversize:
       OversizeAbort(s, who, s.partial.length() + parts.payload.size(), eor);
       return;
+    case Reassembler::Result::kOverBudget:
+      reassembly_refused_.Add(1);
+      return AbortPartial(s, who, eor, OverBudget(who, reassembly_));
     case Reassembler::Result::kInterleaved:
       // With fragment interleave level 0 (the default) a partial delivery is
       // never interleaved on the socket: drop the dead piece, start over.
@@ -411,10 +418,14 @@ void OneToManyServer::OnPiece(Socket& s, const RecvParts& parts, bool eor, sctp_
 // message's remaining pieces are dropped as they come.
 void OneToManyServer::OversizeAbort(Socket& s, sctp_assoc_t who, size_t size, bool eor) {
   oversize_.Add(1);
-  handler_->OnError(*this, who,
-                    absl::OutOfRangeError(absl::StrCat("association ", who, ": message of ", size,
-                                                       "+ bytes over max_message_size ", options_.max_message_size,
-                                                       ": association aborted")));
+  AbortPartial(s, who, eor,
+               absl::OutOfRangeError(absl::StrCat("association ", who, ": message of ", size,
+                                                  "+ bytes over max_message_size ", options_.max_message_size,
+                                                  ": association aborted")));
+}
+
+void OneToManyServer::AbortPartial(Socket& s, sctp_assoc_t who, bool eor, const absl::Status& why) {
+  handler_->OnError(*this, who, why);
   s.partial.Reset();
   if (!eor) AddOnce(s.discarding, who);
   Abort(who);

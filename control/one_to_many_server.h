@@ -56,6 +56,7 @@ struct OneToManyOptions {
   unsigned buffer_count = 1024;       // provided receive buffers (power of two), shared by the sockets
   unsigned buffer_size = 8192;
   size_t max_message_size = 1 << 20;  // bigger: that association is aborted
+  size_t max_reassembly_bytes = 64 << 20;  // as WorkerOptions::max_reassembly_bytes
   unsigned retain_budget = 256;
   unsigned send_buffer_count = 4096;
   unsigned send_buffer_size = 65536;
@@ -218,6 +219,9 @@ class OneToManyServer final : private EventLoop::Client {
   void OnRecvData(Socket& s, uint16_t bid, int res);
   void OnPiece(Socket& s, const RecvParts& parts, bool eor, sctp_assoc_t who);
   void OversizeAbort(Socket& s, sctp_assoc_t who, size_t size, bool eor);
+  // Aborts `who` for its message in progress (`why` to the handler); the
+  // socket serves the others on, dropping that message's remaining pieces.
+  void AbortPartial(Socket& s, sctp_assoc_t who, bool eor, const absl::Status& why);
   void Deliver(const RecvParts& parts, int32_t bid, absl::Span<const char> payload,
                std::unique_ptr<char[]>* reassembly);
   void DeliverNotification(Socket& s, absl::Span<const char> bytes);
@@ -239,6 +243,7 @@ class OneToManyServer final : private EventLoop::Client {
   void DropQueued(Socket& s, sctp_assoc_t id, const char* why);
 
   const OneToManyOptions options_;
+  ReassemblyBudget reassembly_;  // before the sockets' reassemblies: outlives them
   OneToManyHandler* const handler_;
   Fd first_;  // the socket given at Create, until Init installs it
   // Set on the control thread (Init) before anything can reach another
@@ -261,7 +266,8 @@ class OneToManyServer final : private EventLoop::Client {
 
   // Stats (the control thread writes them).
   AssocCounters totals_;
-  Counter enobufs_, recv_rearms_, recv_errors_, oversize_, partials_dropped_, retained_gauge_, retain_refused_,
+  Counter enobufs_, recv_rearms_, recv_errors_, oversize_, reassembly_refused_, partials_dropped_, retained_gauge_,
+      retain_refused_,
       send_in_use_, other_syscalls_, chains_gauge_, open_gauge_;  // open_gauge_: sockets open
 };
 

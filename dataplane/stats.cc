@@ -9,6 +9,7 @@ WorkerStats& WorkerStats::operator+=(const WorkerStats& o) {
   for (auto [mine, theirs] :
        {std::pair{&enter_calls, o.enter_calls}, {&cqes, o.cqes}, {&enobufs, o.enobufs},
         {&recv_rearms, o.recv_rearms}, {&recv_errors, o.recv_errors}, {&oversize_messages, o.oversize_messages},
+        {&reassembly_refused, o.reassembly_refused}, {&reassembly_bytes, o.reassembly_bytes},
         {&partials_dropped, o.partials_dropped},
         {&associations_adopted, o.associations_adopted}, {&associations_closed, o.associations_closed},
         {&associations_detached, o.associations_detached}, {&associations_active, o.associations_active},

@@ -93,6 +93,10 @@ struct WorkerStats {
   uint64_t recv_rearms = 0;       // multishot receive armed again after ending
   uint64_t recv_errors = 0;
   uint64_t oversize_messages = 0; // over max_message_size: association aborted
+  // Over max_reassembly_bytes with the thread's other reassemblies:
+  // association aborted. reassembly_bytes: what they hold now.
+  uint64_t reassembly_refused = 0;
+  uint64_t reassembly_bytes = 0;
   uint64_t partials_dropped = 0;  // partial messages their association's end (or an aborted partial
                                   // delivery) cut off: gathered, never delivered
   uint64_t associations_adopted = 0;

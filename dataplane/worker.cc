@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -99,7 +100,9 @@ std::vector<int> AllowedCpus() {
   return out;
 }
 
-Worker::Worker(const WorkerOptions& options, WorkerHandler* handler) : options_(options), handler_(handler) {}
+Worker::Worker(const WorkerOptions& options, WorkerHandler* handler) : options_(options), handler_(handler) {
+  reassembly_.limit = std::max(options.max_reassembly_bytes, options.max_message_size);
+}
 
 absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerOptions& options, WorkerHandler* handler) {
   if (handler == nullptr) return absl::InvalidArgumentError("worker: null handler");
@@ -233,6 +236,8 @@ WorkerStats Worker::Snapshot() const {
   s.recv_rearms = recv_rearms_.Get();
   s.recv_errors = recv_errors_.Get();
   s.oversize_messages = oversize_.Get();
+  s.reassembly_refused = reassembly_refused_.Get();
+  s.reassembly_bytes = reassembly_.used.load(std::memory_order_relaxed);
   s.partials_dropped = partials_dropped_.Get();
   s.associations_adopted = adopted_.Get();
   s.associations_closed = closed_.Get();
@@ -329,7 +334,7 @@ void Worker::AdoptNow(Fd fd, sctp_assoc_t assoc_id, uint64_t cookie) {
   a.assoc_id = assoc_id;
   a.cookie = cookie;
   a.protocol = protocol;
-  a.partial = Reassembler(options_.max_message_size, 2 * options_.buffer_size);
+  a.partial = Reassembler(options_.max_message_size, 2 * options_.buffer_size, &reassembly_);
   a.zc = ProbeRingFeatures().op_sendmsg_zc ? ZcSupport::kUnknown : ZcSupport::kNo;
   for (const auto& [proto, support] : zc_by_protocol_) {
     if (proto == protocol) a.zc = support;

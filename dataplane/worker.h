@@ -39,6 +39,7 @@
 #include "dataplane/fd.h"
 #include "dataplane/message.h"
 #include "dataplane/parcel_pool.h"
+#include "dataplane/reassembler.h"
 #include "dataplane/retention.h"
 #include "dataplane/sctp_parse.h"
 #include "dataplane/send_buffer.h"
@@ -59,6 +60,10 @@ struct WorkerOptions {
   unsigned buffer_count = 1024;         // provided receive buffers (power of two)
   unsigned buffer_size = 8192;          // bytes per receive buffer (incl. ~100 B header)
   size_t max_message_size = 1 << 20;    // bigger: error event, association aborted
+  // What this worker's reassemblies (messages spanning receive buffers) may
+  // hold together; a message that would take them past it aborts its
+  // association (reassembly_refused). Raised to max_message_size if below.
+  size_t max_reassembly_bytes = 64 << 20;
   unsigned retain_budget = 256;         // receive buffers the app may hold (< count/2)
   unsigned send_buffer_count = 4096;    // send buffers (and descriptors: messages in queue or flight)
   unsigned send_buffer_size = 65536;    // bytes per send buffer
@@ -300,6 +305,9 @@ class Worker final : private EventLoop::Client {
   void OnRecvData(Assoc& a, uint16_t bid, int res);
   void OnPiece(Assoc& a, const RecvParts& parts, bool eor);
   void OversizeAbort(Assoc& a, size_t size, bool eor);
+  // Aborts `a` for its message in progress (`why` to the handler); the
+  // message's remaining pieces are dropped as they come.
+  void AbortPartial(Assoc& a, bool eor, const absl::Status& why);
   void DeliverMessage(Assoc& a, const RecvParts& parts, int32_t bid, absl::Span<const char> payload,
                       std::unique_ptr<char[]>* reassembly);
   void DeliverNotification(Assoc& a, absl::Span<const char> bytes);
@@ -326,6 +334,7 @@ class Worker final : private EventLoop::Client {
   void SendAbort(Assoc& a);
 
   const WorkerOptions options_;
+  ReassemblyBudget reassembly_;  // before the associations' reassemblies: outlives them
   WorkerHandler* const handler_;
   // Set on the worker thread (Init) before Create returns or any handoff can
   // reach the worker, so every thread that can name the worker sees it.
@@ -350,7 +359,8 @@ class Worker final : private EventLoop::Client {
 
   // Stats (written by the worker thread only).
   AssocCounters totals_;
-  Counter enobufs_, recv_rearms_, recv_errors_, oversize_, partials_dropped_, adopted_, closed_, detached_, active_;
+  Counter enobufs_, recv_rearms_, recv_errors_, oversize_, reassembly_refused_, partials_dropped_, adopted_, closed_,
+      detached_, active_;
   Counter retained_gauge_, retain_refused_, send_in_use_, other_syscalls_, zc_sends_, recv_pauses_, held_flushes_,
       chains_gauge_;
 };

@@ -211,6 +211,10 @@ void Worker::OnPiece(Assoc& a, const RecvParts& parts, bool eor) {
     case Reassembler::Result::kOversize:
       OversizeAbort(a, a.partial.length() + parts.payload.size(), eor);
       return;
+    case Reassembler::Result::kOverBudget:
+      reassembly_refused_.Add(1);
+      AbortPartial(a, eor, OverBudget(a.assoc_id, reassembly_));
+      return;
     case Reassembler::Result::kInterleaved:
       // With fragment interleave level 0 (the default) a partial delivery is
       // never interleaved with another message on the socket.
@@ -242,10 +246,14 @@ void Worker::OnPiece(Assoc& a, const RecvParts& parts, bool eor) {
 
 void Worker::OversizeAbort(Assoc& a, size_t size, bool eor) {
   oversize_.Add(1);
-  handler_->OnError(*this, HandleOf(a),
-                    absl::OutOfRangeError(absl::StrCat("association ", a.assoc_id, ": message of ", size,
-                                                       "+ bytes over max_message_size ", options_.max_message_size,
-                                                       ": association aborted")));
+  AbortPartial(a, eor,
+               absl::OutOfRangeError(absl::StrCat("association ", a.assoc_id, ": message of ", size,
+                                                  "+ bytes over max_message_size ", options_.max_message_size,
+                                                  ": association aborted")));
+}
+
+void Worker::AbortPartial(Assoc& a, bool eor, const absl::Status& why) {
+  handler_->OnError(*this, HandleOf(a), why);
   a.partial.Reset();
   a.discarding = !eor;
   SendAbort(a);

@@ -29,7 +29,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/cleanup/cleanup.h"
 #include "control/reply_queue.h"
 #include "tests/sctp_test_util.h"
 #include "tests/waiting_handler.h"
@@ -895,36 +894,77 @@ bool AwaitSenderDry(int fd) {
   return false;
 }
 
-// Stop with messages the kernel acknowledged to the peer still unread: each
-// reaches OnMessage before its socket closes. (Stop used to close a socket as soon
-// as its sends had drained, and what the kernel held was lost.)
-void StopReadsWhatTheKernelAcknowledged(bool peeled) {
+// 200 numbered messages to a data plane whose handler holds the first one
+// until Release: behind a ring of 8 receive buffers, the rest wait in the
+// kernel, every one of them acknowledged to the client.
+struct HeldBehindASmallRing {
+  static constexpr uint32_t kMessages = 200;
   HoldingRecorder rec;
-  rec.echo = false;
-  DataPlaneOptions o = SmallOptions();
-  o.worker.buffer_count = o.control.buffer_count = 8;  // the rest waits in the kernel
-  o.worker.retain_budget = o.control.retain_budget = 2;
-  o.hotness.peel_all = peeled;
-  o.hotness.peel_messages_per_sec = peeled ? o.hotness.peel_messages_per_sec : 1e9;
-  o.worker.stop_deadline = o.control.stop_deadline = absl::Seconds(60);  // a bound: done once read
-  std::unique_ptr<DataPlane> dp = rec.Start(o);
-  ASSERT_NE(dp, nullptr);
-  absl::Cleanup release = [&] { rec.Release(); };  // a failed assertion must not leave Stop waiting
+  std::unique_ptr<DataPlane> dp;
   Fd client;
-  const sctp_assoc_t id = ConnectOne(*dp, rec, &client);
-  ASSERT_NE(id, 0);
-  if (peeled) ASSERT_TRUE(rec.Wait([&] { return rec.moved_.count(id) > 0; }));
-  constexpr uint32_t kMessages = 200;
-  for (uint32_t seq = 0; seq < kMessages; ++seq) ASSERT_TRUE(testing::SendOn(client.get(), Pattern(seq, 1024), 0, seq));
-  ASSERT_TRUE(AwaitSenderDry(client.get()));  // the server's kernel has every message
-  std::thread stopper([&] { dp->Stop(); });
+  sctp_assoc_t id = 0;
+
+  ~HeldBehindASmallRing() { rec.Release(); }  // before dp: its Stop must not wait on the handler
+  void SetUp(bool peeled) {
+    rec.echo = false;
+    DataPlaneOptions o = SmallOptions();
+    o.worker.buffer_count = o.control.buffer_count = 8;
+    o.worker.retain_budget = o.control.retain_budget = 2;
+    o.hotness.peel_all = peeled;
+    o.hotness.peel_messages_per_sec = peeled ? o.hotness.peel_messages_per_sec : 1e9;
+    o.worker.stop_deadline = o.control.stop_deadline = absl::Seconds(60);  // a bound: done once read
+    dp = rec.Start(o);
+    ASSERT_NE(dp, nullptr);
+    id = ConnectOne(*dp, rec, &client);
+    ASSERT_NE(id, 0);
+    if (peeled) {
+      ASSERT_TRUE(rec.Wait([&] { return rec.moved_.count(id) > 0; }));
+    }
+    for (uint32_t seq = 0; seq < kMessages; ++seq) {
+      ASSERT_TRUE(testing::SendOn(client.get(), Pattern(seq, 1024), 0, seq));
+    }
+    ASSERT_TRUE(AwaitSenderDry(client.get()));  // the server's kernel has every message
+  }
+  void ExpectAllInOrder() {
+    std::lock_guard<std::mutex> l(rec.mu_);
+    EXPECT_EQ(rec.messages_[id], kMessages);
+    EXPECT_EQ(rec.violations_, 0u);
+  }
+};
+
+// A handler slower than the peer: the ring of receive buffers runs dry
+// (the multishot recvmsg ends with ENOBUFS, counted) and is armed again as
+// buffers come back; every message arrives once, in order.
+void SlowHandlerExhaustsTheRing(bool peeled) {
+  HeldBehindASmallRing h;
+  h.SetUp(peeled);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  h.rec.Release();
+  ASSERT_TRUE(h.rec.Wait([&] { return h.rec.messages_[h.id] >= h.kMessages; }));
+  h.ExpectAllInOrder();
+  const DataPlaneStats st = h.dp->Snapshot();
+  EXPECT_GT(peeled ? st.workers.enobufs : st.control.enobufs, 0u);
+}
+
+TEST(DataPlaneTest, ASlowHandlerRunsTheRingDryAndLosesNothingOnTheOneToManySocket) {
+  SlowHandlerExhaustsTheRing(/*peeled=*/false);
+}
+
+TEST(DataPlaneTest, ASlowHandlerRunsTheRingDryAndLosesNothingOnAWorker) { SlowHandlerExhaustsTheRing(/*peeled=*/true); }
+
+// Stop with messages the kernel acknowledged to the peer still unread: each
+// reaches OnMessage before its socket closes. (Stop used to close a socket
+// as soon as its sends had drained, and what the kernel held was lost.)
+void StopReadsWhatTheKernelAcknowledged(bool peeled) {
+  HeldBehindASmallRing h;
+  h.SetUp(peeled);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  std::thread stopper([&] { h.dp->Stop(); });
   // Stop has begun once sends are refused as closing; then the handler goes on.
-  while (dp->Send(id + 1000, 0, 0, std::string()) != SendResult::kClosing) std::this_thread::yield();
-  std::move(release).Invoke();
+  while (h.dp->Send(h.id + 1000, 0, 0, std::string()) != SendResult::kClosing) std::this_thread::yield();
+  h.rec.Release();
   stopper.join();
-  std::lock_guard<std::mutex> l(rec.mu_);
-  EXPECT_EQ(rec.messages_[id], kMessages);
-  EXPECT_EQ(rec.violations_, 0u);
+  h.ExpectAllInOrder();
 }
 
 TEST(DataPlaneTest, StopReadsWhatTheKernelAcknowledgedOnTheOneToManySocket) {

@@ -12,6 +12,8 @@ on every engine a case applies to, under
   abort     a peer that ABORTs in the middle of a partial delivery, on the
             one-to-many socket and on a peeled one, beside verified traffic;
   flood     an INIT flood past --max-associations beside verified traffic;
+  sigterm   SIGTERM to serve while load sends at full speed: summary, exit 0,
+            nothing verified out of order, nothing counted that was not sent;
   churn     connect / send / close cycles (hostile_peer.py churn): serve's
             descriptors and RSS after warm-up and at the end.
 
@@ -20,7 +22,7 @@ messages sent / received / lost / duplicated / reordered, associations
 moved, serve's fds and RSS before and after. Waits are on events (stats
 lines, a peer's lines) with a hang guard; assertions are on counts.
 
-  faults_test.py SCTPDP HOSTILE_PEER [--churn=N] [--cases=netem,restart,abort_flow,shutdown,abort,flood,churn]
+  faults_test.py SCTPDP HOSTILE_PEER [--churn=N] [--cases=netem,restart,abort_flow,shutdown,abort,flood,sigterm,churn]
 """
 import json
 import os
@@ -352,6 +354,40 @@ def shutdown_case(engine):
     row("shutdown", engine, "SHUTDOWN, 400 queued in, %d echoes out" % echoed, 400, summary, before, after)
 
 
+# --- SIGTERM under full load -----------------------------------------------------
+
+def sigterm_case(engine):
+    """serve gets SIGTERM while load sends at full speed (2 hot associations
+    unpaced, 6 paced): it reads what the kernel already acknowledged, prints
+    its summary and exits 0; what it verified has no gap, duplicate or
+    reorder and is no more than load sent. (A second signal exiting at once
+    is limits_test's.)"""
+    label = "sigterm %s" % engine
+    s = Serve(engine, "--ppid=7")
+    before = s.resources()
+    lp = subprocess.Popen([lt.B, "load", "--connect=127.0.0.1:%d" % s.port, "--associations=8", "--hot=2",
+                           "--rate=0", "--cold-rate=20", "--streams=4", "--size=1024", "--ppid=7",
+                           "--duration=600s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lt.check(label + ": load under way", s.until("messages_in", 3000), s.stats)
+    during = s.resources()
+    summary = s.stop()
+    lt.check(label + ": serve prints its summary and exits 0", (s.p.returncode, bool(summary)) == (0, True),
+             "exit %s; %s" % (s.p.returncode, summary))
+    lp.send_signal(signal.SIGTERM)
+    try:
+        out, _ = lp.communicate(timeout=lt.GUARD)
+    except subprocess.TimeoutExpired:
+        lp.kill()
+        out, _ = lp.communicate()
+    sent = next((json.loads(l) for l in out.splitlines() if l.startswith("{")), {}).get("messages", -1)
+    lt.check(label + ": no gap, duplicate, reorder or malformed message",
+             [summary.get(k) for k in ("gaps", "duplicates", "reorders", "malformed")] == [0, 0, 0, 0], summary)
+    lt.check(label + ": serve verified no more than load sent", 0 < summary.get("verified", 0) <= sent,
+             "verified %s, sent %s" % (summary.get("verified"), sent))
+    row("sigterm", engine, "SIGTERM at full load", max(sent, 0), dict(summary, verified=min(summary.get("verified", 0),
+                                                                                     max(sent, 0))), before, during)
+
+
 # --- INIT flood past --max-associations ------------------------------------------
 
 def flood_case(engine):
@@ -473,6 +509,7 @@ def main():
              (abort_case, "uring", "one-to-many", (), False), (abort_case, "uring", "peeled", ("--peel-all",), True),
              (abort_case, "epoll", "one-to-many", (), False), (abort_case, "threads", "peeled", (), True),
              (flood_case, "uring"), (flood_case, "epoll"), (flood_case, "threads"),
+             (sigterm_case, "uring"), (sigterm_case, "epoll"), (sigterm_case, "threads"),
              # Every association is peeled as it comes up, but most are gone
              # by then; one in 50 stays until it is.
              (churn_case, "uring", ("--peel-all",), 50), (churn_case, "epoll", (), 0),
