@@ -16,11 +16,15 @@ const char* LocationName(Location location) {
   return "unknown";
 }
 
-bool AssociationTable::Add(const AssociationInfo& info) {
+AssociationTable::AddResult AssociationTable::Add(const AssociationInfo& info) {
   auto l = Lock();
-  if (entries_.size() >= max_ || entries_.count(info.id)) return false;
+  if (entries_.count(info.id)) return AddResult::kKnown;
+  if (entries_.size() >= max_) return AddResult::kFull;
+  size_t& from_peer = per_peer_[info.peer.address];
+  if (from_peer >= max_per_peer_) return AddResult::kPeerFull;
+  ++from_peer;
   entries_[info.id] = info;
-  return true;
+  return AddResult::kAdded;
 }
 
 std::optional<AssociationInfo> AssociationTable::Get(sctp_assoc_t id) const {
@@ -36,6 +40,8 @@ std::optional<AssociationInfo> AssociationTable::Remove(sctp_assoc_t id) {
   if (it == entries_.end()) return std::nullopt;
   AssociationInfo info = std::move(it->second);
   entries_.erase(it);
+  auto peer = per_peer_.find(info.peer.address);
+  if (peer != per_peer_.end() && --peer->second == 0) per_peer_.erase(peer);
   return info;
 }
 

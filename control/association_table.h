@@ -57,10 +57,15 @@ struct AssociationInfo {
 
 class AssociationTable {
  public:
-  explicit AssociationTable(size_t max_associations) : max_(max_associations) {}
+  // `max_per_peer`: associations from one primary peer address at once (a
+  // peer cannot take the whole table by itself).
+  explicit AssociationTable(size_t max_associations, size_t max_per_peer = SIZE_MAX)
+      : max_(max_associations), max_per_peer_(max_per_peer) {}
 
-  // False when full (max_associations) or already known.
-  bool Add(const AssociationInfo& info);
+  enum class AddResult : uint8_t { kAdded, kFull, kPeerFull, kKnown };
+  // kFull: max_associations; kPeerFull: max_per_peer from its primary
+  // address; kKnown: already in.
+  AddResult Add(const AssociationInfo& info);
   std::optional<AssociationInfo> Get(sctp_assoc_t id) const;
   std::optional<AssociationInfo> Remove(sctp_assoc_t id);
   size_t size() const;
@@ -105,10 +110,11 @@ class AssociationTable {
     return std::unique_lock<std::mutex>(mu_);
   }
 
-  const size_t max_;
+  const size_t max_, max_per_peer_;
   mutable std::mutex mu_;
   mutable std::atomic<uint64_t> locks_{0};
   std::unordered_map<sctp_assoc_t, AssociationInfo> entries_;  // guarded by mu_
+  std::unordered_map<std::string, size_t> per_peer_;           // guarded by mu_: entries by peer.address
   Histogram move_latency_us_;                                   // guarded by mu_
 };
 

@@ -13,18 +13,37 @@ AssociationInfo Info(sctp_assoc_t id) {
   return i;
 }
 
+using AddResult = AssociationTable::AddResult;
+
+AssociationInfo From(sctp_assoc_t id, const std::string& address) {
+  AssociationInfo i = Info(id);
+  i.peer.address = address;
+  return i;
+}
+
 TEST(AssociationTableTest, AddGetRemoveAndTheLimit) {
   AssociationTable t(2);
-  EXPECT_TRUE(t.Add(Info(1)));
-  EXPECT_FALSE(t.Add(Info(1)));  // duplicate
-  EXPECT_TRUE(t.Add(Info(2)));
-  EXPECT_FALSE(t.Add(Info(3)));  // full
+  EXPECT_EQ(t.Add(Info(1)), AddResult::kAdded);
+  EXPECT_EQ(t.Add(Info(1)), AddResult::kKnown);
+  EXPECT_EQ(t.Add(Info(2)), AddResult::kAdded);
+  EXPECT_EQ(t.Add(Info(3)), AddResult::kFull);
   EXPECT_EQ(t.Get(2)->id, 2);
   EXPECT_FALSE(t.Get(3).has_value());
   EXPECT_TRUE(t.Remove(1).has_value());
   EXPECT_FALSE(t.Remove(1).has_value());
   EXPECT_EQ(t.size(), 1u);
-  EXPECT_TRUE(t.Add(Info(3)));
+  EXPECT_EQ(t.Add(Info(3)), AddResult::kAdded);
+}
+
+TEST(AssociationTableTest, OnePeerAddressCannotTakeMoreThanItsShare) {
+  AssociationTable t(10, /*max_per_peer=*/2);
+  EXPECT_EQ(t.Add(From(1, "10.0.0.1")), AddResult::kAdded);
+  EXPECT_EQ(t.Add(From(2, "10.0.0.1")), AddResult::kAdded);
+  EXPECT_EQ(t.Add(From(3, "10.0.0.1")), AddResult::kPeerFull);
+  EXPECT_EQ(t.Add(From(4, "10.0.0.2")), AddResult::kAdded);  // another peer: its own share
+  EXPECT_TRUE(t.Remove(1).has_value());
+  EXPECT_EQ(t.Add(From(3, "10.0.0.1")), AddResult::kAdded);  // one ended: room again
+  EXPECT_EQ(t.size(), 3u);
 }
 
 TEST(AssociationTableTest, MovesGoControlMovingWorkerAndCarryThePauseWish) {

@@ -63,7 +63,8 @@ DataPlane::DataPlane(const DataPlaneOptions& options, DataPlaneHandler* handler,
     : options_(options),
       app_(handler),
       peeloff_ops_(options.peeloff_ops ? *options.peeloff_ops : PeeloffOps::Kernel()),
-      table_(options.max_associations),
+      table_(options.max_associations,
+             options.max_associations_per_peer ? options.max_associations_per_peer : SIZE_MAX),
       policy_(std::move(policy)) {}
 
 absl::StatusOr<std::unique_ptr<DataPlane>> DataPlane::Create(const DataPlaneOptions& options,
@@ -330,8 +331,17 @@ void DataPlane::OnAssociationUp(const AssociationEvent& ev, ConnectionId connect
   if (absl::StatusOr<SctpStatus> s = ReadSctpStatus(control_->server().FdOf(ev.assoc_id), ev.assoc_id); s.ok()) {
     info.paths = PathsOf(*s, info.up_since);
   }
-  if (!table_.Add(info)) {
-    return Reject(ev.assoc_id, absl::StrCat("max_associations (", options_.max_associations, ") reached"));
+  switch (table_.Add(info)) {
+    case AssociationTable::AddResult::kAdded:
+      break;
+    case AssociationTable::AddResult::kFull:
+      return Reject(ev.assoc_id, absl::StrCat("max_associations (", options_.max_associations, ") reached"));
+    case AssociationTable::AddResult::kPeerFull:
+      rejected_per_peer_.fetch_add(1, std::memory_order_relaxed);
+      return Reject(ev.assoc_id, absl::StrCat("max_associations_per_peer (", options_.max_associations_per_peer,
+                                              ") from ", info.peer.address, " reached"));
+    case AssociationTable::AddResult::kKnown:
+      return Reject(ev.assoc_id, "already known");
   }
   if (router_->Add(info.id, control_index(), RouteState::kLive, info.outbound_streams) == nullptr) {
     table_.Remove(info.id);
@@ -542,6 +552,7 @@ DataPlaneStats DataPlane::Snapshot() const {
   s.peel_deferred = peel_deferred_.load(std::memory_order_relaxed);
   s.peel_waits = peel_waits_.load(std::memory_order_relaxed);
   s.rejected = rejected_.load(std::memory_order_relaxed);
+  s.rejected_per_peer = rejected_per_peer_.load(std::memory_order_relaxed);
   s.stray_messages = stray_.load(std::memory_order_relaxed);
   const RouterStats r = router_ ? router_->Stats() : RouterStats{};
   s.cross_thread_sends = r.cross_thread_sends;

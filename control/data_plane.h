@@ -97,6 +97,9 @@ struct DataPlaneOptions {
   OneToManyOptions control;      // the control thread's ring and buffers
   HotnessOptions hotness;
   size_t max_associations = 100000;      // more: the newcomer is aborted, counted
+  // At most this many at once from one primary peer address (0: no limit):
+  // more from it are aborted, counted (rejected, rejected_per_peer).
+  size_t max_associations_per_peer = 0;
   unsigned max_peeled_per_worker = 0;    // <= worker.max_associations; 0: that
   absl::Duration evaluate_interval = absl::Milliseconds(50);
   // Shared send memory for messages sent from a thread that does not own
@@ -170,7 +173,8 @@ struct DataPlaneStats {
   uint64_t peel_errors = 0;     // anything else
   uint64_t peel_deferred = 0;   // every worker at max_peeled_per_worker
   uint64_t peel_waits = 0;      // not yet: half a message, or a send in flight (cancelled), retried
-  uint64_t rejected = 0;        // over max_associations: aborted
+  uint64_t rejected = 0;        // over max_associations (or the per-peer limit): aborted
+  uint64_t rejected_per_peer = 0;  // of those, over max_associations_per_peer
   uint64_t stray_messages = 0;  // for an association the data plane does not know (rejected): dropped
   // The per-message path's accounting.
   uint64_t cross_thread_sends = 0;   // sends handed to another thread's owner (parcels)
@@ -447,7 +451,7 @@ class DataPlane : private ShardEvents, private RouterHandler, private ControlEve
   std::atomic<uint64_t> connect_attempts_{0}, connect_failures_{0}, connects_{0};
 
   std::atomic<uint64_t> peeled_{0}, peel_busy_{0}, peel_gone_{0}, peel_no_fds_{0}, peel_errors_{0},
-      peel_deferred_{0}, peel_waits_{0}, rejected_{0}, stray_{0}, path_changes_{0}, restarts_{0};
+      peel_deferred_{0}, peel_waits_{0}, rejected_{0}, rejected_per_peer_{0}, stray_{0}, path_changes_{0}, restarts_{0};
 };
 
 }  // namespace sctpdp

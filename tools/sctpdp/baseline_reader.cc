@@ -113,20 +113,29 @@ void BaselineReader::DropPartial() {
   counters_->discarded.fetch_add(1, std::memory_order_relaxed);
 }
 
-bool AssociationLimit::Admit(sctp_assoc_t id) {
+bool AssociationLimit::Admit(sctp_assoc_t id, const std::string& peer) {
   std::lock_guard<std::mutex> l(mu_);
-  if (live_.size() >= max_) {
+  size_t& from_peer = per_peer_[peer];
+  if (live_.size() >= max_ || from_peer >= max_per_peer_) {
+    if (from_peer == 0) per_peer_.erase(peer);
     counters_->rejected.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  live_.insert(id);
+  ++from_peer;
+  live_.emplace(id, peer);
   counters_->associations.store(static_cast<int64_t>(live_.size()), std::memory_order_relaxed);
   return true;
 }
 
 bool AssociationLimit::End(sctp_assoc_t id) {
   std::lock_guard<std::mutex> l(mu_);
-  const bool was = live_.erase(id) > 0;
+  auto it = live_.find(id);
+  const bool was = it != live_.end();
+  if (was) {
+    auto peer = per_peer_.find(it->second);
+    if (peer != per_peer_.end() && --peer->second == 0) per_peer_.erase(peer);
+    live_.erase(it);
+  }
   counters_->associations.store(static_cast<int64_t>(live_.size()), std::memory_order_relaxed);
   return was;
 }
@@ -134,6 +143,11 @@ bool AssociationLimit::End(sctp_assoc_t id) {
 bool AssociationLimit::Live(sctp_assoc_t id) const {
   std::lock_guard<std::mutex> l(mu_);
   return live_.count(id) > 0;
+}
+
+std::string PrimaryPeerAddress(int fd, sctp_assoc_t id) {
+  absl::StatusOr<std::vector<SocketAddress>> addrs = AssociationAddresses(fd, id, /*peer=*/true);
+  return addrs.ok() && !addrs->empty() ? AddressString((*addrs)[0].get()) : std::string();
 }
 
 int BaselineSend(int fd, sctp_assoc_t id, uint16_t stream, uint32_t ppid, absl::Span<const char> payload, int flags,

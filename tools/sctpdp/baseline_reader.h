@@ -13,7 +13,8 @@
 #include <atomic>
 #include <mutex>
 #include <string>
-#include <unordered_set>
+#include <cstdint>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/types/span.h"
@@ -84,18 +85,21 @@ class BaselineReader {
 // counters->associations. Thread-safe.
 class AssociationLimit {
  public:
-  AssociationLimit(size_t max, BaselineCounters* counters) : max_(max), counters_(counters) {}
-  // False: over the limit, counted as rejected.
-  bool Admit(sctp_assoc_t id);
+  // `max_per_peer`: at once from one primary peer address (0: no limit).
+  AssociationLimit(size_t max, size_t max_per_peer, BaselineCounters* counters)
+      : max_(max), max_per_peer_(max_per_peer ? max_per_peer : SIZE_MAX), counters_(counters) {}
+  // False: over either limit, counted as rejected.
+  bool Admit(sctp_assoc_t id, const std::string& peer);
   // Whether it was live (a refused one never was).
   bool End(sctp_assoc_t id);
   bool Live(sctp_assoc_t id) const;
 
  private:
-  const size_t max_;
+  const size_t max_, max_per_peer_;
   BaselineCounters* const counters_;
   mutable std::mutex mu_;
-  std::unordered_set<sctp_assoc_t> live_;  // guarded by mu_
+  std::unordered_map<sctp_assoc_t, std::string> live_;  // guarded by mu_: by id, its peer
+  std::unordered_map<std::string, size_t> per_peer_;    // guarded by mu_
 };
 
 // sendmsg of one message with SCTP_SNDINFO (to `id` on a one-to-many
@@ -103,6 +107,10 @@ class AssociationLimit {
 // Counts the syscall and the message sent. 0, or the errno.
 int BaselineSend(int fd, sctp_assoc_t id, uint16_t stream, uint32_t ppid, absl::Span<const char> payload, int flags,
                  BaselineCounters* counters);
+
+// Association `id`'s primary peer address on one-to-many socket `fd` ("" if
+// unknown), as the data plane names it.
+std::string PrimaryPeerAddress(int fd, sctp_assoc_t id);
 
 // Sends an ABORT to association `id` (0 on a one-to-one socket). Counted.
 void BaselineAbort(int fd, sctp_assoc_t id, BaselineCounters* counters);

@@ -37,6 +37,7 @@ struct ServeConfig {
   std::vector<int> worker_cpus;
   size_t max_message = 1 << 20;
   size_t max_associations = 100000;
+  size_t max_associations_per_peer = 0;  // from one primary peer address at once; 0: no limit
   double peel_rate = 500;
   absl::Duration sustain = absl::Milliseconds(500);
   bool peel_all = false;

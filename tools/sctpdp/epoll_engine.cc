@@ -31,7 +31,7 @@ struct Reply {
 class EpollEngine : public Engine {
  public:
   EpollEngine(const ServeConfig& c, MessageSink* sink)
-      : config_(c), sink_(sink), limit_(c.max_associations, &c_) {}
+      : config_(c), sink_(sink), limit_(c.max_associations, c.max_associations_per_peer, &c_) {}
   ~EpollEngine() override { Stop(); }
 
   absl::Status Start() override {
@@ -175,7 +175,7 @@ class EpollEngine : public Engine {
     auto ev = DecodeNotification(bytes);
     if (!ev.ok() || ev->type != EventType::kAssocChange) return;
     if (ev->state == SCTP_RESTART) sink_->Restarted(ev->assoc_id);
-    if (ev->state == SCTP_COMM_UP && !limit_.Admit(ev->assoc_id)) {
+    if (ev->state == SCTP_COMM_UP && !limit_.Admit(ev->assoc_id, PrimaryPeerAddress(listener_.get(), ev->assoc_id))) {
       BaselineAbort(listener_.get(), ev->assoc_id, &c_);
     } else if (ev->EndsAssociation()) {
       limit_.End(ev->assoc_id);

@@ -11,7 +11,9 @@ on every engine a case applies to, under
   shutdown  a peer that SHUTDOWNs with data queued both ways (echo);
   abort     a peer that ABORTs in the middle of a partial delivery, on the
             one-to-many socket and on a peeled one, beside verified traffic;
-  flood     an INIT flood past --max-associations beside verified traffic;
+  flood     an INIT flood past --max-associations, and past one peer
+            address's share (--max-associations-per-peer), beside verified
+            traffic;
   sigterm   SIGTERM to serve while load sends at full speed: summary, exit 0,
             nothing verified out of order, nothing counted that was not sent;
   churn     connect / send / close cycles (hostile_peer.py churn): serve's
@@ -390,9 +392,11 @@ def sigterm_case(engine):
 
 # --- INIT flood past --max-associations ------------------------------------------
 
-def flood_case(engine):
-    label = "flood %s" % engine
-    s = Serve(engine, "--max-associations=8")
+def flood_case(engine, limit="--max-associations=8"):
+    """20 INITs beside load's 4 verified associations, all from 127.0.0.1,
+    past `limit` (the whole table's, or one peer address's share)."""
+    label = "flood %s %s" % (engine, limit)
+    s = Serve(engine, limit)
     before = s.resources()
     # load's associations live through the flood: it sends until SIGTERM.
     lp = subprocess.Popen([lt.B, "load", "--connect=127.0.0.1:%d" % s.port, "--associations=4", "--streams=2",
@@ -413,7 +417,7 @@ def flood_case(engine):
     lt.check(label + ": load exits 0", rc == 0, ls)
     verified_exactly(label, sent, summary, ls.get("bytes"))
     lt.check(label + ": 16 rejected, no more", summary.get("rejected") == 16, summary)
-    row("init-flood", engine, "20 INITs, 4 under --max-associations=8", sent, summary, before, after)
+    row("init-flood", engine, "20 INITs, 4 under " + limit, sent, summary, before, after)
 
 
 # --- churn ------------------------------------------------------------------------
@@ -509,6 +513,9 @@ def main():
              (abort_case, "uring", "one-to-many", (), False), (abort_case, "uring", "peeled", ("--peel-all",), True),
              (abort_case, "epoll", "one-to-many", (), False), (abort_case, "threads", "peeled", (), True),
              (flood_case, "uring"), (flood_case, "epoll"), (flood_case, "threads"),
+             (flood_case, "uring", "--max-associations-per-peer=8"),
+             (flood_case, "epoll", "--max-associations-per-peer=8"),
+             (flood_case, "threads", "--max-associations-per-peer=8"),
              (sigterm_case, "uring"), (sigterm_case, "epoll"), (sigterm_case, "threads"),
              # Every association is peeled as it comes up, but most are gone
              # by then; one in 50 stays until it is.

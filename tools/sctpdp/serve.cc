@@ -46,6 +46,7 @@ struct ServeFlags {
   absl::Duration duration = absl::InfiniteDuration();
   absl::Duration drain = absl::Seconds(2);
   int64_t max_associations = 100000;
+  int64_t max_associations_per_peer = 0;
   uint64_t max_message = 1 << 20;
   int64_t streams = 16;
   uint64_t rcvbuf = 0, sndbuf = 0;
@@ -178,6 +179,8 @@ void DefineFlags(FlagParser& p, ServeFlags& f) {
              "sent (acknowledged by the kernel) before closing; a second signal exits at once (the baselines read "
              "until the kernel holds nothing more)");
   p.Int("max-associations", &f.max_associations, 1, 10000000, "more are aborted, counted");
+  p.Int("max-associations-per-peer", &f.max_associations_per_peer, 0, 10000000,
+        "at most this many at once from one primary peer address, more are aborted, counted (0: no limit)");
   p.Size("max-message", &f.max_message, 1, 1 << 30, "largest message; bigger aborts its association");
   p.Int("streams", &f.streams, 1, 65535, "inbound and outbound streams");
   p.Size("rcvbuf", &f.rcvbuf, 0, 1 << 30,
@@ -246,6 +249,7 @@ std::optional<ServeConfig> ConfigOf(const ServeFlags& f, bool listen_given) {
   if (f.cpus.empty() && f.workers > 0) config.worker_cpus.assign(f.workers, -1);
   config.max_message = f.max_message;
   config.max_associations = static_cast<size_t>(f.max_associations);
+  config.max_associations_per_peer = static_cast<size_t>(f.max_associations_per_peer);
   config.peel_rate = f.peel_rate;
   config.sustain = f.sustain;
   config.peel_all = f.peel_all;

@@ -32,7 +32,7 @@ void SetTimeouts(int fd) {
 class ThreadsEngine : public Engine {
  public:
   ThreadsEngine(const ServeConfig& c, MessageSink* sink)
-      : config_(c), sink_(sink), limit_(c.max_associations, &c_) {}
+      : config_(c), sink_(sink), limit_(c.max_associations, c.max_associations_per_peer, &c_) {}
   ~ThreadsEngine() override { Stop(); }
 
   absl::Status Start() override {
@@ -114,7 +114,7 @@ class ThreadsEngine : public Engine {
         if (!ev.ok() || ev->type != EventType::kAssocChange) continue;
         if (ev->state == SCTP_RESTART) sink_->Restarted(ev->assoc_id);
         if (ev->state == SCTP_COMM_UP) {
-          if (limit_.Admit(ev->assoc_id)) {
+          if (limit_.Admit(ev->assoc_id, PrimaryPeerAddress(listener_.get(), ev->assoc_id))) {
             Peel(ev->assoc_id);
           } else {
             BaselineAbort(listener_.get(), ev->assoc_id, &c_);

@@ -125,6 +125,7 @@ class UringEngine : public Engine, public DataPlaneHandler {
     o.hotness.sustain = config_.sustain;
     o.hotness.peel_all = config_.peel_all;
     o.max_associations = config_.max_associations;
+    o.max_associations_per_peer = config_.max_associations_per_peer;
     o.worker.coalesce_delay = config_.coalesce;
     o.worker.coalesce_min_batch = config_.coalesce_batch;
     o.worker.bundle_sends = config_.bundle_sends;  // the one-to-many socket never bundles
