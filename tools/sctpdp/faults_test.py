@@ -422,11 +422,11 @@ def flood_case(engine, limit="--max-associations=8"):
 
 # --- churn ------------------------------------------------------------------------
 
-def churned(s, cycles, hold):
+def churned(s, cycles, hold, ns=None):
     """hostile_peer churn: `cycles` associations; every `hold`-th stays until
     serve has moved as many as have been held so far (at least one move per
     held one). True when all went."""
-    peer = Peer("churn", s.port, cycles, hold)
+    peer = Peer("churn", s.port, cycles, hold, ns=ns)
     held = s.stats.get("peeled", 0)
     while True:
         said = peer.said()

@@ -35,6 +35,7 @@
                              server can move it meanwhile)
 """
 import errno
+import os
 import select
 import socket
 import struct
@@ -54,7 +55,7 @@ def connect(port, rcvbuf=0, sndbuf=0):
     if sndbuf:  # a message may not be larger than the send buffer (EMSGSIZE)
         s.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE if sndbuf > 212992 else socket.SO_SNDBUF, sndbuf)
     s.setsockopt(socket.IPPROTO_SCTP, SCTP_NODELAY, 1)
-    s.connect(("127.0.0.1", port))
+    s.connect((os.environ.get("PEER_HOST", "127.0.0.1"), port))  # PEER_HOST: from another namespace
     return s
 
 
