@@ -101,7 +101,7 @@ def run(duration, interval, sanitized):
     print("  RSS %d KiB at half time, %+.1f%% in the third quarter, %+.1f%% in the last; %d churn cycles" %
           (half["rss_kib"], q3, q4, cycles[0]), flush=True)
     if not sanitized:  # ASan/TSan allocators decide RSS there
-        lt.check("soak: RSS does not climb in both last quarters (over 1%% each)", not (q3 > 1.0 and q4 > 1.0),
+        lt.check("soak: RSS does not climb in both last quarters (over 1% each)", not (q3 > 1.0 and q4 > 1.0),
                  "%+.1f%%, %+.1f%%" % (q3, q4))
 
 
