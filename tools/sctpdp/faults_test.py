@@ -371,6 +371,8 @@ def sigterm_case(engine):
                            "--rate=0", "--cold-rate=20", "--streams=4", "--size=1024", "--ppid=7",
                            "--duration=600s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lt.check(label + ": load under way", s.until("messages_in", 3000), s.stats)
+    if engine == "uring":  # the stop then drains the workers' sockets too
+        lt.check(label + ": the hot associations moved", s.until("peeled", 2), s.stats)
     during = s.resources()
     summary = s.stop()
     lt.check(label + ": serve prints its summary and exits 0", (s.p.returncode, bool(summary)) == (0, True),
