@@ -51,6 +51,18 @@ grep -q 'tools/setup.sh' msg.txt; check "missing kernel names the setup command"
 $SCTPVM --force-vm --kernel /etc/hostname -- true 2>/dev/null
 check "unbootable kernel exits 121" 121 "$?"
 
+# A kernel that panics before the job starts (no init in the initramfs) is
+# booted again only where SCTPVM_RETRY_BOOT_PANIC=1 asks (the test suite's
+# .bazelrc): 3 boots, each said, then 121.
+SCTPVM_RETRY_BOOT_PANIC=1 $SCTPVM --force-vm --append rdinit=/nope -- true 2>msg.txt
+rc=$?
+check "a boot-time panic is booted again, 3 times in all, then exits 121" "121 3" \
+  "$rc $(grep -c 'panicked before the job started' msg.txt)"
+env -u SCTPVM_RETRY_BOOT_PANIC $SCTPVM --force-vm --append rdinit=/nope -- true 2>msg.txt
+rc=$?
+check "without SCTPVM_RETRY_BOOT_PANIC a boot-time panic is final" "121 0" \
+  "$rc $(grep -c 'panicked before the job started' msg.txt)"
+
 $SCTPVM --force-vm --timeout 8 -- sleep 60 2>/dev/null
 check "timeout exits 124" 124 "$?"
 
