@@ -26,8 +26,9 @@ exec tools/sctpvm -- bash -c '
     read -t 60 -r line <&3 || { echo "FAIL: serve --engine=$engine did not start"; cat serve.$engine.err; return; }
     local port=$(echo "$line" | sed -n "s/.*port \([0-9]*\),.*/\1/p")
     echo "$line"
-    local load=$("$B" load --connect=127.0.0.1:$port --associations=8 --hot=2 --rate=300 --cold-rate=5 \
-      --streams=4 --duration=4s "$@")
+    local load  # apart: "local x=$(cmd)" is the status of local, not of cmd
+    load=$("$B" load --connect=127.0.0.1:$port --associations=8 --hot=2 --rate=300 --cold-rate=5 \
+      --streams=4 --duration=4s --drain=60s "$@")
     check "$label: load exits 0" 0 $?
     if [ "$engine" = uring ] && [ $# = 0 ]; then
       "$B" serve --listen=127.0.0.1:$port 2> inuse.err
@@ -99,7 +100,8 @@ exec tools/sctpvm -- bash -c '
     exec 5< "$fifo"
     read -t 60 -r line <&5
     local port=$(echo "$line" | sed -n "s/.*port \([0-9]*\),.*/\1/p")
-    local load=$("$B" load --connect=127.0.0.1:$port --echo --associations=4 --rate=200 --size=200 --duration=2s)
+    local load  # apart: "local x=$(cmd)" is the status of local, not of cmd
+    load=$("$B" load --connect=127.0.0.1:$port --echo --associations=4 --rate=200 --size=200 --duration=2s)
     check "$engine: load --echo exits 0 (every echo came back)" 0 $?
     echo "$load"
     # Open loop: round trips from the send and from when due (never less),
