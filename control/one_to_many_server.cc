@@ -49,9 +49,10 @@ bool Erase(std::vector<T>& v, T x) {
 }  // namespace
 
 OneToManyServer::OneToManyServer(Fd socket, const OneToManyOptions& options, OneToManyHandler* handler)
-    : options_(options), handler_(handler), first_(std::move(socket)) {
-  reassembly_.limit = std::max(options.max_reassembly_bytes, options.max_message_size);
-}
+    : options_(options),
+      reassembly_(options.max_reassembly_bytes, options.max_message_size),
+      handler_(handler),
+      first_(std::move(socket)) {}
 
 absl::StatusOr<std::unique_ptr<OneToManyServer>> OneToManyServer::Create(Fd socket, const OneToManyOptions& options,
                                                                          OneToManyHandler* handler) {

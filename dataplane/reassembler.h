@@ -11,6 +11,7 @@
 #ifndef SCTPDP_DATAPLANE_REASSEMBLER_H_
 #define SCTPDP_DATAPLANE_REASSEMBLER_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -27,6 +28,9 @@ namespace sctpdp {
 // take the machine's. Written by the owning thread only; `used` may be read
 // from any.
 struct ReassemblyBudget {
+  ReassemblyBudget() = default;
+  // `limit`, raised to `max_message` (one message must always fit).
+  ReassemblyBudget(size_t limit, size_t max_message) : limit(std::max(limit, max_message)) {}
   size_t limit = SIZE_MAX;
   std::atomic<size_t> used{0};
   bool Charge(size_t bytes);

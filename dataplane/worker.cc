@@ -100,9 +100,8 @@ std::vector<int> AllowedCpus() {
   return out;
 }
 
-Worker::Worker(const WorkerOptions& options, WorkerHandler* handler) : options_(options), handler_(handler) {
-  reassembly_.limit = std::max(options.max_reassembly_bytes, options.max_message_size);
-}
+Worker::Worker(const WorkerOptions& options, WorkerHandler* handler)
+    : options_(options), reassembly_(options.max_reassembly_bytes, options.max_message_size), handler_(handler) {}
 
 absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerOptions& options, WorkerHandler* handler) {
   if (handler == nullptr) return absl::InvalidArgumentError("worker: null handler");
