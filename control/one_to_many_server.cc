@@ -58,7 +58,8 @@ absl::StatusOr<std::unique_ptr<OneToManyServer>> OneToManyServer::Create(Fd sock
                                                                          OneToManyHandler* handler) {
   if (handler == nullptr) return absl::InvalidArgumentError("one-to-many server: no handler");
   if (options.buffer_count == 0 || (options.buffer_count & (options.buffer_count - 1)) != 0 ||
-      options.retain_budget >= options.buffer_count / 2 || options.send_batch == 0 || options.send_queue_limit == 0) {
+      options.retain_budget >= options.buffer_count / 2 || options.send_batch == 0 || options.send_queue_limit == 0 ||
+      options.send_queue_bytes == 0) {
     return absl::InvalidArgumentError("one-to-many server: bad buffer, retain or send options");
   }
   if (options.max_sockets == 0 || options.max_sockets >= kNoSocket) {
@@ -497,11 +498,17 @@ SendResult OneToManyServer::Admit(Socket* s, sctp_assoc_t to, size_t size) {
     return SendResult::kClosing;
   }
   if (size > options_.max_message_size) return SendResult::kTooBig;
-  if (s->queue.queued() >= options_.send_queue_limit) {
+  if (s->queue.AtLimit(options_.send_queue_limit, options_.send_queue_bytes, size)) {
     AddOnce(s->refused, to);
+    totals_.send_queue_full.Add(1);
     return SendResult::kQueueFull;
   }
   return SendResult::kOk;
+}
+
+void OneToManyServer::NoteQueueDepth(const Socket& s) {
+  totals_.send_queue_depth.Set(s.queue.queued());
+  totals_.send_queue_bytes.Set(s.queue.held_bytes());
 }
 
 SendResult OneToManyServer::Send(sctp_assoc_t to, uint16_t stream, uint32_t ppid, SendBuffer&& buffer,
@@ -563,7 +570,7 @@ SendResult OneToManyServer::Enqueue(Socket& s, uint32_t desc, sctp_assoc_t to, u
   memory_->Prepare(desc, stream, ppid, WithDefaultPr(flags, ttl_ms, s.default_pr), ttl_ms, to, /*sctp=*/true);
   send_pool_->desc(desc).slot = s.id;
   s.queue.Push(*send_pool_, desc);
-  totals_.send_queue_depth.Set(s.queue.queued());
+  NoteQueueDepth(s);
   send_in_use_.Set(send_pool_->buffers_in_use());
   s.dirty = true;
   return SendResult::kOk;
@@ -573,7 +580,7 @@ void OneToManyServer::SubmitChain(Socket& s) {
   // One-to-many sockets never bundle: their associations are the sporadic
   // ones, behind peers of every kind; and SCTP refuses SENDMSG_ZC.
   s.queue.Submit(*ring_, *send_pool_, {.slot = s.id, .generation = s.generation, .max = options_.send_batch});
-  totals_.send_queue_depth.Set(s.queue.queued());
+  NoteQueueDepth(s);
 }
 
 void OneToManyServer::OnSendComplete(Socket& s, uint32_t desc, const Completion& c) {
@@ -606,7 +613,7 @@ void OneToManyServer::FinishChain(Socket& s) {
         FreeDesc(id);
       });
   totals_.send_eagain.Add(settled.eagain);
-  totals_.send_queue_depth.Set(s.queue.queued());
+  NoteQueueDepth(s);
   if (!s.open) {
     // Closed meanwhile: what came back to the queue goes too.
     std::vector<uint32_t> dropped;
@@ -654,7 +661,7 @@ void OneToManyServer::WakeBufferWaiters() {
 
 // Senders refused for room hear once the queue is down to half.
 void OneToManyServer::MaybeWritable(Socket& s) {
-  if (s.refused.empty() || s.queue.queued() > options_.send_queue_limit / 2) return;
+  if (s.refused.empty() || !s.queue.HalfEmpty(options_.send_queue_limit, options_.send_queue_bytes)) return;
   std::vector<sctp_assoc_t> refused;
   refused.swap(s.refused);
   for (sctp_assoc_t id : refused) handler_->OnWritable(*this, id);
@@ -675,7 +682,7 @@ void OneToManyServer::DropQueued(Socket& s, sctp_assoc_t id, const char* why) {
     messages += !(send_pool_->desc(desc).sctp_flags & SCTP_EOF);
     FreeDesc(desc);
   }
-  totals_.send_queue_depth.Set(s.queue.queued());
+  NoteQueueDepth(s);
   if (messages == 0) return;
   totals_.send_dropped.Add(messages);
   handler_->OnError(*this, id, absl::UnavailableError(absl::StrCat(messages, " queued messages dropped: ", why)));
@@ -722,7 +729,7 @@ absl::StatusOr<OneToManyServer::Detached> OneToManyServer::Detach(
   s->queue.TakeIf(*send_pool_, [id](const SendDesc& d) { return d.to == id; }, &ids);
   for (uint32_t desc : ids) out.queued.push_back(memory_->TakeCopy(desc));
   totals_.move_copies.Add(ids.size());
-  totals_.send_queue_depth.Set(s->queue.queued());
+  NoteQueueDepth(*s);
   send_in_use_.Set(send_pool_->buffers_in_use());
   retained_gauge_.Set(retention_->retained());
   Erase(s->discarding, id);

@@ -61,6 +61,7 @@ struct OneToManyOptions {
   unsigned send_buffer_count = 4096;
   unsigned send_buffer_size = 65536;
   unsigned send_queue_limit = 1024;   // messages queued per socket, its associations together
+  uint64_t send_queue_bytes = 4u << 20;  // their payload bytes (as WorkerOptions::send_queue_bytes)
   unsigned send_batch = 32;
   // Sockets served at once: the listener's and one per outbound connection.
   unsigned max_sockets = 1024;
@@ -228,6 +229,8 @@ class OneToManyServer final : private EventLoop::Client {
 
   // Send.
   SendResult Admit(Socket* s, sctp_assoc_t to, size_t size);
+  // The socket's queue depth and bytes, to the gauges.
+  void NoteQueueDepth(const Socket& s);
   SendResult Enqueue(Socket& s, uint32_t desc, sctp_assoc_t to, uint16_t stream, uint32_t ppid, uint16_t flags,
                      uint32_t ttl_ms);
   void SubmitChain(Socket& s);

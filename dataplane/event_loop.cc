@@ -168,6 +168,8 @@ void EventLoop::ProcessCompletions() {
     if (n < kReapBatch) break;
   }
   enter_calls_.Set(ring_->enter_calls());
+  cq_overflows_.Set(ring_->cq_overflows());
+  cq_dropped_.Set(ring_->cq_dropped());
 }
 
 // The one dispatch: every CQE of this ring comes through here.
@@ -285,6 +287,8 @@ LoopStats EventLoop::Stats() const {
   LoopStats s;
   s.enter_calls = enter_calls_.Get();
   s.cqes = cqes_.Get();
+  s.cq_overflows = cq_overflows_.Get();
+  s.cq_dropped = cq_dropped_.Get();
   s.naps = naps_.Get();
   s.commands = commands_.Get();
   s.mail = mail_.Get();

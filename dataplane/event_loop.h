@@ -62,6 +62,8 @@ struct LoopOptions {
 struct LoopStats {
   uint64_t enter_calls = 0;
   uint64_t cqes = 0;
+  uint64_t cq_overflows = 0;    // reaps that found the CQ overflowed (see Ring)
+  uint64_t cq_dropped = 0;      // completions the kernel dropped: never expected
   uint64_t naps = 0;            // coalescing sleeps (clock_nanosleep)
   uint64_t commands = 0;        // posted closures run
   uint64_t mail = 0;            // mail items taken
@@ -74,6 +76,8 @@ struct LoopStats {
   void AddTo(WorkerStats* s) const {
     s->enter_calls = enter_calls;
     s->cqes = cqes;
+    s->cq_overflows = cq_overflows;
+    s->cq_dropped = cq_dropped;
     s->naps = naps;
     s->inbox_commands = commands;
     s->mail = mail;
@@ -179,7 +183,8 @@ class EventLoop {
   bool joined_ = false;  // guarded by stop_mu_
 
   // Stats, written by the loop thread only.
-  Counter cqes_, naps_, commands_, mail_, eventfd_wakes_, msg_ring_wakes_, enter_calls_;
+  Counter cqes_, naps_, commands_, mail_, eventfd_wakes_, msg_ring_wakes_, enter_calls_, cq_overflows_,
+      cq_dropped_;
 };
 
 }  // namespace sctpdp

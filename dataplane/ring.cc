@@ -193,6 +193,8 @@ int Ring::SubmitAndWait(unsigned wait_nr, uint64_t timeout_ns) {
   return io_uring_submit_and_wait_timeout(ring_.get(), &cqe, wait_nr, &ts, nullptr);
 }
 
+uint64_t Ring::cq_dropped() const { return IO_URING_READ_ONCE(*ring_->cq.koverflow); }
+
 unsigned Ring::Reap(absl::Span<Completion> out) {
   unsigned head;
   unsigned n = 0;
@@ -202,6 +204,7 @@ unsigned Ring::Reap(absl::Span<Completion> out) {
     out[n++] = Completion{cqe->user_data, cqe->res, cqe->flags};
   }
   io_uring_cq_advance(ring_.get(), n);
+  if (IO_URING_READ_ONCE(*ring_->sq.kflags) & IORING_SQ_CQ_OVERFLOW) ++cq_overflows_;
   if (faults_ != nullptr) n = static_cast<unsigned>(faults_->OnReap(out.data(), n, out.size()));
   return n;
 }

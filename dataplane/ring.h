@@ -96,6 +96,12 @@ class Ring {
 
   // io_uring_enter calls made through this ring, for the stats.
   uint64_t enter_calls() const { return enter_calls_; }
+  // Reaps that found the CQ overflowed (IORING_SQ_CQ_OVERFLOW: completions
+  // wait in the kernel's overflow list, flushed at the next enter), and
+  // completions the kernel dropped (the CQ's overflow count: it could not
+  // even keep them; never expected with IORING_FEAT_NODROP).
+  uint64_t cq_overflows() const { return cq_overflows_; }
+  uint64_t cq_dropped() const;
 
   // Tests: a fault plan consulted at every submission and reap (nullptr: none).
   // REQUIRES: set before the first submission; outlives the ring.
@@ -114,6 +120,7 @@ class Ring {
   std::unique_ptr<io_uring> ring_;
   unsigned setup_flags_ = 0;
   uint64_t enter_calls_ = 0;
+  uint64_t cq_overflows_ = 0;
   FaultPlan* faults_ = nullptr;
 };
 

@@ -18,6 +18,7 @@ void SendQueue::Push(SendPool& pool, uint32_t id) {
   }
   tail_ = id;
   ++queued_;
+  queued_bytes_ += pool.desc(id).length;
 }
 
 uint32_t SendQueue::PopFront(SendPool& pool) {
@@ -25,6 +26,7 @@ uint32_t SendQueue::PopFront(SendPool& pool) {
   head_ = pool.desc(id).next;
   if (head_ == kNoDesc) tail_ = kNoDesc;
   --queued_;
+  queued_bytes_ -= pool.desc(id).length;
   return id;
 }
 
@@ -37,6 +39,7 @@ unsigned SendQueue::Submit(Ring& ring, SendPool& pool, const Chain& spec) {
     const uint32_t id = PopFront(pool);
     SendDesc& d = pool.desc(id);
     chain_.push_back(id);
+    chain_bytes_ += d.length;
     d.result_in = false;
     d.notif_pending = false;
     d.zc = spec.zc;
@@ -90,6 +93,7 @@ SendQueue::Settled SendQueue::Settle(SendPool& pool, absl::FunctionRef<void(uint
         }
         retry_tail = id;
         ++s.requeued;
+        queued_bytes_ += d.length;
         continue;
       default:
         failed_.push_back(id);
@@ -97,6 +101,7 @@ SendQueue::Settled SendQueue::Settle(SendPool& pool, absl::FunctionRef<void(uint
     }
   }
   chain_.clear();
+  chain_bytes_ = 0;
   if (s.requeued > 0) {
     pool.desc(retry_tail).next = head_;
     head_ = retry_head;
@@ -134,6 +139,7 @@ void SendQueue::TakeIf(SendPool& pool, absl::FunctionRef<bool(const SendDesc&)> 
     }
     if (tail_ == id) tail_ = prev;
     --queued_;
+    queued_bytes_ -= d.length;
     out->push_back(id);
     id = next;
   }

@@ -32,6 +32,18 @@ namespace sctpdp {
 class SendQueue {
  public:
   uint32_t queued() const { return queued_; }
+  // Payload bytes held: the queued messages' and the chain's in flight.
+  uint64_t held_bytes() const { return queued_bytes_ + chain_bytes_; }
+  // Whether one more message of `size` bytes would pass `max_messages`
+  // queued, or `max_bytes` held (a queue holding nothing takes any one
+  // message: the byte limit never refuses what the size limit allows).
+  bool AtLimit(unsigned max_messages, uint64_t max_bytes, size_t size) const {
+    return queued_ >= max_messages || (held_bytes() > 0 && held_bytes() + size > max_bytes);
+  }
+  // Down to half of both limits: time to tell refused senders.
+  bool HalfEmpty(unsigned max_messages, uint64_t max_bytes) const {
+    return queued_ <= max_messages / 2 && held_bytes() <= max_bytes / 2;
+  }
   bool in_flight() const { return !chain_.empty(); }
   const std::vector<uint32_t>& chain() const { return chain_; }
   uint32_t front() const { return head_; }
@@ -88,6 +100,8 @@ class SendQueue {
   uint32_t head_ = kNoDesc;
   uint32_t tail_ = kNoDesc;
   uint32_t queued_ = 0;
+  uint64_t queued_bytes_ = 0;
+  uint64_t chain_bytes_ = 0;  // payload bytes of chain_
   std::vector<uint32_t> chain_;  // descriptors in flight, in order
   uint32_t chain_done_ = 0;
   bool poll_first_ = false;

@@ -7,7 +7,8 @@ namespace sctpdp {
 WorkerStats& WorkerStats::operator+=(const WorkerStats& o) {
   totals += o.totals;
   for (auto [mine, theirs] :
-       {std::pair{&enter_calls, o.enter_calls}, {&cqes, o.cqes}, {&enobufs, o.enobufs},
+       {std::pair{&enter_calls, o.enter_calls}, {&cqes, o.cqes},
+        {&cq_overflows, o.cq_overflows}, {&cq_dropped, o.cq_dropped}, {&enobufs, o.enobufs},
         {&recv_rearms, o.recv_rearms}, {&recv_errors, o.recv_errors}, {&oversize_messages, o.oversize_messages},
         {&reassembly_refused, o.reassembly_refused}, {&reassembly_bytes, o.reassembly_bytes},
         {&partials_dropped, o.partials_dropped},

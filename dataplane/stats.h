@@ -29,6 +29,9 @@ struct AssocStats {
   uint64_t move_copies = 0;
   uint64_t send_eagain = 0, send_errors = 0, send_dropped = 0;
   uint64_t send_queue_depth = 0;
+  uint64_t send_queue_bytes = 0;  // payload bytes queued or in a send chain now (gauge)
+  // Sends refused with kQueueFull: the queue at its message or byte limit.
+  uint64_t send_queue_full = 0;
 
   AssocStats& operator+=(const AssocStats& o) {
     messages_in += o.messages_in;
@@ -45,6 +48,8 @@ struct AssocStats {
     send_errors += o.send_errors;
     send_dropped += o.send_dropped;
     send_queue_depth += o.send_queue_depth;
+    send_queue_bytes += o.send_queue_bytes;
+    send_queue_full += o.send_queue_full;
     return *this;
   }
 };
@@ -52,13 +57,13 @@ struct AssocStats {
 struct AssocCounters {
   Counter messages_in, bytes_in, messages_out, bytes_out;
   Counter notifications, reassemblies, copied_bytes, send_copied_bytes, send_copies, move_copies;
-  Counter send_eagain, send_errors, send_dropped, send_queue_depth;
+  Counter send_eagain, send_errors, send_dropped, send_queue_depth, send_queue_bytes, send_queue_full;
 
   // REQUIRES: writer thread (a slot being reused).
   void Reset() {
     for (Counter* c : {&messages_in, &bytes_in, &messages_out, &bytes_out, &notifications, &reassemblies,
                        &copied_bytes, &send_copied_bytes, &send_copies, &move_copies, &send_eagain, &send_errors,
-                       &send_dropped, &send_queue_depth}) {
+                       &send_dropped, &send_queue_depth, &send_queue_bytes, &send_queue_full}) {
       c->Set(0);
     }
   }
@@ -79,6 +84,8 @@ struct AssocCounters {
     s.send_errors = send_errors.Get();
     s.send_dropped = send_dropped.Get();
     s.send_queue_depth = send_queue_depth.Get();
+    s.send_queue_bytes = send_queue_bytes.Get();
+    s.send_queue_full = send_queue_full.Get();
     return s;
   }
 };
@@ -89,6 +96,11 @@ struct WorkerStats {
   AssocStats totals;
   uint64_t enter_calls = 0;
   uint64_t cqes = 0;
+  // Reaps that found the completion queue overflowed (completions kept in
+  // the kernel's overflow list and flushed at the next enter: nothing lost),
+  // and completions the kernel dropped (never expected: IORING_FEAT_NODROP).
+  uint64_t cq_overflows = 0;
+  uint64_t cq_dropped = 0;
   uint64_t enobufs = 0;           // multishot receive ran out of buffers
   uint64_t recv_rearms = 0;       // multishot receive armed again after ending
   uint64_t recv_errors = 0;

@@ -39,7 +39,7 @@ absl::Status ValidateOptions(const WorkerOptions& o) {
     return bad("max_message_size must be 1 B..1 GiB");
   }
   if (o.send_batch == 0 || o.send_batch > o.sq_entries) return bad("send_batch must be 1..sq_entries");
-  if (o.send_queue_limit == 0) return bad("send_queue_limit must be > 0");
+  if (o.send_queue_limit == 0 || o.send_queue_bytes == 0) return bad("send_queue_limit and send_queue_bytes must be > 0");
   if (o.sq_entries < 8 || o.cq_entries < o.sq_entries) return bad("need 8 <= sq_entries <= cq_entries");
   if (o.wait_batch == 0 || o.wait_batch > o.cq_entries) return bad("wait_batch must be 1..cq_entries");
   if (o.wait_batch > 1 && o.wait_timeout <= absl::ZeroDuration()) {

@@ -68,6 +68,11 @@ struct WorkerOptions {
   unsigned send_buffer_count = 4096;    // send buffers (and descriptors: messages in queue or flight)
   unsigned send_buffer_size = 65536;    // bytes per send buffer
   unsigned send_queue_limit = 1024;     // queued messages per association
+  // Payload bytes per association, queued or in its send chain: a peer that
+  // stops reading holds at most this much of the send memory (plus the one
+  // message that passed it); past it Send says kQueueFull (counted in
+  // send_queue_full). A message is always taken when nothing is held.
+  uint64_t send_queue_bytes = 4u << 20;
   unsigned send_batch = 32;             // sendmsg SQEs per association per link chain
   // Within a chain, every sendmsg but the last carries MSG_MORE: the kernel
   // bundles their DATA chunks into full packets instead of one packet (and
@@ -314,6 +319,8 @@ class Worker final : private EventLoop::Client {
 
   // Send (worker_send.cc).
   SendResult Admit(Assoc* a, size_t size);
+  // The association's queue depth and bytes, to its gauges and the worker's.
+  void NoteQueueDepth(Assoc& a);
   SendResult Enqueue(Assoc& a, uint32_t desc, uint16_t stream, uint32_t ppid, uint16_t flags, uint32_t ttl_ms);
   void FreeDesc(uint32_t desc);
   void MarkSendDirty(Assoc& a);

@@ -55,11 +55,23 @@ SendResult Worker::Admit(Assoc* a, size_t size) {
   if (a == nullptr) return SendResult::kNoAssociation;
   if (!a->live() || a->shutdown_requested) return SendResult::kClosing;
   if (size > options_.max_message_size) return SendResult::kTooBig;
-  if (a->queue.queued() >= options_.send_queue_limit) {
+  if (a->queue.AtLimit(options_.send_queue_limit, options_.send_queue_bytes, size)) {
     a->want_writable = true;
+    a->stats.send_queue_full.Add(1);
+    totals_.send_queue_full.Add(1);
     return SendResult::kQueueFull;
   }
   return SendResult::kOk;
+}
+
+// The association's gauges, and the worker's (its associations together:
+// the change is added, unsigned arithmetic wrapping a decrease).
+void Worker::NoteQueueDepth(Assoc& a) {
+  const uint64_t depth = a.queue.queued(), bytes = a.queue.held_bytes();
+  totals_.send_queue_depth.Add(depth - a.stats.send_queue_depth.Get());
+  totals_.send_queue_bytes.Add(bytes - a.stats.send_queue_bytes.Get());
+  a.stats.send_queue_depth.Set(depth);
+  a.stats.send_queue_bytes.Set(bytes);
 }
 
 SendResult Worker::Send(AssocHandle assoc, uint16_t stream, uint32_t ppid, SendBuffer&& buffer, uint16_t flags,
@@ -120,7 +132,7 @@ SendResult Worker::Enqueue(Assoc& a, uint32_t desc, uint16_t stream, uint32_t pp
   memory_->Prepare(desc, stream, ppid, WithDefaultPr(flags, ttl_ms, a.default_pr), ttl_ms, 0, a.sctp);
   send_pool_->desc(desc).slot = a.slot;
   a.queue.Push(*send_pool_, desc);
-  a.stats.send_queue_depth.Set(a.queue.queued());
+  NoteQueueDepth(a);
   send_in_use_.Set(send_pool_->buffers_in_use());
   MarkSendDirty(a);
   return SendResult::kOk;
@@ -173,7 +185,7 @@ void Worker::SubmitChain(Assoc& a) {
                   .zc = a.zc != ZcSupport::kNo,
                   .bundle = a.bundle});
   ++chains_in_flight_;
-  a.stats.send_queue_depth.Set(a.queue.queued());
+  NoteQueueDepth(a);
 }
 
 // A send's end: its request CQE, and for SENDMSG_ZC with IORING_CQE_F_MORE
@@ -230,7 +242,7 @@ void Worker::FinishChain(Assoc& a) {
   totals_.send_eagain.Add(settled.eagain);
   if (!slots_->used(a.slot) || slots_->generation(a.slot) != generation) return;  // ended in a callback
   if (settled.flush_held && a.live() && FlushHeldRun(a)) a.queue.set_poll_first(false);
-  a.stats.send_queue_depth.Set(a.queue.queued());
+  NoteQueueDepth(a);
   if (dead) BeginTeardown(a, DownReason::kCommLost);
   if (!slots_->used(a.slot) || slots_->generation(a.slot) != generation) return;
   if (a.state == Assoc::State::kClosing) FailQueued(a);
@@ -309,7 +321,7 @@ void Worker::CountSent(Assoc& a, uint32_t bytes) {
 
 // A sender refused with kQueueFull hears once the queue is down to half.
 void Worker::MaybeWritable(Assoc& a) {
-  if (!a.want_writable || a.queue.queued() > options_.send_queue_limit / 2) return;
+  if (!a.want_writable || !a.queue.HalfEmpty(options_.send_queue_limit, options_.send_queue_bytes)) return;
   a.want_writable = false;
   handler_->OnWritable(*this, HandleOf(a));
 }
@@ -338,7 +350,7 @@ void Worker::FailQueued(Assoc& a) {
   std::vector<uint32_t> ids;
   a.queue.TakeIf(*send_pool_, [](const SendDesc&) { return true; }, &ids);
   for (uint32_t id : ids) FreeDesc(id);
-  a.stats.send_queue_depth.Set(0);
+  NoteQueueDepth(a);
   if (ids.empty()) return;
   a.stats.send_dropped.Add(ids.size());
   totals_.send_dropped.Add(ids.size());
@@ -360,7 +372,7 @@ std::vector<OutgoingMessage> Worker::TakeQueued(Assoc& a) {
   }
   retained_gauge_.Set(retention_->retained());
   send_in_use_.Set(send_pool_->buffers_in_use());
-  a.stats.send_queue_depth.Set(0);
+  NoteQueueDepth(a);
   return out;
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "dataplane/parcel_pool.h"
 #include "dataplane/ring_features.h"
 #include "dataplane/worker_test_util.h"
@@ -383,33 +384,68 @@ TEST_F(WorkerTest, SendFaultsRetryInOrderOrDropWithAnError) {
   EXPECT_EQ(handler_.downs()[0].reason, DownReason::kCommLost);
 }
 
-TEST_F(WorkerTest, QueueLimitGivesBackpressureThenWritable) {
+// A peer that does not read: its receive queue fills, the worker's sendmsg
+// waits for POLLOUT, and the association's queue fills to a limit. A round
+// that finds the queue still full from the round before means the socket is
+// what holds it; `at_full(stats)` looks then. Reading drains the socket, then
+// the queue: OnWritable, and every accepted message arrives once, in order.
+class WorkerQueueTest : public WorkerTest {
+ protected:
+  void StallFillAndDrain(size_t size, absl::FunctionRef<void(const AssocStats&)> at_full) {
+    AssocHandle h;
+    Fd peer = AdoptPair(&h);
+    int accepted = 0, writable_when_stuck = -1;
+    for (int round = 0; round < 1000 && writable_when_stuck < 0; ++round) {
+      OnWorker([&](Worker& w) {
+        for (int i = 0;; ++i) {
+          SendResult r = w.SendCopy(h, 0, 0, Payload(accepted, size));
+          if (r == SendResult::kQueueFull) {
+            if (i > 0) return;
+            writable_when_stuck = handler_.writable();
+            AssocStats st;
+            ASSERT_TRUE(w.AssocSnapshot(h, &st));
+            at_full(st);
+            return;
+          }
+          ASSERT_EQ(r, SendResult::kOk);
+          ++accepted;
+        }
+      });
+    }
+    ASSERT_GE(writable_when_stuck, 0) << "the queue never stayed full";
+    for (int i = 0; i < accepted; ++i) ASSERT_EQ(ReadMessage(peer.get()), Payload(i, size)) << i;
+    ASSERT_TRUE(handler_.WaitFor([&](RecordingHandler& r) { return r.writable_ > writable_when_stuck; }));
+  }
+};
+
+TEST_F(WorkerQueueTest, QueueLimitGivesBackpressureThenWritable) {
   Start({.send_queue_limit = 4, .send_batch = 2});
+  StallFillAndDrain(1000, [](const AssocStats& s) {
+    EXPECT_EQ(s.send_queue_depth, 4u);
+    EXPECT_GT(s.send_queue_full, 0u);
+  });
+}
+
+// The byte bound: 1000-byte messages against 4500 bytes stop at 4 held, 2
+// in the stuck chain and 2 queued (a fifth would pass it), long before the
+// message limit.
+TEST_F(WorkerQueueTest, QueueByteLimitGivesBackpressureThenWritable) {
+  Start({.send_queue_limit = 1000, .send_queue_bytes = 4500, .send_batch = 2});
+  StallFillAndDrain(1000, [](const AssocStats& s) {
+    EXPECT_EQ(s.send_queue_depth, 2u);
+    EXPECT_EQ(s.send_queue_bytes, 4000u);
+    EXPECT_GT(s.send_queue_full, 0u);
+  });
+}
+
+// A message larger than the byte bound is still taken when the queue is
+// empty: the bound never refuses what max_message_size allows.
+TEST_F(WorkerTest, ALoneMessageLargerThanTheByteLimitIsTaken) {
+  Start({.send_queue_bytes = 100});
   AssocHandle h;
   Fd peer = AdoptPair(&h);
-  // The peer does not read: its receive queue fills, the worker's sendmsg
-  // waits for POLLOUT, and the association's queue fills to its limit. A
-  // round that finds the queue still full from the round before means the
-  // socket is what holds it.
-  int accepted = 0, writable_when_stuck = -1;
-  for (int round = 0; round < 1000 && writable_when_stuck < 0; ++round) {
-    OnWorker([&](Worker& w) {
-      for (int i = 0;; ++i) {
-        SendResult r = w.SendCopy(h, 0, 0, Payload(accepted, 1000));
-        if (r == SendResult::kQueueFull) {
-          if (i == 0) writable_when_stuck = handler_.writable();
-          return;
-        }
-        ASSERT_EQ(r, SendResult::kOk);
-        ++accepted;
-      }
-    });
-  }
-  ASSERT_GE(writable_when_stuck, 0) << "the queue never stayed full";
-  // Reading drains the socket, then the queue: OnWritable, and every accepted
-  // message arrives once, in order.
-  for (int i = 0; i < accepted; ++i) ASSERT_EQ(ReadMessage(peer.get()), Payload(i, 1000)) << i;
-  ASSERT_TRUE(handler_.WaitFor([&](RecordingHandler& r) { return r.writable_ > writable_when_stuck; }));
+  OnWorker([&](Worker& w) { EXPECT_EQ(w.SendCopy(h, 0, 0, Payload(0, 5000)), SendResult::kOk); });
+  EXPECT_EQ(ReadMessage(peer.get()), Payload(0, 5000));
 }
 
 TEST_F(WorkerTest, RetainKeepsTheBufferWithinBudget) {

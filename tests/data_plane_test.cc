@@ -526,6 +526,48 @@ TEST(DataPlaneTest, ACongestedListenerDoesNotHoldAnAssociationBack) {
   }
 }
 
+// A peer that sends and stops reading holds at most send_queue_bytes of the
+// server's send memory: its echoes fill the kernel's send buffer, then the
+// queue up to the byte bound (well below the message bound), then Send says
+// kQueueFull (counted) and the application keeps the rest (ReplyQueue).
+// When the peer reads, every echo arrives once, in order per stream.
+void StalledPeerIsHeldToTheByteBound(bool peeled) {
+  constexpr uint64_t kBound = 16 << 10;
+  Recorder rec;
+  DataPlaneOptions o = SmallOptions();
+  o.listener.sndbuf = 32 << 10;
+  o.worker.send_queue_bytes = o.control.send_queue_bytes = kBound;
+  o.hotness.peel_all = peeled;
+  o.hotness.peel_messages_per_sec = peeled ? o.hotness.peel_messages_per_sec : 1e9;
+  std::unique_ptr<DataPlane> dp = rec.Start(o);
+  ASSERT_NE(dp, nullptr);
+  Fd client;
+  const sctp_assoc_t id = ConnectOne(*dp, rec, &client);
+  ASSERT_NE(id, 0);
+  if (peeled) ASSERT_TRUE(rec.Wait([&] { return rec.moved_.count(id) > 0; }));
+  uint32_t sent = 0;
+  for (const absl::Time until = absl::Now() + absl::Seconds(60); rec.replies->waiting() == 0 && absl::Now() < until;) {
+    ASSERT_TRUE(testing::SendOn(client.get(), Pattern(sent, 1024), static_cast<uint16_t>(sent % kStreams), sent));
+    ++sent;
+  }
+  const DataPlaneStats st = dp->Snapshot();
+  const AssocStats& held = (peeled ? st.workers : st.control).totals;
+  std::printf("%u sent; at the bound: %llu queued, %llu bytes, %llu refusals\n", sent,
+              (unsigned long long)held.send_queue_depth, (unsigned long long)held.send_queue_bytes,
+              (unsigned long long)held.send_queue_full);
+  ASSERT_GT(rec.replies->waiting(), 0u) << "never backed up after " << sent << " messages";
+  EXPECT_GT(held.send_queue_full, 0u);
+  EXPECT_LE(held.send_queue_bytes, kBound);
+  std::string why;
+  EXPECT_TRUE(ReadEchoes(client.get(), sent, 1024, &why)) << why;
+}
+
+TEST(DataPlaneTest, AStalledPeerIsHeldToTheByteBoundOnTheOneToManySocket) {
+  StalledPeerIsHeldToTheByteBound(/*peeled=*/false);
+}
+
+TEST(DataPlaneTest, AStalledPeerIsHeldToTheByteBoundOnAWorker) { StalledPeerIsHeldToTheByteBound(/*peeled=*/true); }
+
 // A cold association shares the one-to-many socket, which cannot stop for
 // it alone: pausing moves it to a worker first, however cold, then pauses it.
 TEST(DataPlaneTest, PausingAColdAssociationMovesItFirst) {
@@ -905,10 +947,16 @@ struct HeldBehindASmallRing {
   sctp_assoc_t id = 0;
 
   ~HeldBehindASmallRing() { rec.Release(); }  // before dp: its Stop must not wait on the handler
-  void SetUp(bool peeled) {
+  // `cq_entries` 0: the default completion queue.
+  void SetUp(bool peeled, unsigned buffers = 8, unsigned cq_entries = 0) {
     rec.echo = false;
     DataPlaneOptions o = SmallOptions();
-    o.worker.buffer_count = o.control.buffer_count = 8;
+    o.worker.buffer_count = o.control.buffer_count = buffers;
+    if (cq_entries != 0) {
+      o.worker.sq_entries = o.control.sq_entries = 8;
+      o.worker.send_batch = o.control.send_batch = 8;
+      o.worker.cq_entries = o.control.cq_entries = cq_entries;
+    }
     o.worker.retain_budget = o.control.retain_budget = 2;
     o.hotness.peel_all = peeled;
     o.hotness.peel_messages_per_sec = peeled ? o.hotness.peel_messages_per_sec : 1e9;
@@ -951,6 +999,33 @@ TEST(DataPlaneTest, ASlowHandlerRunsTheRingDryAndLosesNothingOnTheOneToManySocke
 }
 
 TEST(DataPlaneTest, ASlowHandlerRunsTheRingDryAndLosesNothingOnAWorker) { SlowHandlerExhaustsTheRing(/*peeled=*/true); }
+
+// A completion queue smaller than what one wake-up brings: behind a held
+// handler 200 messages gather in the kernel, and 64 receive buffers meet a
+// 16-entry CQ. Completions past it wait in the kernel's overflow list
+// (IORING_FEAT_NODROP; counted in cq_overflows), the multishot receive that
+// could not post ends and is armed again; none is dropped, every message
+// arrives once, in order.
+void CompletionQueueOverflows(bool peeled) {
+  HeldBehindASmallRing h;
+  h.SetUp(peeled, /*buffers=*/64, /*cq_entries=*/16);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  h.rec.Release();
+  ASSERT_TRUE(h.rec.Wait([&] { return h.rec.messages_[h.id] >= h.kMessages; }));
+  h.ExpectAllInOrder();
+  const DataPlaneStats st = h.dp->Snapshot();
+  const WorkerStats& ring = peeled ? st.workers : st.control;
+  std::printf("cq_overflows %llu, cq_dropped %llu, recv_rearms %llu\n", (unsigned long long)ring.cq_overflows,
+              (unsigned long long)ring.cq_dropped, (unsigned long long)ring.recv_rearms);
+  EXPECT_GT(ring.cq_overflows, 0u) << "the CQ never overflowed: the case did not happen";
+  EXPECT_EQ(ring.cq_dropped, 0u);
+}
+
+TEST(DataPlaneTest, ACompletionQueueOverflowLosesNothingOnTheOneToManySocket) {
+  CompletionQueueOverflows(/*peeled=*/false);
+}
+
+TEST(DataPlaneTest, ACompletionQueueOverflowLosesNothingOnAWorker) { CompletionQueueOverflows(/*peeled=*/true); }
 
 // Stop with messages the kernel acknowledged to the peer still unread: each
 // reaches OnMessage before its socket closes. (Stop used to close a socket

@@ -63,6 +63,21 @@ rc=$?
 check "without SCTPVM_RETRY_BOOT_PANIC a boot-time panic is final" "121 0" \
   "$rc $(grep -c 'panicked before the job started' msg.txt)"
 
+# A kernel that panics while CMD runs (sysrq c, the first time only: a
+# marker in a --rw directory) runs CMD once more in a fresh guest where
+# SCTPVM_RETRY_RUN_PANIC=1 asks, with the oops shown; without it, 122.
+once="$TEST_TMPDIR/panic-once"
+mkdir -p "$once"
+panic_first='[ -e "$0/panicked" ] && echo second run && exit 0; touch "$0/panicked"; echo c >/proc/sysrq-trigger; sleep 30'
+SCTPVM_RETRY_RUN_PANIC=1 $SCTPVM --force-vm --rw "$once" -- sh -c "$panic_first" "$once" >out.txt 2>msg.txt
+rc=$?
+check "a panic while CMD ran runs it once more, the oops shown" "0 1 1 1" \
+  "$rc $(grep -c 'second run' out.txt) $(grep -c 'panicked while CMD ran' msg.txt) $(grep -c 'Kernel panic' msg.txt)"
+rm -f "$once/panicked"
+env -u SCTPVM_RETRY_RUN_PANIC $SCTPVM --force-vm --rw "$once" -- sh -c "$panic_first" "$once" >out.txt 2>msg.txt
+check "without SCTPVM_RETRY_RUN_PANIC a panic while CMD ran is final (122)" "122 0" \
+  "$? $(grep -c 'second run' out.txt)"
+
 $SCTPVM --force-vm --timeout 8 -- sleep 60 2>/dev/null
 check "timeout exits 124" 124 "$?"
 
@@ -70,5 +85,5 @@ $SCTPVM --bogus-flag -- true 2>/dev/null; check "unknown option exits 125" 125 "
 $SCTPVM --cpus 0 -- true 2>/dev/null; check "bad --cpus exits 125" 125 "$?"
 $SCTPVM 2>/dev/null; check "no command exits 125" 125 "$?"
 
-echo "$((18 - failures)) passed, $failures failed"
+echo "$((20 - failures)) passed, $failures failed"
 ((failures == 0))
