@@ -88,7 +88,12 @@ uint16_t PortOf(const sockaddr* sa) {
 
 absl::StatusOr<Fd> OpenSctpSocket(const SctpSocketOptions& o) {
   Fd fd(socket(o.family, o.type | SOCK_CLOEXEC, IPPROTO_SCTP));
-  if (!fd) return absl::ErrnoToStatus(errno, "socket(IPPROTO_SCTP) (no kernel SCTP? run under tools/sctpvm)");
+  if (!fd) {
+    const int err = errno;
+    const bool no_sctp = err == EPROTONOSUPPORT || err == ESOCKTNOSUPPORT || err == EAFNOSUPPORT;
+    return absl::ErrnoToStatus(err, no_sctp ? "socket(IPPROTO_SCTP) (no kernel SCTP? run under tools/sctpvm)"
+                                            : "socket(IPPROTO_SCTP)");
+  }
   auto set = [&](int level, int name, int value, const char* what) -> absl::Status {
     if (setsockopt(fd.get(), level, name, &value, sizeof(value)) == 0) return absl::OkStatus();
     return absl::ErrnoToStatus(errno, absl::StrCat("setsockopt(", what, ")"));

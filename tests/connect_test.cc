@@ -25,6 +25,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -463,6 +464,38 @@ TEST(ConnectTest, RefusedConnectIsReportedAndRetriedWithGrowingJitteredDelays) {
 
 // Reconnect off, and the handler keeps OnConnectFailed's default: the
 // refusal is an OnError, and that was the only attempt.
+// Out of descriptors (EMFILE): Connect cannot open its socket and says so at
+// once (ResourceExhausted, naming the errno), leaves nothing behind, and the
+// association already up goes on; with descriptors back the same Connect
+// succeeds. (Accepting takes no descriptor here: associations arrive on the
+// one-to-many socket; EMFILE at peeloff is in data_plane_test.)
+TEST(ConnectTest, OutOfDescriptorsConnectFailsAtOnceAndTheOthersGoOn) {
+  const uint16_t port = FreePort();
+  auto socat = SocatEcho("SCTP-LISTEN:" + std::to_string(port) + ",reuseaddr,fork,bind=127.0.0.1");
+  Recorder rec;
+  std::unique_ptr<DataPlane> dp = rec.Start(Options());
+  ASSERT_NE(dp, nullptr);
+  ASSERT_TRUE(dp->Connect(To({"127.0.0.1"}, port)).ok());
+  const AssociationInfo first = rec.Up();
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+  const int probe = dup(0);
+  close(probe);
+  rlimit low = old;
+  low.rlim_cur = static_cast<rlim_t>(probe);  // no new descriptor for anyone
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  absl::StatusOr<ConnectionId> refused = dp->Connect(To({"127.0.0.1"}, port));
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted) << refused.status();
+  EXPECT_NE(refused.status().message().find("Too many open files"), absl::string_view::npos) << refused.status();
+  EXPECT_EQ(refused.status().message().find("no kernel SCTP"), absl::string_view::npos) << refused.status();
+  EXPECT_EQ(dp->Snapshot().connections, 1u);
+  ExchangeWithEcho(*dp, rec, first.id, "after EMFILE", 20);
+  ASSERT_TRUE(dp->Connect(To({"127.0.0.1"}, port)).ok());
+  ExchangeWithEcho(*dp, rec, rec.Up(1).id, "second", 20);
+}
+
 TEST(ConnectTest, RefusedWithoutReconnectIsOneOnErrorAndTheConnectionCloses) {
   Recorder rec;
   rec.override_connect_failed = false;
