@@ -69,7 +69,8 @@ enum class DownReason : uint8_t {
   kCommLost,      // COMM_LOST: peer abort, or retransmissions exhausted
   kPeerClosed,    // recv returned 0 (non-SCTP sockets, or a peeled socket's EOF)
   kError,         // a receive or send error the association cannot survive
-  kOversize,      // a message over max_message_size: aborted
+  kOversize,      // a message over max_message_size, or whose reassembly would pass
+                  // max_reassembly_bytes with the thread's others: aborted
   kAborted,       // Abort() by the application
   kStopped,       // the data plane stopped
 };

@@ -1000,6 +1000,58 @@ TEST(DataPlaneTest, ASlowHandlerRunsTheRingDryAndLosesNothingOnTheOneToManySocke
 
 TEST(DataPlaneTest, ASlowHandlerRunsTheRingDryAndLosesNothingOnAWorker) { SlowHandlerExhaustsTheRing(/*peeled=*/true); }
 
+// Two peers each partway through a 4 MiB message on one worker, whose
+// reassemblies may hold 5 MiB together: the one whose growth would pass
+// that is aborted (ResourceExhausted, counted in reassembly_refused) and its
+// memory freed; the other's message arrives whole. A 64 KiB receive buffer
+// makes both arrive in pieces at once (each window-limited), as a pair of
+// hostile peers would send them.
+TEST(DataPlaneTest, ReassembliesTogetherAreHeldToTheBudget) {
+  constexpr size_t kSize = 4 << 20;
+  Recorder rec;
+  rec.echo = false;
+  DataPlaneOptions o = SmallOptions();
+  o.worker_cpus = {-1};  // both on one worker: one budget
+  o.hotness.peel_all = true;
+  o.listener.rcvbuf = 64 << 10;
+  o.worker.max_message_size = o.control.max_message_size = kSize;
+  o.worker.max_reassembly_bytes = o.control.max_reassembly_bytes = kSize + (1 << 20);
+  std::unique_ptr<DataPlane> dp = rec.Start(o);
+  ASSERT_NE(dp, nullptr);
+  Fd client[2];
+  sctp_assoc_t id[2];
+  for (int i = 0; i < 2; ++i) {
+    id[i] = ConnectOne(*dp, rec, &client[i]);
+    ASSERT_NE(id[i], 0);
+    const int sndbuf = 2 * kSize;  // a message may not be larger than the send buffer
+    ASSERT_EQ(setsockopt(client[i].get(), SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)), 0);
+  }
+  ASSERT_TRUE(rec.Wait([&] { return rec.moved_.count(id[0]) && rec.moved_.count(id[1]); }));
+  std::thread senders[2];
+  for (int i = 0; i < 2; ++i) {
+    senders[i] = std::thread([&, i] { (void)testing::TrySendOn(client[i].get(), std::string(kSize, 'a' + i), 0, 0, 0); });
+  }
+  const bool ended = rec.Wait([&] { return rec.total_ + rec.downs_.size() >= 2; }, absl::Seconds(120));
+  for (std::thread& t : senders) t.join();
+  ASSERT_TRUE(ended) << "neither message ended";
+  const DataPlaneStats st = dp->Snapshot();
+  std::lock_guard<std::mutex> l(rec.mu_);
+  std::printf("refused %llu; whole messages %llu; associations down %zu; held now %llu bytes\n",
+              (unsigned long long)st.workers.reassembly_refused, (unsigned long long)rec.total_, rec.downs_.size(),
+              (unsigned long long)st.workers.reassembly_bytes);
+  EXPECT_EQ(st.workers.reassembly_refused, 1u);
+  EXPECT_EQ(rec.total_, 1u);
+  ASSERT_EQ(rec.downs_.size(), 1u);
+  const sctp_assoc_t refused = rec.downs_.begin()->first;
+  EXPECT_TRUE(refused == id[0] || refused == id[1]);
+  EXPECT_EQ(rec.messages_[refused == id[0] ? id[1] : id[0]], 1u);
+  EXPECT_EQ(rec.downs_.begin()->second, DownReason::kOversize) << DownReasonName(rec.downs_.begin()->second);
+  bool reported = false;
+  for (const auto& e : rec.errors_) reported |= e.code() == absl::StatusCode::kResourceExhausted;
+  EXPECT_TRUE(reported);
+  EXPECT_LT(st.workers.reassembly_bytes, kSize);  // the refused one's memory went back
+}
+
 // A completion queue smaller than what one wake-up brings: behind a held
 // handler 200 messages gather in the kernel, and 64 receive buffers meet a
 // 16-entry CQ. Completions past it wait in the kernel's overflow list
