@@ -95,6 +95,7 @@ absl::Status EventLoop::Init() {
   ring_fd_.store(ring_->fd(), std::memory_order_release);
   ArmWake();
   coalesce_ = options_.coalesce_delay > absl::ZeroDuration() && ring_->defers_taskrun();
+  gather_in_kernel_ = coalesce_ && ring_->min_timeout();
   return absl::OkStatus();
 }
 
@@ -107,8 +108,9 @@ void EventLoop::Run() {
     if (stopping_ && client_->StopStep(absl::Now() >= stop_deadline_)) return;
     MaybeTick();
     client_->BeforeWait();
-    if (coalesce_ && !stopping_ && client_->MayNap()) Nap();
-    Wait();
+    const bool gather = coalesce_ && !stopping_ && client_->MayNap();
+    if (gather && !gather_in_kernel_) Nap();
+    Wait(gather && gather_in_kernel_);
     ProcessCompletions();
   }
 }
@@ -125,8 +127,10 @@ void EventLoop::MaybeTick() {
 
 // Sleeps until a completion (the wake eventfd's poll is one), or a batch of
 // them (wait_batch, bounded by wait_timeout). A due tick bounds the wait;
-// stopping, the drain deadline is looked at every 10 ms.
-void EventLoop::Wait() {
+// stopping, the drain deadline is looked at every 10 ms. `gather`: the
+// coalescing wait in the kernel (min-timeout, 6.12): a reap batch, or what
+// came within coalesce_delay.
+void EventLoop::Wait(bool gather) {
   int64_t limit_ns = 0;
   if (tick_requested_) {
     limit_ns = 1;
@@ -134,7 +138,11 @@ void EventLoop::Wait() {
     limit_ns = std::max<int64_t>(1, absl::ToInt64Nanoseconds(next_tick_ - absl::Now()));
   }
   int ret;
-  if (stopping_) {
+  if (gather) {
+    ret = ring_->SubmitAndGather(kReapBatch, absl::ToInt64Nanoseconds(options_.coalesce_delay),
+                                 static_cast<uint64_t>(limit_ns));
+    gathers_.Add(1);
+  } else if (stopping_) {
     ret = ring_->SubmitAndWait(1, 10'000'000);
   } else if (options_.wait_batch > 1) {
     const int64_t ns = absl::ToInt64Nanoseconds(options_.wait_timeout);
@@ -290,6 +298,7 @@ LoopStats EventLoop::Stats() const {
   s.cq_overflows = cq_overflows_.Get();
   s.cq_dropped = cq_dropped_.Get();
   s.naps = naps_.Get();
+  s.gathers = gathers_.Get();
   s.commands = commands_.Get();
   s.mail = mail_.Get();
   s.eventfd_wakes = eventfd_wakes_.Get();

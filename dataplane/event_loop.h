@@ -49,9 +49,10 @@ struct LoopOptions {
   // completions or `wait_timeout`. 1: wake for every completion.
   unsigned wait_batch = 1;
   absl::Duration wait_timeout = absl::Milliseconds(1);
-  // When the client says MayNap(), sleep this long outside io_uring_enter so
-  // completions gather (needs DEFER_TASKRUN: elsewhere task work would cut
-  // the sleep short; then it is off, logged). 0: never.
+  // When the client says MayNap(), let completions gather this long: inside
+  // io_uring_enter with a minimum timeout where the kernel has it (6.12),
+  // else sleeping outside it (needs DEFER_TASKRUN: elsewhere task work would
+  // cut the sleep short; then it is off, logged). 0: never.
   absl::Duration coalesce_delay = absl::ZeroDuration();
   absl::Duration tick_interval = absl::ZeroDuration();  // Client::OnTick period (0: on request only)
   absl::Duration stop_deadline = absl::Seconds(2);
@@ -65,6 +66,7 @@ struct LoopStats {
   uint64_t cq_overflows = 0;    // reaps that found the CQ overflowed (see Ring)
   uint64_t cq_dropped = 0;      // completions the kernel dropped: never expected
   uint64_t naps = 0;            // coalescing sleeps (clock_nanosleep)
+  uint64_t gathers = 0;         // coalescing waits inside io_uring_enter (min timeout): no extra syscall
   uint64_t commands = 0;        // posted closures run
   uint64_t mail = 0;            // mail items taken
   uint64_t eventfd_wakes = 0;   // wake-ups read from the eventfd (one read syscall each)
@@ -79,6 +81,7 @@ struct LoopStats {
     s->cq_overflows = cq_overflows;
     s->cq_dropped = cq_dropped;
     s->naps = naps;
+    s->gathers = gathers;
     s->inbox_commands = commands;
     s->mail = mail;
     s->eventfd_wakes = eventfd_wakes;
@@ -145,8 +148,10 @@ class EventLoop {
   // must have taken everything pushed before some moment.
   uint64_t MailReserved() const { return inbox_.mail_reserved(); }
   uint64_t MailTaken() const { return inbox_.mail_taken(); }
-  // Whether coalescing naps are on (coalesce_delay and DEFER_TASKRUN).
+  // Whether coalescing is on (coalesce_delay and DEFER_TASKRUN), and whether
+  // by min-timeout waits in the kernel (6.12) rather than naps.
   bool coalescing() const { return coalesce_; }
+  bool gathers_in_kernel() const { return gather_in_kernel_; }
 
  private:
   EventLoop(const LoopOptions& options, Client* client);
@@ -154,7 +159,7 @@ class EventLoop {
   absl::Status Init();
   void Run();
   void MaybeTick();
-  void Wait();
+  void Wait(bool gather);
   void Nap();
   void ProcessCompletions();
   void Dispatch(const Completion& c);
@@ -174,6 +179,7 @@ class EventLoop {
   std::atomic<int> ring_fd_{-1};  // for other loops' MSG_RING wake-ups
   Inbox inbox_;
   bool coalesce_ = false;
+  bool gather_in_kernel_ = false;  // coalescing by min-timeout waits, not naps
   bool tick_requested_ = false;
   absl::Time next_tick_ = absl::InfinitePast();
   std::atomic<bool> stop_requested_{false};
@@ -183,7 +189,7 @@ class EventLoop {
   bool joined_ = false;  // guarded by stop_mu_
 
   // Stats, written by the loop thread only.
-  Counter cqes_, naps_, commands_, mail_, eventfd_wakes_, msg_ring_wakes_, enter_calls_, cq_overflows_,
+  Counter cqes_, naps_, gathers_, commands_, mail_, eventfd_wakes_, msg_ring_wakes_, enter_calls_, cq_overflows_,
       cq_dropped_;
 };
 

@@ -2,6 +2,9 @@
 
 #include <liburing.h>
 
+#include <signal.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +21,17 @@ static_assert(kCqeNotif == IORING_CQE_F_NOTIF);
 static_assert(kCqeBufferShift == IORING_CQE_BUFFER_SHIFT);
 
 namespace {
+
+// 6.12's uapi, newer than liburing 2.3: the feature bit, and the wait
+// argument whose `pad` became `min_wait_usec`.
+constexpr unsigned kFeatMinTimeout = 1u << 15;  // IORING_FEAT_MIN_TIMEOUT
+struct GeteventsArg {
+  uint64_t sigmask;
+  uint32_t sigmask_sz;
+  uint32_t min_wait_usec;
+  uint64_t ts;
+};
+static_assert(sizeof(GeteventsArg) == sizeof(io_uring_getevents_arg));
 
 int TryInit(io_uring* ring, const RingOptions& options, unsigned flags) {
   io_uring_params params;
@@ -191,6 +205,34 @@ int Ring::SubmitAndWait(unsigned wait_nr, uint64_t timeout_ns) {
   ts.tv_nsec = static_cast<long long>(timeout_ns % 1000000000ull);
   io_uring_cqe* cqe = nullptr;
   return io_uring_submit_and_wait_timeout(ring_.get(), &cqe, wait_nr, &ts, nullptr);
+}
+
+bool Ring::min_timeout() const { return (ring_->features & kFeatMinTimeout) != 0; }
+
+// liburing 2.3 has no minimum-timeout wait (2.8's
+// io_uring_submit_and_wait_min_timeout): the queued SQEs are published as
+// its own submit publishes them on a ring without SQPOLL (the SQ array is
+// the identity, set at init), then one io_uring_enter2 with EXT_ARG.
+int Ring::SubmitAndGather(unsigned wait_nr, uint64_t min_wait_ns, uint64_t timeout_ns) {
+  if (faults_ != nullptr && faults_->holding()) return SubmitAndWait(0, 0);
+  ++enter_calls_;
+  io_uring_sq& sq = ring_->sq;
+  if (sq.sqe_head != sq.sqe_tail) {
+    sq.sqe_head = sq.sqe_tail;
+    IO_URING_WRITE_ONCE(*sq.ktail, sq.sqe_tail);
+  }
+  const unsigned to_submit = sq.sqe_tail - IO_URING_READ_ONCE(*sq.khead);
+  __kernel_timespec ts{};
+  GeteventsArg arg{};
+  arg.sigmask_sz = _NSIG / 8;
+  arg.min_wait_usec = static_cast<uint32_t>(std::max<uint64_t>(1, min_wait_ns / 1000));
+  if (timeout_ns > min_wait_ns) {
+    ts.tv_sec = static_cast<long long>(timeout_ns / 1000000000ull);
+    ts.tv_nsec = static_cast<long long>(timeout_ns % 1000000000ull);
+    arg.ts = reinterpret_cast<uint64_t>(&ts);
+  }
+  return io_uring_enter2(ring_->ring_fd, to_submit, wait_nr, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+                         reinterpret_cast<sigset_t*>(&arg), sizeof(arg));
 }
 
 uint64_t Ring::cq_dropped() const { return IO_URING_READ_ONCE(*ring_->cq.koverflow); }

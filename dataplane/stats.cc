@@ -18,7 +18,7 @@ WorkerStats& WorkerStats::operator+=(const WorkerStats& o) {
         {&send_buffers_in_use, o.send_buffers_in_use},
         {&inbox_commands, o.inbox_commands}, {&mail, o.mail}, {&eventfd_wakes, o.eventfd_wakes},
         {&msg_ring_wakes, o.msg_ring_wakes}, {&inbox_locks, o.inbox_locks}, {&zc_sends, o.zc_sends},
-        {&other_syscalls, o.other_syscalls}, {&naps, o.naps}, {&recv_pauses, o.recv_pauses},
+        {&other_syscalls, o.other_syscalls}, {&naps, o.naps}, {&gathers, o.gathers}, {&recv_pauses, o.recv_pauses},
         {&held_flushes, o.held_flushes}, {&chains_in_flight, o.chains_in_flight}}) {
     *mine += theirs;
   }

@@ -129,6 +129,7 @@ struct WorkerStats {
   uint64_t zc_sends = 0;          // messages sent with SENDMSG_ZC
   uint64_t other_syscalls = 0;    // eventfd reads, fixed-file updates, sockopts, EOF/ABORT, flushes
   uint64_t naps = 0;              // coalescing sleeps (WorkerOptions::coalesce_delay)
+  uint64_t gathers = 0;           // coalescing waits in io_uring_enter instead (min timeout, 6.12)
   uint64_t recv_pauses = 0;       // PauseReceive calls that stopped a receive
   uint64_t held_flushes = 0;      // bundled runs the kernel held behind a full send buffer, flushed
   uint64_t chains_in_flight = 0;  // associations with a send chain in the kernel now

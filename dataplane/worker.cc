@@ -145,7 +145,8 @@ absl::Status Worker::Init(EventLoop& loop) {
        options_.send_buffer_count, options_.send_buffer_size, options_.max_associations,
        options_.bundle_sends ? "bundled (MSG_MORE within a chain)" : "one packet each",
        coalescing ? absl::StrCat(absl::FormatDuration(options_.coalesce_delay), " from batches of ",
-                                 options_.coalesce_min_batch)
+                                 options_.coalesce_min_batch,
+                                 loop.gathers_in_kernel() ? " (min-timeout waits)" : " (naps)")
        : options_.coalesce_delay > absl::ZeroDuration() ? std::string("off (needs DEFER_TASKRUN)")
                                                         : std::string("off"));
   handler_->OnStart(*this);
