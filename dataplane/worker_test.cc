@@ -426,13 +426,14 @@ TEST_F(WorkerQueueTest, QueueLimitGivesBackpressureThenWritable) {
   });
 }
 
-// The byte bound: 1000-byte messages against 4500 bytes stop at 4 held, 2
-// in the stuck chain and 2 queued (a fifth would pass it), long before the
-// message limit.
+// The byte bound: 1000-byte messages against 4500 bytes stop at 4 held (a
+// fifth would pass it), long before the message limit: queued, and in the
+// stuck chain (1 or 2 of them, as the queue stood when it was formed).
 TEST_F(WorkerQueueTest, QueueByteLimitGivesBackpressureThenWritable) {
   Start({.send_queue_limit = 1000, .send_queue_bytes = 4500, .send_batch = 2});
   StallFillAndDrain(1000, [](const AssocStats& s) {
-    EXPECT_EQ(s.send_queue_depth, 2u);
+    EXPECT_GE(s.send_queue_depth, 2u);
+    EXPECT_LE(s.send_queue_depth, 3u);
     EXPECT_EQ(s.send_queue_bytes, 4000u);
     EXPECT_GT(s.send_queue_full, 0u);
   });
