@@ -45,9 +45,20 @@ exec tools/sctpvm -- bash -c '
     check "$label: every byte sent arrived" "$(field bytes "$load")" "$(field bytes_in "$summary")"
     check "$label: no gaps, duplicates, reorders or malformed" "0 0 0 0" \
       "$(field gaps "$summary") $(field duplicates "$summary") $(field reorders "$summary") $(field malformed "$summary")"
-    check "$label: associations on their own sockets" "$peeled" "$(field peeled "$summary")"
+    # PEELED N: exactly N; N+: at least N (see the loader case below).
+    local at_least=${peeled%+} moved=$(field peeled "$summary")
+    if [ "$at_least" != "$peeled" ]; then
+      check "$label: at least $at_least associations on their own sockets" 1 "$((moved >= at_least))"
+    else
+      check "$label: associations on their own sockets" "$peeled" "$moved"
+    fi
     case " $* " in *" --engine=uring "*)  # the 2 hot ones of the loader, hot by what they send
-      check "$label: load peeled its hot associations" 2 "$(pyjson "j[\"plane\"][\"peeled\"]" "$load")";; esac
+      local load_moved=$(pyjson "j[\"plane\"][\"peeled\"]" "$load")
+      if [ "$at_least" != "$peeled" ]; then
+        check "$label: load peeled at least $at_least of its hot associations" 1 "$((load_moved >= at_least))"
+      else
+        check "$label: load peeled its hot associations" 2 "$load_moved"
+      fi;; esac
   }
   verify_engine uring 2
   verify_engine epoll 0
@@ -60,8 +71,14 @@ exec tools/sctpvm -- bash -c '
   # send buffer: a message in several segments). Its hot associations are
   # offered 300/s, its cold ones 5/s: a peel rate of 20/s tells them apart
   # even when a loaded CI machine lets the loader send half of what it
-  # offers (it once peeled 1 of 2 at 100/s).
-  verify_engine uring 2 --engine=uring --peel-rate=20 --sustain=200ms --ppid=46 --size=4 --size-max=70000
+  # offers (it once peeled 1 of 2 at 100/s). Both sides still move by rate,
+  # and here the rates are bounded by how fast serve reads 35 KB messages
+  # (reassembled, copied): under TSan it took 37 s to read 4 s of load, and
+  # each side moved only the first hot association (CI: once so under TSan,
+  # once plain on a loaded machine). So at least
+  # 1 here: the exact count by rate is checked with 1 KiB messages above and
+  # below, and the moves themselves exactly in data_plane_test.
+  verify_engine uring 1+ --engine=uring --peel-rate=20 --sustain=200ms --ppid=46 --size=4 --size-max=70000
   verify_engine epoll 0 --engine=uring --peel-rate=20 --sustain=200ms --ppid=0
 
   # lksctp-tools sctp_test (a client no one here wrote) against serve --mode
