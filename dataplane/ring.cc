@@ -33,6 +33,13 @@ struct GeteventsArg {
 };
 static_assert(sizeof(GeteventsArg) == sizeof(io_uring_getevents_arg));
 
+__kernel_timespec KernelTimespec(uint64_t ns) {
+  __kernel_timespec ts;
+  ts.tv_sec = static_cast<long long>(ns / 1000000000ull);
+  ts.tv_nsec = static_cast<long long>(ns % 1000000000ull);
+  return ts;
+}
+
 int TryInit(io_uring* ring, const RingOptions& options, unsigned flags) {
   io_uring_params params;
   std::memset(&params, 0, sizeof(params));
@@ -200,9 +207,7 @@ int Ring::SubmitAndWait(unsigned wait_nr, uint64_t timeout_ns) {
   if (faults_ != nullptr && faults_->holding()) wait_nr = 0;  // held ones are due at the next reap
   ++enter_calls_;
   if (timeout_ns == 0 || wait_nr == 0) return io_uring_submit_and_wait(ring_.get(), wait_nr);
-  __kernel_timespec ts;
-  ts.tv_sec = static_cast<long long>(timeout_ns / 1000000000ull);
-  ts.tv_nsec = static_cast<long long>(timeout_ns % 1000000000ull);
+  __kernel_timespec ts = KernelTimespec(timeout_ns);
   io_uring_cqe* cqe = nullptr;
   return io_uring_submit_and_wait_timeout(ring_.get(), &cqe, wait_nr, &ts, nullptr);
 }
@@ -222,15 +227,11 @@ int Ring::SubmitAndGather(unsigned wait_nr, uint64_t min_wait_ns, uint64_t timeo
     IO_URING_WRITE_ONCE(*sq.ktail, sq.sqe_tail);
   }
   const unsigned to_submit = sq.sqe_tail - IO_URING_READ_ONCE(*sq.khead);
-  __kernel_timespec ts{};
+  __kernel_timespec ts = KernelTimespec(timeout_ns);
   GeteventsArg arg{};
   arg.sigmask_sz = _NSIG / 8;
   arg.min_wait_usec = static_cast<uint32_t>(std::max<uint64_t>(1, min_wait_ns / 1000));
-  if (timeout_ns > min_wait_ns) {
-    ts.tv_sec = static_cast<long long>(timeout_ns / 1000000000ull);
-    ts.tv_nsec = static_cast<long long>(timeout_ns % 1000000000ull);
-    arg.ts = reinterpret_cast<uint64_t>(&ts);
-  }
+  if (timeout_ns > min_wait_ns) arg.ts = reinterpret_cast<uint64_t>(&ts);
   return io_uring_enter2(ring_->ring_fd, to_submit, wait_nr, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
                          reinterpret_cast<sigset_t*>(&arg), sizeof(arg));
 }
