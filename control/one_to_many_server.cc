@@ -129,13 +129,13 @@ void OneToManyServer::OnCompletion(const Completion& c) {
   }
 }
 
-void OneToManyServer::BeforeWait() {
-  unsigned chains = 0;
+unsigned OneToManyServer::BeforeWait() {
+  unsigned chains = 0, prompt = 0;
   for (size_t i = 0; i < served_.size();) {
     Socket& s = *sockets_[served_[i]];
     if (!s.open && MaybeRelease(s)) continue;  // served_[i] is another socket now
     ++i;
-    if (s.open && s.dirty && !s.queue.in_flight() && s.queue.queued() > 0) SubmitChain(s);
+    if (s.open && s.dirty && !s.queue.in_flight() && s.queue.queued() > 0) prompt += SubmitChain(s);
     s.dirty = false;
     if (s.open && !s.recv_armed && buffers_->available() > 0) {
       recv_rearms_.Add(1);
@@ -145,6 +145,7 @@ void OneToManyServer::BeforeWait() {
   }
   buffers_->Publish();
   chains_gauge_.Set(chains);
+  return prompt;
 }
 
 bool OneToManyServer::StopStep(bool late) {
@@ -576,11 +577,15 @@ SendResult OneToManyServer::Enqueue(Socket& s, uint32_t desc, sctp_assoc_t to, u
   return SendResult::kOk;
 }
 
-void OneToManyServer::SubmitChain(Socket& s) {
+// Returns the completions due at once (see EventLoop::Client::BeforeWait).
+unsigned OneToManyServer::SubmitChain(Socket& s) {
   // One-to-many sockets never bundle: their associations are the sporadic
   // ones, behind peers of every kind; and SCTP refuses SENDMSG_ZC.
-  s.queue.Submit(*ring_, *send_pool_, {.slot = s.id, .generation = s.generation, .max = options_.send_batch});
+  const bool waits = s.queue.poll_first();
+  const unsigned n =
+      s.queue.Submit(*ring_, *send_pool_, {.slot = s.id, .generation = s.generation, .max = options_.send_batch});
   NoteQueueDepth(s);
+  return waits ? 0 : n;
 }
 
 void OneToManyServer::OnSendComplete(Socket& s, uint32_t desc, const Completion& c) {

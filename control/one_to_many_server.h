@@ -199,7 +199,7 @@ class OneToManyServer final : private EventLoop::Client {
   absl::Status Init(EventLoop& loop) override;
   void OnCompletion(const Completion& c) override;
   void OnMail(absl::Span<const uint64_t> items) override { handler_->OnMail(*this, items); }
-  void BeforeWait() override;
+  unsigned BeforeWait() override;
   void OnTick(absl::Time now) override { handler_->OnTick(*this, now); }
   bool StopStep(bool late) override;
   // Stopping: the kernel holds nothing more to read on `fd` (counted).
@@ -233,7 +233,7 @@ class OneToManyServer final : private EventLoop::Client {
   void NoteQueueDepth(const Socket& s);
   SendResult Enqueue(Socket& s, uint32_t desc, sctp_assoc_t to, uint16_t stream, uint32_t ppid, uint16_t flags,
                      uint32_t ttl_ms);
-  void SubmitChain(Socket& s);
+  unsigned SubmitChain(Socket& s);
   void OnSendComplete(Socket& s, uint32_t desc, const Completion& c);
   void FinishChain(Socket& s);
   void MaybeWritable(Socket& s);

@@ -95,7 +95,7 @@ absl::Status EventLoop::Init() {
   ring_fd_.store(ring_->fd(), std::memory_order_release);
   ArmWake();
   coalesce_ = options_.coalesce_delay > absl::ZeroDuration() && ring_->defers_taskrun();
-  gather_in_kernel_ = coalesce_ && ring_->min_timeout();
+  gather_in_kernel_ = coalesce_ && ring_->min_timeout() && !options_.coalesce_by_naps;
   return absl::OkStatus();
 }
 
@@ -107,10 +107,10 @@ void EventLoop::Run() {
     }
     if (stopping_ && client_->StopStep(absl::Now() >= stop_deadline_)) return;
     MaybeTick();
-    client_->BeforeWait();
+    const unsigned prompt = client_->BeforeWait();
     const bool gather = coalesce_ && !stopping_ && client_->MayNap();
     if (gather && !gather_in_kernel_) Nap();
-    Wait(gather && gather_in_kernel_);
+    Wait(gather && gather_in_kernel_, prompt);
     ProcessCompletions();
   }
 }
@@ -129,8 +129,10 @@ void EventLoop::MaybeTick() {
 // them (wait_batch, bounded by wait_timeout). A due tick bounds the wait;
 // stopping, the drain deadline is looked at every 10 ms. `gather`: the
 // coalescing wait in the kernel (min-timeout, 6.12): a reap batch, or what
-// came within coalesce_delay.
-void EventLoop::Wait(bool gather) {
+// came within coalesce_delay. `prompt`: completions the submitted SQEs post
+// at once (Client::BeforeWait), asked for on top; in case one does not come
+// at once, the wait is then bounded by wait_timeout.
+void EventLoop::Wait(bool gather, unsigned prompt) {
   int64_t limit_ns = 0;
   if (tick_requested_) {
     limit_ns = 1;
@@ -144,9 +146,9 @@ void EventLoop::Wait(bool gather) {
     gathers_.Add(1);
   } else if (stopping_) {
     ret = ring_->SubmitAndWait(1, 10'000'000);
-  } else if (options_.wait_batch > 1) {
+  } else if (options_.wait_batch > 1 || prompt > 0) {
     const int64_t ns = absl::ToInt64Nanoseconds(options_.wait_timeout);
-    ret = ring_->SubmitAndWait(options_.wait_batch, limit_ns > 0 ? std::min(ns, limit_ns) : ns);
+    ret = ring_->SubmitAndWait(options_.wait_batch + prompt, limit_ns > 0 ? std::min(ns, limit_ns) : ns);
   } else {
     ret = ring_->SubmitAndWait(1, static_cast<uint64_t>(limit_ns));
   }

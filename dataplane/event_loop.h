@@ -54,6 +54,9 @@ struct LoopOptions {
   // else sleeping outside it (needs DEFER_TASKRUN: elsewhere task work would
   // cut the sleep short; then it is off, logged). 0: never.
   absl::Duration coalesce_delay = absl::ZeroDuration();
+  // Coalesce by naps even where the kernel has min-timeout waits: for
+  // comparing the two on one kernel (serve --coalesce-by=nap).
+  bool coalesce_by_naps = false;
   absl::Duration tick_interval = absl::ZeroDuration();  // Client::OnTick period (0: on request only)
   absl::Duration stop_deadline = absl::Seconds(2);
   size_t mail_capacity = 8192;  // power of two
@@ -102,8 +105,13 @@ class EventLoop {
     virtual void OnCompletion(const Completion& c) = 0;
     // Mail from other threads, each sender's items in its order.
     virtual void OnMail(absl::Span<const uint64_t> items) {}
-    // Before each wait: submit what is due.
-    virtual void BeforeWait() = 0;
+    // Before each wait: submit what is due. Returns how many completions the
+    // SQEs it queued post at once, before the wait could sleep: sends on
+    // sockets that answer at once, with room or EAGAIN (not POLL_FIRST ones).
+    // The wait asks for that many more than it would, so the enter that
+    // submits a send chain sleeps for the next event instead of returning
+    // with only the chain's own completions. Counting fewer is always safe.
+    virtual unsigned BeforeWait() = 0;
     // Whether a coalescing nap is worth it now.
     virtual bool MayNap() { return false; }
     virtual void OnTick(absl::Time now) {}
@@ -159,7 +167,7 @@ class EventLoop {
   absl::Status Init();
   void Run();
   void MaybeTick();
-  void Wait(bool gather);
+  void Wait(bool gather, unsigned prompt);
   void Nap();
   void ProcessCompletions();
   void Dispatch(const Completion& c);

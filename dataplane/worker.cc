@@ -66,6 +66,7 @@ LoopOptions LoopOptionsOf(const WorkerOptions& o) {
   l.wait_batch = o.wait_batch;
   l.wait_timeout = o.wait_timeout;
   l.coalesce_delay = o.coalesce_delay;
+  l.coalesce_by_naps = o.coalesce_by_naps;
   l.tick_interval = o.tick_interval;
   l.stop_deadline = o.stop_deadline;
   l.mail_capacity = o.mail_capacity;
@@ -175,13 +176,14 @@ void Worker::OnCompletion(const Completion& c) {
   }
 }
 
-void Worker::BeforeWait() {
+unsigned Worker::BeforeWait() {
   last_recv_batch_ = recv_batch_;
   recv_batch_ = 0;
-  FlushSends();
+  const unsigned prompt = FlushSends();
   RearmPending();
   buffers_->Publish();
   chains_gauge_.Set(chains_in_flight_);
+  return prompt;
 }
 
 // A nap only under load, and never with a send chain in flight: its linked

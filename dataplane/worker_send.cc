@@ -152,8 +152,11 @@ void Worker::MarkSendDirty(Assoc& a) {
   send_dirty_.push_back(a.slot);
 }
 
-void Worker::FlushSends() {
-  if (send_dirty_.empty()) return;
+// Returns the sends submitted whose completions come at once (see
+// EventLoop::Client::BeforeWait).
+unsigned Worker::FlushSends() {
+  if (send_dirty_.empty()) return 0;
+  unsigned prompt = 0;
   // Handlers called from here (errors, teardown) may mark others dirty: work
   // on a copy so no mark is lost and the vector is not grown mid-loop.
   flushing_.swap(send_dirty_);  // both keep their capacity: no allocation
@@ -162,15 +165,18 @@ void Worker::FlushSends() {
     a.dirty_queued = false;
     if (!slots_->used(slot) || !a.live() || a.queue.in_flight()) continue;
     if (a.queue.queued() > 0) {
-      SubmitChain(a);
+      prompt += SubmitChain(a);
     } else if (a.shutdown_requested) {
       SendEof(a);
     }
   }
   flushing_.clear();
+  return prompt;
 }
 
-void Worker::SubmitChain(Assoc& a) {
+// Returns the completions due at once: a chain of sendmsg (not SENDMSG_ZC,
+// whose notification comes later; not a POLL_FIRST one, which waits for room).
+unsigned Worker::SubmitChain(Assoc& a) {
   // SENDMSG_ZC where the protocol supports it. Unknown yet: the first message
   // goes alone as the probe (an unsupporting socket fails it with EOPNOTSUPP
   // before sending anything, and it is sent again with sendmsg). A message
@@ -178,14 +184,17 @@ void Worker::SubmitChain(Assoc& a) {
   // failure.
   FaultPlan* faults = ring_->fault_plan();
   const bool alone = a.zc == ZcSupport::kUnknown || (faults != nullptr && faults->Planned(Op::kSend, a.slot));
-  a.queue.Submit(*ring_, *send_pool_,
-                 {.slot = a.slot,
-                  .generation = a.generation,
-                  .max = alone ? 1u : options_.send_batch,
-                  .zc = a.zc != ZcSupport::kNo,
-                  .bundle = a.bundle});
+  const bool zc = a.zc != ZcSupport::kNo;
+  const bool waits = a.queue.poll_first();
+  const unsigned n = a.queue.Submit(*ring_, *send_pool_,
+                                    {.slot = a.slot,
+                                     .generation = a.generation,
+                                     .max = alone ? 1u : options_.send_batch,
+                                     .zc = zc,
+                                     .bundle = a.bundle});
   ++chains_in_flight_;
   NoteQueueDepth(a);
+  return zc || waits ? 0 : n;
 }
 
 // A send's end: its request CQE, and for SENDMSG_ZC with IORING_CQE_F_MORE

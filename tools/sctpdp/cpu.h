@@ -6,17 +6,20 @@
 
 namespace sctpdp {
 
-// User and system seconds of every thread of this process so far. On
+// User and system seconds of every thread of this process so far, and its
+// threads' voluntary context switches (each a sleep and a wake-up). On
 // loopback the system part includes the peer's receive path, run in the
 // sender's softirq.
 struct Cpu {
   double user = 0, sys = 0;
+  long sleeps = 0;
   static Cpu Now() {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
-    return {ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6, ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6};
+    return {ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6, ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6,
+            ru.ru_nvcsw};
   }
-  Cpu operator-(const Cpu& o) const { return {user - o.user, sys - o.sys}; }
+  Cpu operator-(const Cpu& o) const { return {user - o.user, sys - o.sys, sleeps - o.sleeps}; }
   double total() const { return user + sys; }
 };
 

@@ -44,6 +44,7 @@ struct ServeConfig {
   // uring: the workers' adaptive coalescing (WorkerOptions::coalesce_delay).
   absl::Duration coalesce = absl::Milliseconds(2);
   unsigned coalesce_batch = 2;
+  bool coalesce_by_naps = false;  // WorkerOptions::coalesce_by_naps
   bool bundle_sends = true;  // uring: WorkerOptions::bundle_sends
   // uring: at Stop, how long to go on sending what is queued and reading what
   // the kernel already acknowledged to peers before closing (stop_deadline).
@@ -78,11 +79,15 @@ struct EngineStats {
   uint64_t peeled = 0;
   uint64_t messages_in = 0, bytes_in = 0, messages_out = 0;
   uint64_t syscalls = 0;       // every syscall on the serving path
+  uint64_t control_syscalls = 0;     // uring: of those, the control thread's (the one-to-many socket)
+  uint64_t control_messages_in = 0;  // uring: messages the control thread received (cold, or not yet moved)
   uint64_t copied_bytes = 0;   // user-space copies of received payload
   uint64_t copies = 0;         // messages copied in user space (reassembled, or copied on the way out)
   uint64_t move_copies = 0;    // of those, waiting for an association that moved (uring)
   uint64_t retain_refused = 0; // echoes of messages not kept in their receive buffer: copied (uring)
   uint64_t shared_locks = 0;   // shared mutex acquisitions by the serving path (data plane only)
+  uint64_t naps = 0;           // uring: the workers' coalescing sleeps (syscalls of their own)
+  uint64_t gathers = 0;        // uring: coalescing inside io_uring_enter instead (min-timeout waits)
   uint64_t errors = 0;
   uint64_t oversize_messages = 0;  // over max_message: association aborted, none of it delivered
   uint64_t rejected = 0;           // associations over max_associations: aborted

@@ -41,6 +41,7 @@ struct ServeFlags {
   absl::Duration sustain = absl::Milliseconds(500);
   absl::Duration coalesce = absl::Milliseconds(2);
   int64_t coalesce_batch = 2;
+  std::string coalesce_by = "best";
   bool bundle_sends = true;
   absl::Duration stats_interval = absl::InfiniteDuration();
   absl::Duration duration = absl::InfiniteDuration();
@@ -72,6 +73,7 @@ Json StatsJson(const char* kind, const Engine& engine, MessageSink& sink, const 
             {"cpu_s", Rounded(cpu.total(), 3)},
             {"cpu_user_s", Rounded(cpu.user, 3)},
             {"cpu_sys_s", Rounded(cpu.sys, 3)},
+            {"sleeps_per_message", Rounded(PerMessage(static_cast<uint64_t>(cpu.sleeps), s.messages_in), 4)},
             {"threads", engine.threads()},
             {"associations", s.associations},
             {"peeled", s.peeled},
@@ -80,11 +82,15 @@ Json StatsJson(const char* kind, const Engine& engine, MessageSink& sink, const 
             {"messages_out", s.messages_out},
             {"syscalls", s.syscalls},
             {"syscalls_per_message", Rounded(PerMessage(s.syscalls, s.messages_in), 4)},
+            {"control_syscalls", s.control_syscalls},
+            {"control_messages_in", s.control_messages_in},
             {"copied_bytes", s.copied_bytes},
             {"copies_per_message", Rounded(PerMessage(s.copies, s.messages_in), 4)},
             {"move_copies", s.move_copies},
             {"retain_refused", s.retain_refused},
             {"shared_locks_per_message", Rounded(PerMessage(s.shared_locks, s.messages_in), 5)},
+            {"naps", s.naps},
+            {"gathers", s.gathers},
             {"errors", s.errors},
             {"echo_refused", sink.echo_refused()},
             {"oversize_messages", s.oversize_messages},
@@ -169,6 +175,9 @@ void DefineFlags(FlagParser& p, ServeFlags& f) {
   p.Duration("coalesce", &f.coalesce, absl::ZeroDuration(), absl::Milliseconds(100),
              "uring: under load a worker sleeps this long between reaps instead of waking per message; 0: off");
   p.Int("coalesce-batch", &f.coalesce_batch, 1, 1 << 20, "uring: completions in one batch that count as load");
+  p.Choice("coalesce-by", &f.coalesce_by, {"best", "nap"},
+           "uring: best: inside io_uring_enter with a minimum timeout where the kernel has it (6.12), else naps; "
+           "nap: naps outside io_uring_enter on every kernel (to compare the two)");
   p.Bool("bundle-sends", &f.bundle_sends,
          "uring: a send chain's messages to one hot association go with MSG_MORE but the last, so the kernel "
          "bundles them into full packets (see WorkerOptions::bundle_sends); --no-bundle-sends: a packet each");
@@ -255,6 +264,7 @@ std::optional<ServeConfig> ConfigOf(const ServeFlags& f, bool listen_given) {
   config.peel_all = f.peel_all;
   config.coalesce = f.coalesce;
   config.coalesce_batch = static_cast<unsigned>(f.coalesce_batch);
+  config.coalesce_by_naps = f.coalesce_by == "nap";
   config.bundle_sends = f.bundle_sends;
   config.drain = f.drain;
   config.listen = !connecting || listen_given;

@@ -49,6 +49,8 @@ class UringEngine : public Engine, public DataPlaneHandler {
     e.bytes_in = s.control.totals.bytes_in + s.workers.totals.bytes_in;
     e.messages_out = s.control.totals.messages_out + s.workers.totals.messages_out;
     e.syscalls = s.control.Syscalls() + s.workers.Syscalls();
+    e.control_syscalls = s.control.Syscalls();
+    e.control_messages_in = s.control.totals.messages_in;
     e.copied_bytes = s.control.totals.copied_bytes + s.workers.totals.copied_bytes;
     // Every copy: on the way out, at moves, reassemblies, and replies that
     // waited in the ReplyQueue as copies.
@@ -57,6 +59,8 @@ class UringEngine : public Engine, public DataPlaneHandler {
     e.move_copies = s.move_copies;
     e.retain_refused = s.retain_refused;
     e.shared_locks = s.shared_locks;
+    e.naps = s.workers.naps;
+    e.gathers = s.workers.gathers;
     e.errors = errors_.load(std::memory_order_relaxed);
     e.oversize_messages = s.control.oversize_messages + s.workers.oversize_messages;
     e.rejected = s.rejected;
@@ -128,6 +132,7 @@ class UringEngine : public Engine, public DataPlaneHandler {
     o.max_associations_per_peer = config_.max_associations_per_peer;
     o.worker.coalesce_delay = config_.coalesce;
     o.worker.coalesce_min_batch = config_.coalesce_batch;
+    o.worker.coalesce_by_naps = config_.coalesce_by_naps;
     o.worker.bundle_sends = config_.bundle_sends;  // the one-to-many socket never bundles
     o.listen = config_.listen;
     o.kernel_stats = config_.kernel_stats;
