@@ -577,15 +577,14 @@ SendResult OneToManyServer::Enqueue(Socket& s, uint32_t desc, sctp_assoc_t to, u
   return SendResult::kOk;
 }
 
-// Returns the completions due at once (see EventLoop::Client::BeforeWait).
+// Returns the completions due at once (SendQueue::Submit).
 unsigned OneToManyServer::SubmitChain(Socket& s) {
   // One-to-many sockets never bundle: their associations are the sporadic
   // ones, behind peers of every kind; and SCTP refuses SENDMSG_ZC.
-  const bool waits = s.queue.poll_first();
-  const unsigned n =
+  const unsigned prompt =
       s.queue.Submit(*ring_, *send_pool_, {.slot = s.id, .generation = s.generation, .max = options_.send_batch});
   NoteQueueDepth(s);
-  return waits ? 0 : n;
+  return prompt;
 }
 
 void OneToManyServer::OnSendComplete(Socket& s, uint32_t desc, const Completion& c) {

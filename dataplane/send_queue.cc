@@ -56,8 +56,9 @@ unsigned SendQueue::Submit(Ring& ring, SendPool& pool, const Chain& spec) {
     ring.PrepSendmsg(spec.slot, &d.msg, msg_flags, sqe,
                      Tag{spec.zc ? Op::kSendZc : Op::kSend, spec.generation, spec.slot, id}.Pack());
   }
+  const bool waits = poll_first_;
   poll_first_ = false;
-  return n;
+  return spec.zc || waits ? 0 : n;
 }
 
 SendQueue::Settled SendQueue::Settle(SendPool& pool, absl::FunctionRef<void(uint32_t)> sent,

@@ -68,8 +68,12 @@ class SendQueue {
     bool zc = false;          // SENDMSG_ZC
     bool bundle = false;      // MSG_MORE on all but the last
   };
-  // Submits the next chain, oldest first; returns how many messages went.
-  // REQUIRES: !in_flight() and queued() > 0.
+  // Submits the next chain, oldest first. Returns how many of its
+  // completions come at once, before a wait could sleep (see
+  // EventLoop::Client::BeforeWait): every send of a sendmsg chain, which the
+  // kernel runs inline (with room, or EAGAIN); none of a SENDMSG_ZC chain
+  // (its notifications come later) or of a POLL_FIRST one (it waits for
+  // room). REQUIRES: !in_flight() and queued() > 0.
   unsigned Submit(Ring& ring, SendPool& pool, const Chain& spec);
   // Counts one finished send of the chain; true when the chain is all in.
   bool StepDone() { return ++chain_done_ == chain_.size(); }

@@ -174,8 +174,7 @@ unsigned Worker::FlushSends() {
   return prompt;
 }
 
-// Returns the completions due at once: a chain of sendmsg (not SENDMSG_ZC,
-// whose notification comes later; not a POLL_FIRST one, which waits for room).
+// Returns the completions due at once (SendQueue::Submit).
 unsigned Worker::SubmitChain(Assoc& a) {
   // SENDMSG_ZC where the protocol supports it. Unknown yet: the first message
   // goes alone as the probe (an unsupporting socket fails it with EOPNOTSUPP
@@ -184,17 +183,15 @@ unsigned Worker::SubmitChain(Assoc& a) {
   // failure.
   FaultPlan* faults = ring_->fault_plan();
   const bool alone = a.zc == ZcSupport::kUnknown || (faults != nullptr && faults->Planned(Op::kSend, a.slot));
-  const bool zc = a.zc != ZcSupport::kNo;
-  const bool waits = a.queue.poll_first();
-  const unsigned n = a.queue.Submit(*ring_, *send_pool_,
-                                    {.slot = a.slot,
-                                     .generation = a.generation,
-                                     .max = alone ? 1u : options_.send_batch,
-                                     .zc = zc,
-                                     .bundle = a.bundle});
+  const unsigned prompt = a.queue.Submit(*ring_, *send_pool_,
+                                         {.slot = a.slot,
+                                          .generation = a.generation,
+                                          .max = alone ? 1u : options_.send_batch,
+                                          .zc = a.zc != ZcSupport::kNo,
+                                          .bundle = a.bundle});
   ++chains_in_flight_;
   NoteQueueDepth(a);
-  return zc || waits ? 0 : n;
+  return prompt;
 }
 
 // A send's end: its request CQE, and for SENDMSG_ZC with IORING_CQE_F_MORE
