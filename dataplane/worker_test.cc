@@ -76,7 +76,7 @@ class WorkerTest : public ::testing::Test {
   // One round trip through the worker's loop: completions the kernel had
   // already posted (e.g. of sends the peer has read) are processed after it.
   void Settle() { OnWorker([](Worker&) {}); }
-  WorkerStats BurstUnderCoalescing(bool by_naps);
+  void BurstUnderCoalescing(bool by_naps, WorkerStats* stats);
 
   RecordingHandler handler_;
   std::unique_ptr<Worker> worker_;
@@ -141,47 +141,49 @@ TEST_F(WorkerTest, EchoSendsInOrderFromBuffersBuiltInPlace) {
 // Coalescing (WorkerOptions::coalesce_delay): messages already queued when
 // the association arrives come as one batch, so the worker coalesces before
 // the next reap. Nothing is lost or reordered, and sends queued meanwhile go
-// out. Returns the worker's stats.
-WorkerStats WorkerTest::BurstUnderCoalescing(bool by_naps) {
+// out. `stats`: the worker's, at the end.
+void WorkerTest::BurstUnderCoalescing(bool by_naps, WorkerStats* stats) {
   Start({.coalesce_delay = absl::Milliseconds(2), .coalesce_min_batch = 2, .coalesce_by_naps = by_naps});
   auto [mine, peer] = SeqpacketPair();
   constexpr int kBurst = 40, kCount = 400;
   for (int i = 0; i < kBurst; ++i) WriteMessage(peer.get(), Payload(i, 200));
-  EXPECT_TRUE(worker_->Adopt(std::move(mine), 7, 99).ok());
-  EXPECT_TRUE(handler_.WaitAdopted(1));
+  ASSERT_TRUE(worker_->Adopt(std::move(mine), 7, 99).ok());
+  ASSERT_TRUE(handler_.WaitAdopted(1));
   const AssocHandle h = handler_.adopted(0);
   for (int i = kBurst; i < kCount; ++i) WriteMessage(peer.get(), Payload(i, 200));
-  EXPECT_TRUE(handler_.WaitMessages(kCount));
+  ASSERT_TRUE(handler_.WaitMessages(kCount));
   auto msgs = handler_.messages();
-  for (int i = 0; i < kCount && i < static_cast<int>(msgs.size()); ++i) EXPECT_EQ(msgs[i].payload, Payload(i, 200)) << i;
+  for (int i = 0; i < kCount; ++i) EXPECT_EQ(msgs[i].payload, Payload(i, 200)) << i;
   OnWorker([&](Worker& w) {
     for (int i = 0; i < kBurst; ++i) ASSERT_EQ(w.SendCopy(h, 0, 0, Payload(i, 64)), SendResult::kOk);
   });
-  for (int i = 0; i < kBurst; ++i) EXPECT_EQ(ReadMessage(peer.get()), Payload(i, 64)) << i;
+  for (int i = 0; i < kBurst; ++i) ASSERT_EQ(ReadMessage(peer.get()), Payload(i, 64)) << i;
   Settle();
-  WorkerStats s = worker_->Snapshot();
+  *stats = worker_->Snapshot();
+  const WorkerStats& s = *stats;
   if (ProbeRingFeatures().defer_taskrun) {
     EXPECT_GT(s.naps + s.gathers, 0u) << "a batch of " << kBurst << " did not lead to coalescing";
   }
   EXPECT_LT(s.enter_calls, uint64_t{kCount});
   EXPECT_EQ(s.totals.messages_out, uint64_t{kBurst});
-  return s;
 }
 
 // By min-timeout waits where the ring has them (6.12; the build hosts run
 // 6.18), else by naps.
 TEST_F(WorkerTest, CoalescingUnderBurstsKeepsOrder) {
-  const WorkerStats s = BurstUnderCoalescing(/*by_naps=*/false);
-  auto probe = Ring::Create({.sq_entries = 8, .cq_entries = 16});
-  ASSERT_TRUE(probe.ok()) << probe.status();
+  WorkerStats s;
+  ASSERT_NO_FATAL_FAILURE(BurstUnderCoalescing(/*by_naps=*/false, &s));
   if (ProbeRingFeatures().defer_taskrun) {
+    auto probe = Ring::Create({.sq_entries = 8, .cq_entries = 16});
+    ASSERT_TRUE(probe.ok()) << probe.status();
     EXPECT_EQ(s.gathers > 0, (*probe)->min_timeout()) << s.naps << " naps, " << s.gathers << " gathers";
   }
 }
 
 // coalesce_by_naps: naps on every kernel, min-timeout waits or not.
 TEST_F(WorkerTest, CoalescingByNapsNapsEvenWhereWaitsExist) {
-  const WorkerStats s = BurstUnderCoalescing(/*by_naps=*/true);
+  WorkerStats s;
+  ASSERT_NO_FATAL_FAILURE(BurstUnderCoalescing(/*by_naps=*/true, &s));
   EXPECT_EQ(s.gathers, 0u);
   if (ProbeRingFeatures().defer_taskrun) {
     EXPECT_GT(s.naps, 0u);
