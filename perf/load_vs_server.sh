@@ -14,24 +14,15 @@ set -euo pipefail
 B=$1
 secs=${2:-10}
 work=$(mktemp -d)
+. "$(dirname "$0")/serve_lib.sh"
 for mode in echo sink; do
 for engine in ${LOAD_ENGINES:-uring sockets}; do
-  fifo=/dev/shm/load_vs_server.$$.$mode
-  mkfifo "$fifo"
-  "$B" serve --listen=127.0.0.1:0 --mode=$mode > "$fifo" 2>/dev/null &
-  pid=$!
-  exec 3< "$fifo"
-  read -r line <&3
-  port=$(echo "$line" | sed -n "s/.*port \([0-9]*\),.*/\1/p")
+  serve_start /dev/null --mode=$mode
   extra=()
   [ $mode = echo ] && extra=(--echo --window=64)
-  "$B" load --engine=$engine --connect=127.0.0.1:$port --associations=64 --hot=8 --rate=0 --cold-rate=5 --bundle=16 \
+  "$B" load --engine=$engine --connect=127.0.0.1:$serve_port --associations=64 --hot=8 --rate=0 --cold-rate=5 --bundle=16 \
     --size=1KiB --duration=${secs}s "${extra[@]}" > "$work/load.json" 2>/dev/null
-  kill -TERM $pid
-  grep summary <&3 > "$work/serve.json"
-  wait $pid || true
-  exec 3<&-
-  rm -f "$fifo"
+  serve_stop "$work/serve.json"
   /usr/bin/python3 - "$mode/$engine" "$work/serve.json" "$work/load.json" <<'PY'
 import json, sys
 mode = sys.argv[1]

@@ -21,27 +21,17 @@ paced=${PACED_RATE:-4000}
 hot_rate=$(/usr/bin/python3 -c "print(max(1, ($paced - 56 * 5) / 8))")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/serve_lib.sh"
 
 # One run: serve (uring, --coalesce-by=$2) in mode $1 against load with the
 # remaining arguments; appends one JSON line to $work/runs.jsonl.
 one_run() {
   local mode=$1 way=$2 label=$3
   shift 3
-  local fifo=/dev/shm/waits_vs_naps.$$
-  mkfifo "$fifo"
-  "$B" serve --listen=127.0.0.1:0 --mode="$mode" --coalesce-by="$way" > "$fifo" 2> "$work/serve.err" &
-  local pid=$!
-  exec 3< "$fifo"
-  local line port
-  read -r line <&3
-  port=$(echo "$line" | sed -n "s/.*port \([0-9]*\),.*/\1/p")
-  "$B" load --connect=127.0.0.1:"$port" --associations=64 --hot=8 --cold-rate=5 --bundle=16 --size=1KiB \
+  serve_start "$work/serve.err" --mode="$mode" --coalesce-by="$way"
+  "$B" load --connect=127.0.0.1:"$serve_port" --associations=64 --hot=8 --cold-rate=5 --bundle=16 --size=1KiB \
     --duration="${secs}s" "$@" > "$work/load.json" 2> "$work/load.err" || { cat "$work/load.err" >&2; exit 1; }
-  kill -TERM $pid
-  grep summary <&3 > "$work/serve.json"
-  wait $pid || true
-  exec 3<&-
-  rm -f "$fifo"
+  serve_stop "$work/serve.json"
   /usr/bin/python3 - "$label" "$way" "$work/serve.json" "$work/load.json" "$work/serve.err" >> "$work/runs.jsonl" <<'PY'
 import json, sys
 label, way = sys.argv[1], sys.argv[2]
